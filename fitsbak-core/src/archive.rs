@@ -1,0 +1,220 @@
+//! Session archives: planning their exact layout, writing them as a stream, and
+//! reading them back (verification and safe extraction).
+//!
+//! `fitsbak-archive` implements these traits with deterministic uncompressed tar.
+//! The plan comes first: from the member list alone it fixes every member's tar
+//! path, header and data offsets and the archive's exact size, before a byte is
+//! read, so the upload can choose its part size and progress bars show exact totals.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ids::{MemberPath, SessionId};
+use crate::manifest::{Manifest, ManifestMember};
+use crate::model::CatalogFile;
+
+/// A file to put in an archive: its catalog row and what a `stat` found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberSource {
+    /// The catalog's row.
+    pub catalog: CatalogFile,
+    /// Size in bytes at planning time.
+    pub size: u64,
+    /// Modification time at planning time, seconds since the epoch.
+    pub mtime: i64,
+}
+
+/// One member of a planned archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedMember {
+    /// Where the bytes come from.
+    pub source: MemberSource,
+    /// Path inside the tar.
+    pub path: MemberPath,
+    /// Offset of its first header block.
+    pub header_offset: u64,
+    /// Offset of its first data byte.
+    pub data_offset: u64,
+}
+
+/// The exact layout of an archive, fixed before it is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivePlan {
+    /// The session.
+    pub session_id: SessionId,
+    /// Members in archive order.
+    pub members: Vec<PlannedMember>,
+    /// Exact size of the tar stream in bytes.
+    pub total_size: u64,
+}
+
+impl ArchivePlan {
+    /// Sum of the members' sizes.
+    pub fn data_bytes(&self) -> u64 {
+        self.members.iter().map(|m| m.source.size).sum()
+    }
+
+    /// The manifest entries of the members, given their MD5s in archive order.
+    pub fn manifest_members(&self, md5s: &[String]) -> Vec<ManifestMember> {
+        self.members
+            .iter()
+            .zip(md5s)
+            .map(|(m, md5)| {
+                let c = &m.source.catalog;
+                ManifestMember {
+                    path: m.path.clone(),
+                    file: c.file.clone(),
+                    folder: c.folder.clone(),
+                    source_path: c.path.to_string_lossy().into_owned(),
+                    size: m.source.size,
+                    md5: md5.clone(),
+                    catalog_md5: c.md5sum.clone(),
+                    header_offset: m.header_offset,
+                    data_offset: m.data_offset,
+                    mtime: m.source.mtime,
+                    frame_type: c.frame_type.clone(),
+                    object: c.object.clone(),
+                    filter: c.filter.clone(),
+                    catalog_id: Some(c.id),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Writes session archives.
+pub trait ArchiveBuilder: Send + Sync {
+    /// Lays out an archive of `sources`: stable member order and paths (distinct
+    /// even for equal file names from different folders), offsets, exact size.
+    fn plan(&self, session: &SessionId, sources: Vec<MemberSource>) -> Result<ArchivePlan>;
+
+    /// Writes the archive of `plan` to `out` (blocking), hashing every member as it
+    /// streams. Fails, naming the file, when a file is missing, its size differs from
+    /// the plan, or its MD5 differs from the catalog's. Returns each member's MD5
+    /// (lower-case hex) in archive order. Exactly `plan.total_size` bytes are written
+    /// when it succeeds.
+    fn write(&self, plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>>;
+}
+
+/// A member whose bytes do not match the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberMismatch {
+    /// The member.
+    pub path: String,
+    /// What the manifest says.
+    pub expected: String,
+    /// What the archive holds.
+    pub actual: String,
+}
+
+/// The outcome of reading an archive against its manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Members that matched.
+    pub matched: u64,
+    /// Manifest members not in the archive.
+    pub missing: Vec<String>,
+    /// Archive members not in the manifest.
+    pub extra: Vec<String>,
+    /// Members whose size or MD5 differ.
+    pub mismatched: Vec<MemberMismatch>,
+    /// Bytes read.
+    pub bytes_read: u64,
+}
+
+impl VerifyReport {
+    /// True when every member matched and nothing is missing or extra.
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty() && self.mismatched.is_empty()
+    }
+
+    /// One line per problem, naming the member.
+    pub fn problems(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        lines.extend(self.missing.iter().map(|p| format!("missing member {p}")));
+        lines.extend(self.extra.iter().map(|p| format!("unexpected member {p}")));
+        lines.extend(self.mismatched.iter().map(|m| {
+            format!(
+                "member {} differs: expected {}, found {}",
+                m.path, m.expected, m.actual
+            )
+        }));
+        lines
+    }
+}
+
+/// Where extracted files go below the target directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// As stored: `{session_id}/{file}`.
+    #[default]
+    Archive,
+    /// Below each file's original folder, made relative (a leading `/` or drive is
+    /// dropped): `/data/2024/M42/a.fits` goes to `{target}/data/2024/M42/a.fits`.
+    OriginalFolders,
+    /// Every file directly in the target directory.
+    Flat,
+}
+
+/// How to extract.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Replace existing files whose content differs.
+    pub overwrite: bool,
+    /// Where files go.
+    pub layout: Layout,
+    /// Only these members (all when `None`).
+    pub only: Option<BTreeSet<MemberPath>>,
+}
+
+/// What happened to one member during extraction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ExtractAction {
+    /// Written and checked.
+    Written,
+    /// Already there with the right MD5.
+    AlreadyPresent,
+}
+
+/// One extracted file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractedFile {
+    /// The member.
+    pub path: MemberPath,
+    /// Where it is now.
+    pub destination: PathBuf,
+    /// Bytes.
+    pub size: u64,
+    /// What was done.
+    pub action: ExtractAction,
+}
+
+/// Reads session archives.
+pub trait ArchiveReader: Send + Sync {
+    /// Reads a whole tar stream and re-hashes every member against `manifest`.
+    fn verify(&self, input: &mut dyn Read, manifest: &Manifest) -> Result<VerifyReport>;
+
+    /// Extracts a whole tar stream below `target`, refusing any member that could
+    /// land outside it, checking each file's MD5 against the manifest.
+    fn extract(
+        &self,
+        input: &mut dyn Read,
+        manifest: &Manifest,
+        target: &Path,
+        options: &ExtractOptions,
+    ) -> Result<Vec<ExtractedFile>>;
+
+    /// Extracts one member from `data`, a reader over exactly its bytes (a ranged GET
+    /// of `data_offset..data_offset + size`), checking its MD5.
+    fn extract_member(
+        &self,
+        data: &mut dyn Read,
+        member: &ManifestMember,
+        target: &Path,
+        options: &ExtractOptions,
+    ) -> Result<ExtractedFile>;
+}

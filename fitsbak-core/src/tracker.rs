@@ -1,0 +1,392 @@
+//! The tracker: what was backed up, what is being uploaded, and the audit log.
+//!
+//! `fitsbak-store` implements it on the cataloger's own tracking tables
+//! (`s3_backup_archives`, `s3_backup_log`, `s3_backup_stats`, ...) plus fitsbak's
+//! tables for archive members and uploads in flight. Every write that records an
+//! outcome is one transaction, so a crash never leaves a half-recorded archive.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ids::SessionId;
+use crate::manifest::ManifestMember;
+use crate::model::StorageClass;
+use crate::store::{MultipartId, PartReceipt, RestoreTier};
+
+/// One row of `s3_backup_archives`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArchiveRecord {
+    /// Row id.
+    pub id: i64,
+    /// The session.
+    pub session_id: SessionId,
+    /// `YYYY-MM-DD`.
+    pub session_date: Option<String>,
+    /// The year used in the key.
+    pub session_year: Option<i32>,
+    /// Bucket (or local root).
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Region (`local` for the local target).
+    pub region: String,
+    /// ETag recorded at upload.
+    pub etag: Option<String>,
+    /// Version id recorded at upload.
+    pub version_id: Option<String>,
+    /// Members in the archive.
+    pub file_count: u64,
+    /// Sum of the members' sizes.
+    pub original_size_bytes: u64,
+    /// Archive size (`compressed_size_bytes`; archives are not compressed).
+    pub archive_size_bytes: u64,
+    /// Archive policy tag value.
+    pub archive_policy: Option<String>,
+    /// Backup policy tag value.
+    pub backup_policy: Option<String>,
+    /// Storage class last seen.
+    pub current_storage_class: Option<StorageClass>,
+    /// Storage class the lifecycle rules will move it to.
+    pub expected_storage_class: Option<StorageClass>,
+    /// When it was uploaded.
+    pub uploaded_at: Option<DateTime<Utc>>,
+    /// When a check last passed.
+    pub last_verified_at: Option<DateTime<Utc>>,
+    /// A check passed and none failed since.
+    pub verified: bool,
+    /// `head`, `deep` or `local`.
+    pub verification_method: Option<String>,
+    /// Restore state.
+    pub restore_status: Option<String>,
+    /// When a restore was requested.
+    pub restore_requested_at: Option<DateTime<Utc>>,
+    /// When the restored copy expires.
+    pub restore_expires_at: Option<DateTime<Utc>>,
+    /// Restore tier asked for.
+    pub restore_tier: Option<String>,
+    /// Camera.
+    pub camera_name: Option<String>,
+    /// Telescope.
+    pub telescope_name: Option<String>,
+    /// Free-form notes (for example the files left out with `--allow-missing`).
+    pub notes: Option<String>,
+}
+
+/// What an upload records about a new archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewArchive {
+    /// The session.
+    pub session_id: SessionId,
+    /// Its date.
+    pub session_date: NaiveDate,
+    /// Bucket (or local root).
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Region.
+    pub region: String,
+    /// ETag after upload.
+    pub etag: String,
+    /// Version id after upload.
+    pub version_id: Option<String>,
+    /// Sum of member sizes.
+    pub original_size_bytes: u64,
+    /// Archive size.
+    pub archive_size_bytes: u64,
+    /// Archive policy tag value.
+    pub archive_policy: String,
+    /// Backup policy tag value.
+    pub backup_policy: String,
+    /// Storage class written with.
+    pub storage_class: StorageClass,
+    /// Storage class the lifecycle rules lead to.
+    pub expected_storage_class: StorageClass,
+    /// When the upload completed.
+    pub uploaded_at: DateTime<Utc>,
+    /// Camera.
+    pub camera_name: Option<String>,
+    /// Telescope.
+    pub telescope_name: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// `s3_backup_log.operation_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Operation {
+    /// An archive upload.
+    Upload,
+    /// A verification.
+    Verify,
+    /// A restore request.
+    RestoreRequest,
+    /// A restore download.
+    Restore,
+    /// A deletion.
+    Delete,
+    /// Rebuilding the tables from the bucket.
+    Sync,
+}
+
+impl Operation {
+    /// The text stored in the log.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Operation::Upload => "upload",
+            Operation::Verify => "verify",
+            Operation::RestoreRequest => "restore_request",
+            Operation::Restore => "restore",
+            Operation::Delete => "delete",
+            Operation::Sync => "sync",
+        }
+    }
+}
+
+/// `s3_backup_log.operation_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OperationStatus {
+    /// Started.
+    Started,
+    /// Succeeded.
+    Success,
+    /// Failed.
+    Failed,
+    /// Neither: waiting on something (a restore).
+    InProgress,
+    /// Skipped.
+    Skipped,
+}
+
+impl OperationStatus {
+    /// The text stored in the log.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OperationStatus::Started => "started",
+            OperationStatus::Success => "success",
+            OperationStatus::Failed => "failed",
+            OperationStatus::InProgress => "in-progress",
+            OperationStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One row of `s3_backup_log`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// What was done.
+    pub operation: Operation,
+    /// How it ended.
+    pub status: OperationStatus,
+    /// The session, when about one.
+    pub session_id: Option<SessionId>,
+    /// Bucket.
+    pub bucket: Option<String>,
+    /// Object key.
+    pub key: Option<String>,
+    /// When.
+    pub timestamp: DateTime<Utc>,
+    /// How long it took.
+    pub duration_seconds: Option<f64>,
+    /// Bytes moved.
+    pub bytes_transferred: Option<u64>,
+    /// Error text (never a secret).
+    pub error_message: Option<String>,
+    /// Error code (`NoSuchBucket`, `md5-mismatch`, ...).
+    pub error_code: Option<String>,
+    /// Retries it took.
+    pub retry_count: u32,
+    /// Started by a person, not a schedule.
+    pub user_initiated: bool,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+impl LogEntry {
+    /// A new entry stamped now, with the other fields empty.
+    pub fn new(operation: Operation, status: OperationStatus) -> Self {
+        Self {
+            operation,
+            status,
+            session_id: None,
+            bucket: None,
+            key: None,
+            timestamp: crate::time::now(),
+            duration_seconds: None,
+            bytes_transferred: None,
+            error_message: None,
+            error_code: None,
+            retry_count: 0,
+            user_initiated: true,
+            notes: None,
+        }
+    }
+
+    /// Transfer rate in MB/s, from bytes and duration.
+    pub fn rate_mb_per_s(&self) -> Option<f64> {
+        match (self.bytes_transferred, self.duration_seconds) {
+            (Some(bytes), Some(secs)) if secs > 0.0 => Some(bytes as f64 / 1e6 / secs),
+            _ => None,
+        }
+    }
+}
+
+/// The result of one verification of one archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRecord {
+    /// The session.
+    pub session_id: SessionId,
+    /// `head`, `deep` or `local`.
+    pub method: String,
+    /// Passed, failed, or could not run yet (needs restore).
+    pub outcome: CheckOutcome,
+    /// Storage class seen, when the check looked.
+    pub storage_class: Option<StorageClass>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// Everything matched.
+    Passed,
+    /// Something did not match; the reasons name it.
+    Failed(Vec<String>),
+    /// The object must be restored before this check can run.
+    NeedsRestore(String),
+}
+
+/// A multipart upload in flight, persisted so that a later run can resume it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InflightUpload {
+    /// The session.
+    pub session_id: SessionId,
+    /// Bucket (or local root).
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// The server's upload id.
+    pub upload_id: MultipartId,
+    /// Part size.
+    pub part_size: u64,
+    /// Exact archive size.
+    pub archive_size: u64,
+    /// Checksum algorithm of the parts.
+    pub checksum_algorithm: Option<String>,
+    /// The member snapshot (paths, sizes, mtimes in archive order), as JSON; a resume
+    /// goes on only when the files still match it.
+    pub snapshot: String,
+    /// When the upload started.
+    pub started_at: DateTime<Utc>,
+    /// Parts completed so far, with their checksums.
+    pub parts: Vec<PartRecord>,
+}
+
+/// A completed part of an upload in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartRecord {
+    /// What the server answered.
+    pub receipt: PartReceipt,
+    /// The client's checksum of the part's bytes (`ALGO:base64`).
+    pub client_checksum: String,
+}
+
+/// A change of an archive's restore state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreUpdate {
+    /// The session.
+    pub session_id: SessionId,
+    /// `requested`, `in-progress`, `available`, `expired`.
+    pub status: String,
+    /// When it was requested (set by a request).
+    pub requested_at: Option<DateTime<Utc>>,
+    /// The tier (set by a request).
+    pub tier: Option<RestoreTier>,
+    /// When the restored copy expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Storage class seen.
+    pub storage_class: Option<StorageClass>,
+}
+
+/// One row of `s3_backup_stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    /// When.
+    pub stat_date: Option<DateTime<Utc>>,
+    /// `run`, `daily`, ...
+    pub period_type: String,
+    /// Archives tracked.
+    pub total_archives: u64,
+    /// In STANDARD.
+    pub archives_in_standard: u64,
+    /// In GLACIER.
+    pub archives_in_glacier: u64,
+    /// In DEEP_ARCHIVE.
+    pub archives_in_deep_archive: u64,
+    /// Sum of original sizes.
+    pub total_original_size_bytes: u64,
+    /// Sum of archive sizes.
+    pub total_archive_size_bytes: u64,
+    /// Estimated monthly cost, USD.
+    pub total_storage_cost_estimate: f64,
+    /// Uploads in the run.
+    pub uploads_count: u64,
+    /// Bytes uploaded in the run.
+    pub uploads_bytes: u64,
+    /// Verifications in the run.
+    pub verifications_count: u64,
+    /// Restores in the run.
+    pub restores_count: u64,
+}
+
+/// The tracking tables.
+#[cfg_attr(test, mockall::automock)]
+pub trait Tracker: Send + Sync {
+    /// Every archive row, ordered by session id.
+    fn archives(&self) -> Result<Vec<ArchiveRecord>>;
+
+    /// The archive row of one session.
+    fn archive(&self, session: &SessionId) -> Result<Option<ArchiveRecord>>;
+
+    /// The members recorded for a session's archive, in archive order.
+    fn members(&self, session: &SessionId) -> Result<Vec<ManifestMember>>;
+
+    /// In one transaction: replaces the session's archive row and members, appends
+    /// the log entry, and forgets the upload in flight for the session. Returns the
+    /// archive row id.
+    fn record_archive(
+        &self,
+        archive: &NewArchive,
+        members: &[ManifestMember],
+        log: &LogEntry,
+    ) -> Result<i64>;
+
+    /// In one transaction: applies a check's outcome to the archive row (`verified`
+    /// is set only by a pass and cleared by a failure) and appends the log entry.
+    fn record_check(&self, check: &CheckRecord, log: &LogEntry) -> Result<()>;
+
+    /// Appends a log entry.
+    fn log(&self, entry: &LogEntry) -> Result<()>;
+
+    /// Persists a new upload in flight (no parts yet).
+    fn begin_upload(&self, upload: &InflightUpload) -> Result<()>;
+
+    /// Records one completed part of an upload in flight.
+    fn record_part(&self, upload: &MultipartId, part: &PartRecord) -> Result<()>;
+
+    /// Every upload in flight, with its parts.
+    fn inflight(&self) -> Result<Vec<InflightUpload>>;
+
+    /// Forgets an upload in flight (completed or aborted).
+    fn end_upload(&self, upload: &MultipartId) -> Result<()>;
+
+    /// Applies a restore state change to the archive row and appends the log entry.
+    fn record_restore(&self, update: &RestoreUpdate, log: &LogEntry) -> Result<()>;
+
+    /// Appends a statistics row.
+    fn record_stats(&self, stats: &StatsSnapshot) -> Result<()>;
+
+    /// The newest statistics row.
+    fn latest_stats(&self) -> Result<Option<StatsSnapshot>>;
+}
