@@ -1,1 +1,109 @@
-//! fitsbak-cli
+//! fitsbak-cli: the `fitsbak` command line, and its command group for embedding.
+//!
+//! Another clap program mounts the whole group under a subcommand of its own, the
+//! way the cataloger runs `main s3 status`:
+//!
+//! ```no_run
+//! use clap::{Parser, Subcommand};
+//!
+//! #[derive(Parser)]
+//! struct Main {
+//!     #[command(subcommand)]
+//!     command: Command,
+//! }
+//!
+//! #[derive(Subcommand)]
+//! enum Command {
+//!     /// Back up imaging sessions to S3.
+//!     S3(fitsbak_cli::S3Args),
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     match Main::parse().command {
+//!         Command::S3(args) => fitsbak_cli::exit_code(fitsbak_cli::run(args).await),
+//!     }
+//! }
+//! ```
+
+mod commands;
+mod context;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Args};
+
+pub use commands::S3Command;
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "FITSBAK_CONFIG",
+        default_value = fitsbak_core::config::DEFAULT_CONFIG_FILE
+    )]
+    pub config: PathBuf,
+
+    /// The cataloger's database (overrides `database_path` in the config).
+    #[arg(long, global = true, value_name = "PATH", env = "FITSBAK_DATABASE")]
+    pub database: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Say more (-v: progress notes, -vv: debug).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Say only what went wrong.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// The fitsbak command group: global options and one command.
+#[derive(Debug, Clone, Args)]
+pub struct S3Args {
+    /// Options for every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: S3Command,
+}
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done.
+    Success,
+    /// The command ran to the end, but something in it failed (a session, a check);
+    /// its summary says what.
+    Failures,
+}
+
+/// Runs one command of the group.
+pub async fn run(args: S3Args) -> anyhow::Result<Outcome> {
+    context::init_logging(&args.global);
+    commands::exec(args).await
+}
+
+/// Turns the result of [`run`] into the process exit code, printing the error (with
+/// its causes) on stderr: 0 success, 1 the run had failures, 2 it could not run.
+pub fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failures) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {}", output::error_chain(&err));
+            ExitCode::from(2)
+        }
+    }
+}

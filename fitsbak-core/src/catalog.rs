@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::ids::SessionId;
-use crate::model::{CatalogFile, SessionScan};
+use crate::model::{CatalogFile, SessionPaths, SessionScan};
 
 /// Read access to the cataloger's `imaging_sessions` and `fits_files`.
 ///
@@ -17,8 +17,12 @@ pub trait Catalog: Send + Sync {
     /// rejected, with the reason.
     fn sessions(&self) -> Result<SessionScan>;
 
-    /// The files of `sessions` (of every session when `None`), ordered by session,
-    /// then file name, then folder.
+    /// The files of `sessions` (of every session when `None`), in no set order.
     #[allow(clippy::needless_lifetimes)] // mockall needs the lifetime named
     fn files<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<CatalogFile>>;
+
+    /// Where the files of `sessions` (of every session when `None`) are on disk,
+    /// grouped by session: the lean read behind the size reports.
+    #[allow(clippy::needless_lifetimes)] // mockall needs the lifetime named
+    fn file_paths<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<SessionPaths>>;
 }

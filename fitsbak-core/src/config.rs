@@ -556,10 +556,11 @@ impl Config {
             }
         };
         let mut loaded = Self::parse(&text, path)?;
-        loaded.config.base_dir = match path.parent() {
+        let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
             _ => PathBuf::from("."),
         };
+        loaded.config.base_dir = std::path::absolute(&dir).unwrap_or(dir);
         Ok(loaded)
     }
 

@@ -86,6 +86,31 @@ pub struct CatalogFile {
     pub file_not_found: bool,
 }
 
+/// Where one session's files are on disk, folder by folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPaths {
+    /// The session.
+    pub session: SessionId,
+    /// Its folders, each with the names of its files.
+    pub folders: Vec<FolderFiles>,
+}
+
+/// Files of one folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderFiles {
+    /// The folder, resolved.
+    pub dir: PathBuf,
+    /// File names in it.
+    pub files: Vec<String>,
+}
+
+impl SessionPaths {
+    /// How many files.
+    pub fn file_count(&self) -> usize {
+        self.folders.iter().map(|f| f.files.len()).sum()
+    }
+}
+
 /// An S3 storage class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StorageClass {

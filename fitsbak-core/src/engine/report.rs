@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::ids::SessionId;
-use crate::model::{CatalogFile, RejectedSession, Session};
+use crate::model::{RejectedSession, Session, SessionPaths};
 use crate::tracker::{ArchiveRecord, Tracker};
 
 /// Archives and bytes in one storage class.
@@ -195,20 +195,16 @@ pub fn list_sessions(
         .filter(|s| !by_session.contains_key(&s.id))
         .map(|s| s.id.clone())
         .collect();
-    let disk = if to_measure.is_empty() {
+    let disk: HashMap<SessionId, (u64, u64)> = if to_measure.is_empty() {
         HashMap::new()
     } else {
-        let files = catalog.files(Some(&to_measure))?;
-        let sizes = disk_sizes(&files);
-        let mut per_session: HashMap<SessionId, (u64, u64)> = HashMap::new();
-        for (file, size) in files.iter().zip(sizes) {
-            let entry = per_session.entry(file.session_id.clone()).or_default();
-            match size {
-                Some(bytes) => entry.0 += bytes,
-                None => entry.1 += 1,
-            }
-        }
-        per_session
+        // Reading every file row in one scan beats an indexed lookup per session
+        // when most sessions are measured; the answer is the same either way.
+        let scope = (to_measure.len() * 2 < scan.sessions.len()).then_some(&to_measure[..]);
+        disk_usage(catalog.file_paths(scope)?, 0)
+            .into_iter()
+            .map(|(session, u)| (session, (u.bytes, u.missing_files)))
+            .collect()
     };
     let sessions = selected
         .into_iter()
@@ -260,7 +256,7 @@ pub struct YearReport {
     pub upload_seconds: f64,
     /// Catalogued files not found on disk.
     pub missing_files: u64,
-    /// Their paths.
+    /// Their paths (all of them unless the report was asked for fewer).
     pub missing: Vec<PathBuf>,
 }
 
@@ -300,22 +296,20 @@ pub fn transfer_seconds(bytes: u64, mbps: f64) -> f64 {
     bytes as f64 * 8.0 / (mbps * 1e6)
 }
 
-/// Builds the analyze report; sizes come from the files on disk.
-pub fn analyze(catalog: &dyn Catalog, bandwidth_mbps: f64) -> Result<AnalyzeReport> {
+/// Builds the analyze report; sizes come from the files on disk. Each year lists
+/// at most `list_missing` missing files (all are counted).
+pub fn analyze(
+    catalog: &dyn Catalog,
+    bandwidth_mbps: f64,
+    list_missing: usize,
+) -> Result<AnalyzeReport> {
+    let started = std::time::Instant::now();
     let scan = catalog.sessions()?;
-    let files = catalog.files(None)?;
-    let sizes = disk_sizes(&files);
-    let mut per_session: HashMap<&SessionId, u64> = HashMap::new();
-    let mut missing: HashMap<&SessionId, Vec<PathBuf>> = HashMap::new();
-    for (file, size) in files.iter().zip(&sizes) {
-        match size {
-            Some(bytes) => *per_session.entry(&file.session_id).or_default() += bytes,
-            None => missing
-                .entry(&file.session_id)
-                .or_default()
-                .push(file.path.clone()),
-        }
-    }
+    let groups = catalog.file_paths(None)?;
+    tracing::debug!(sessions = groups.len(), elapsed = ?started.elapsed(), "catalog read");
+    let mut by_session: HashMap<SessionId, DiskUsage> =
+        disk_usage(groups, list_missing).into_iter().collect();
+    tracing::debug!(elapsed = ?started.elapsed(), "files measured");
     let mut years: BTreeMap<i32, YearReport> = BTreeMap::new();
     for s in &scan.sessions {
         let year = years.entry(s.year()).or_insert_with(|| YearReport {
@@ -329,7 +323,8 @@ pub fn analyze(catalog: &dyn Catalog, bandwidth_mbps: f64) -> Result<AnalyzeRepo
             missing_files: 0,
             missing: Vec::new(),
         });
-        let bytes = per_session.get(&s.id).copied().unwrap_or(0);
+        let disk = by_session.remove(&s.id);
+        let bytes = disk.as_ref().map_or(0, |d| d.bytes);
         year.sessions += 1;
         year.files += s.file_count;
         year.total_bytes += bytes;
@@ -340,9 +335,10 @@ pub fn analyze(catalog: &dyn Catalog, bandwidth_mbps: f64) -> Result<AnalyzeRepo
         {
             year.largest_session = Some((s.id.clone(), bytes));
         }
-        if let Some(paths) = missing.get(&s.id) {
-            year.missing_files += paths.len() as u64;
-            year.missing.extend(paths.iter().cloned());
+        if let Some(d) = disk {
+            year.missing_files += d.missing_files;
+            let room = list_missing.saturating_sub(year.missing.len());
+            year.missing.extend(d.missing.into_iter().take(room));
         }
     }
     let mut total = YearTotals::default();
@@ -367,26 +363,45 @@ pub fn analyze(catalog: &dyn Catalog, bandwidth_mbps: f64) -> Result<AnalyzeRepo
     })
 }
 
-/// The size of each file on disk (`None` when it is missing or not a file),
-/// `stat`ed on every core.
-pub fn disk_sizes(files: &[CatalogFile]) -> Vec<Option<u64>> {
+/// What one session's files take on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Bytes of the files found.
+    pub bytes: u64,
+    /// Files not found (or not regular files).
+    pub missing_files: u64,
+    /// Their paths, when asked for.
+    pub missing: Vec<PathBuf>,
+}
+
+/// Measures each group's files on disk, in the groups' order, `stat`ing on every
+/// core (the threads take contiguous runs of groups of about equal file counts).
+/// A folder that does not exist costs one `stat` for all its files. The paths of
+/// missing files are kept, up to `list_missing` per session.
+pub fn disk_usage(groups: Vec<SessionPaths>, list_missing: usize) -> Vec<(SessionId, DiskUsage)> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 16);
-    let chunk = files.len().div_ceil(threads).max(1);
+    let total: usize = groups.iter().map(SessionPaths::file_count).sum();
+    let share = total.div_ceil(threads).max(1);
+    let mut runs: Vec<Vec<SessionPaths>> = vec![Vec::new()];
+    let mut count = 0;
+    for g in groups {
+        count += g.file_count();
+        runs.last_mut().expect("never empty").push(g);
+        if count >= share {
+            runs.push(Vec::new());
+            count = 0;
+        }
+    }
     std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
                 scope.spawn(move || {
-                    part.iter()
-                        .map(|f| {
-                            std::fs::metadata(&f.path)
-                                .ok()
-                                .filter(|m| m.is_file())
-                                .map(|m| m.len())
-                        })
+                    run.into_iter()
+                        .map(|g| measure(g, list_missing))
                         .collect::<Vec<_>>()
                 })
             })
@@ -398,10 +413,41 @@ pub fn disk_sizes(files: &[CatalogFile]) -> Vec<Option<u64>> {
     })
 }
 
+fn measure(group: SessionPaths, list_missing: usize) -> (SessionId, DiskUsage) {
+    let mut usage = DiskUsage::default();
+    for folder in group.folders {
+        // A folder that is gone costs one stat for all its files.
+        if !folder.dir.is_dir() {
+            usage.missing_files += folder.files.len() as u64;
+            let room = list_missing.saturating_sub(usage.missing.len());
+            usage
+                .missing
+                .extend(folder.files.iter().take(room).map(|f| folder.dir.join(f)));
+            continue;
+        }
+        let mut path = folder.dir;
+        for file in folder.files {
+            path.push(file);
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => usage.bytes += m.len(),
+                _ => {
+                    usage.missing_files += 1;
+                    if usage.missing.len() < list_missing {
+                        usage.missing.push(path.clone());
+                    }
+                }
+            }
+            path.pop();
+        }
+    }
+    (group.session, usage)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::MockCatalog;
+    use crate::model::FolderFiles;
     use crate::model::{SessionScan, StorageClass};
     use crate::tracker::MockTracker;
     use chrono::NaiveDate;
@@ -449,23 +495,27 @@ mod tests {
         }
     }
 
-    fn file(dir: &std::path::Path, session: &str, name: &str, bytes: Option<usize>) -> CatalogFile {
-        let path = dir.join(name);
-        if let Some(n) = bytes {
-            std::fs::write(&path, vec![0u8; n]).unwrap();
-        }
-        CatalogFile {
-            id: 0,
-            session_id: SessionId::new(session).unwrap(),
-            file: name.into(),
-            folder: dir.to_string_lossy().into_owned(),
-            path,
-            frame_type: None,
-            md5sum: None,
-            object: None,
-            filter: None,
-            bad: false,
-            file_not_found: false,
+    /// Files `names` in `dir`; a name with a size is written with that many bytes,
+    /// one without is left missing.
+    fn paths(
+        dir: &std::path::Path,
+        session: &str,
+        names: &[(&str, Option<usize>)],
+    ) -> SessionPaths {
+        SessionPaths {
+            session: SessionId::new(session).unwrap(),
+            folders: vec![FolderFiles {
+                dir: dir.to_owned(),
+                files: names
+                    .iter()
+                    .map(|(name, bytes)| {
+                        if let Some(n) = bytes {
+                            std::fs::write(dir.join(name), vec![0u8; *n]).unwrap();
+                        }
+                        name.to_string()
+                    })
+                    .collect(),
+            }],
         }
     }
 
@@ -523,14 +573,15 @@ mod tests {
             })
         });
         catalog
-            .expect_files()
+            .expect_file_paths()
             .withf(|ids| ids.is_some_and(|ids| ids.len() == 1 && ids[0].as_str() == "B"))
             .times(1)
             .returning(move |_| {
-                Ok(vec![
-                    file(&root, "B", "b1.fits", Some(100)),
-                    file(&root, "B", "b2.fits", None),
-                ])
+                Ok(vec![paths(
+                    &root,
+                    "B",
+                    &[("b1.fits", Some(100)), ("b2.fits", None)],
+                )])
             });
         let mut tracker = MockTracker::new();
         tracker
@@ -571,15 +622,14 @@ mod tests {
                 rejected: vec![],
             })
         });
-        catalog.expect_files().returning(move |_| {
+        catalog.expect_file_paths().returning(move |_| {
             Ok(vec![
-                file(&root, "A", "a1", Some(1000)),
-                file(&root, "A", "a2", None),
-                file(&root, "B", "b1", Some(3000)),
-                file(&root, "C", "c1", Some(1000)),
+                paths(&root, "A", &[("a1", Some(1000)), ("a2", None)]),
+                paths(&root, "B", &[("b1", Some(3000))]),
+                paths(&root, "C", &[("c1", Some(1000))]),
             ])
         });
-        let report = analyze(&catalog, 8.0).unwrap();
+        let report = analyze(&catalog, 8.0, usize::MAX).unwrap();
         assert_eq!(report.years.len(), 2);
         let y23 = &report.years[0];
         assert_eq!((y23.year, y23.sessions, y23.files), (2023, 1, 2));
@@ -594,15 +644,51 @@ mod tests {
     }
 
     #[test]
-    fn disk_sizes_keep_input_order() {
+    fn disk_usage_keeps_group_order_across_threads() {
         let dir = tempfile::tempdir().unwrap();
-        let files: Vec<_> = (0..37)
-            .map(|i| file(dir.path(), "A", &format!("f{i}"), (i % 3 != 0).then_some(i)))
+        let groups: Vec<SessionPaths> = (0..9)
+            .map(|g| {
+                let names: Vec<(String, Option<usize>)> = (0..g + 1)
+                    .map(|i| (format!("g{g}f{i}"), (i % 3 != 0).then_some(i)))
+                    .collect();
+                let names: Vec<(&str, Option<usize>)> =
+                    names.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+                paths(dir.path(), &format!("S{g}"), &names)
+            })
             .collect();
-        let sizes = disk_sizes(&files);
-        for (i, size) in sizes.iter().enumerate() {
-            assert_eq!(*size, (i % 3 != 0).then_some(i as u64));
+        let usage = disk_usage(groups, usize::MAX);
+        assert_eq!(usage.len(), 9);
+        for (g, (session, u)) in usage.iter().enumerate() {
+            assert_eq!(session.as_str(), format!("S{g}"));
+            let bytes: usize = (0..g + 1).filter(|i| i % 3 != 0).sum();
+            assert_eq!(u.bytes, bytes as u64, "group {g}");
+            assert_eq!(u.missing.len(), (0..g + 1).filter(|i| i % 3 == 0).count());
         }
-        assert!(disk_sizes(&[]).is_empty());
+        assert!(disk_usage(vec![], usize::MAX).is_empty());
+
+        // Files of a folder that is gone are all missing (one stat for the folder),
+        // and a file after them in a folder that exists is still measured.
+        std::fs::create_dir(dir.path().join("here")).unwrap();
+        std::fs::write(dir.path().join("here/x"), b"12345").unwrap();
+        let folder = |name: &str, files: &[&str]| FolderFiles {
+            dir: dir.path().join(name),
+            files: files.iter().map(|f| f.to_string()).collect(),
+        };
+        let gone = SessionPaths {
+            session: SessionId::new("G").unwrap(),
+            folders: vec![
+                folder("gone", &["a", "b"]),
+                folder("here", &["x", "y"]),
+                folder("gone2", &["c"]),
+            ],
+        };
+        let (_, u) = disk_usage(vec![gone.clone()], usize::MAX).remove(0);
+        assert_eq!(u.bytes, 5);
+        assert_eq!(u.missing_files, 4);
+        assert_eq!(u.missing.len(), 4);
+        let (_, counted) = disk_usage(vec![gone], 1).remove(0);
+        assert_eq!((counted.bytes, counted.missing_files), (5, 4));
+        assert_eq!(counted.missing.len(), 1, "paths only as many as asked for");
+        assert!(u.missing.contains(&dir.path().join("here/y")));
     }
 }

@@ -1,0 +1,41 @@
+//! The commands. Each file holds one command's arguments and its `exec`: parse,
+//! call the engine, print.
+
+mod analyze;
+mod demo;
+mod init_config;
+mod list_sessions;
+mod status;
+
+use clap::Subcommand;
+
+use crate::context::Context;
+use crate::{Outcome, S3Args};
+
+/// Every fitsbak command.
+#[derive(Debug, Clone, Subcommand)]
+pub enum S3Command {
+    /// Write a commented s3_config.json (local target, so you can try fitsbak at once).
+    InitConfig(init_config::Args),
+    /// How much of the catalog is backed up, and where.
+    Status(status::Args),
+    /// One line per imaging session: files, size, backed up or not.
+    ListSessions(list_sessions::Args),
+    /// Per year: sessions, files, size on disk and upload time estimates.
+    Analyze(analyze::Args),
+    /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
+    #[command(subcommand)]
+    Demo(demo::Command),
+}
+
+/// Runs a command.
+pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
+    let global = &args.global;
+    match args.command {
+        S3Command::InitConfig(a) => init_config::exec(global, &a),
+        S3Command::Demo(c) => demo::exec(global, &c),
+        S3Command::Status(a) => status::exec(&Context::load(global)?, &a),
+        S3Command::ListSessions(a) => list_sessions::exec(&Context::load(global)?, &a),
+        S3Command::Analyze(a) => analyze::exec(&Context::load(global)?, &a),
+    }
+}

@@ -1,0 +1,100 @@
+//! What every command starts from: logging, the config file and the database.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use fitsbak_core::config::{Config, LoadedConfig};
+use fitsbak_store::{Database, OpenOptions};
+
+use crate::GlobalArgs;
+
+/// Sends log lines to stderr: warnings by default, more with `-v`. The AWS SDK's
+/// own logs stay at warnings unless `-vvv`, so that request details (which carry
+/// signatures) never reach a log by accident.
+pub fn init_logging(global: &GlobalArgs) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let sdk = if global.verbose >= 3 { level } else { "warn" };
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| {
+        format!(
+            "{level},aws_config={sdk},aws_smithy_runtime={sdk},aws_smithy_runtime_api={sdk},\
+             aws_sdk_s3={sdk},hyper={sdk},hyper_util={sdk},rustls={sdk},h2={sdk}"
+        )
+    });
+    // A second call (an embedding program that already set a subscriber) is fine.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// The loaded configuration and the global options.
+pub struct Context {
+    /// The configuration, with paths relative to its file.
+    pub config: Config,
+    /// The file it came from.
+    pub config_path: PathBuf,
+    /// The global options.
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    /// Loads the config named by `--config`, printing its warnings.
+    pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let LoadedConfig {
+            config,
+            path,
+            warnings,
+        } = Config::load(&global.config)?;
+        if !global.quiet {
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+        }
+        Ok(Self {
+            config,
+            config_path: path,
+            global: global.clone(),
+        })
+    }
+
+    /// The catalog database: `--database`, else the config's `database_path`.
+    pub fn database_path(&self) -> PathBuf {
+        match &self.global.database {
+            Some(path) => path.clone(),
+            None => self.config.database(),
+        }
+    }
+
+    /// Opens the catalog and the tracking tables.
+    pub fn open_database(&self) -> anyhow::Result<Database> {
+        let catalog = self.database_path();
+        let tracking = self
+            .config
+            .tracking_database_path
+            .as_ref()
+            .map(|p| self.config.resolve(p));
+        Database::open(&catalog, tracking.as_deref(), &OpenOptions::default()).with_context(|| {
+            format!(
+                "cannot open the catalog (config {})",
+                self.config_path.display()
+            )
+        })
+    }
+
+    /// Prints rejected catalog rows as warnings (they are skipped, the run goes on).
+    pub fn warn_rejected(&self, rejected: &[fitsbak_core::model::RejectedSession]) {
+        if self.global.quiet {
+            return;
+        }
+        for r in rejected {
+            eprintln!("warning: skipped: {}", r.reason);
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The `fitsbak` binary, run as a user runs it.
+
+mod bad_input;
+mod read_only;
+mod support;

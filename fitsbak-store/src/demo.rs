@@ -1,0 +1,474 @@
+//! A realistic demo library: FITS files over several nights and years, the
+//! cataloger's database listing them with their true MD5s, and a config pointing
+//! at both with the local target. `fitsbak demo init` and the tests use it.
+//!
+//! The library has what real ones have: light frames through several filters,
+//! darks, flats and biases; file names with spaces and non-ASCII characters; names
+//! longer than 100 bytes; and flats with the same file name in two folders.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
+use md5::{Digest, Md5};
+use rusqlite::{Connection, params};
+
+use crate::DbError;
+use crate::fits::{Header, Rng, write_image};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct DemoSpec {
+    /// Imaging sessions.
+    pub sessions: usize,
+    /// Files per session (at least 4: lights, a dark, two flats, a bias).
+    pub files_per_session: usize,
+    /// Image width in pixels (file size is about width x height x 2 bytes).
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Seed; the same seed gives the same library.
+    pub seed: u64,
+    /// The first year; sessions spread over three years from it.
+    pub first_year: i32,
+    /// Write only the catalog rows, no files (for scale benchmarks).
+    pub rows_only: bool,
+}
+
+impl Default for DemoSpec {
+    fn default() -> Self {
+        Self {
+            sessions: 6,
+            files_per_session: 8,
+            width: 160,
+            height: 120,
+            seed: 2024,
+            first_year: 2022,
+            rows_only: false,
+        }
+    }
+}
+
+impl DemoSpec {
+    /// A spec whose files are close to `bytes` each.
+    pub fn with_file_size(mut self, bytes: u64) -> Self {
+        let pixels = (bytes.saturating_sub(2880) / 2).max(1);
+        self.width = 1024.min(pixels as u32).max(1);
+        self.height = (pixels / u64::from(self.width)).max(1) as u32;
+        self
+    }
+}
+
+/// One generated file.
+#[derive(Debug, Clone)]
+pub struct DemoFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// `fits_files.file`.
+    pub file: String,
+    /// `fits_files.folder`.
+    pub folder: String,
+    /// Its MD5, lower-case hex (also in the catalog).
+    pub md5: String,
+    /// Its size.
+    pub size: u64,
+    /// `LIGHT`, `DARK`, `FLAT`, `BIAS`.
+    pub frame_type: String,
+}
+
+/// One generated session.
+#[derive(Debug, Clone)]
+pub struct DemoSession {
+    /// Its id.
+    pub id: String,
+    /// Its date.
+    pub date: NaiveDate,
+    /// Its target.
+    pub object: String,
+    /// Its files.
+    pub files: Vec<DemoFile>,
+}
+
+/// A generated library.
+#[derive(Debug, Clone)]
+pub struct DemoLibrary {
+    /// The directory holding everything.
+    pub root: PathBuf,
+    /// `s3_config.json` (local target).
+    pub config_path: PathBuf,
+    /// The catalog database.
+    pub database_path: PathBuf,
+    /// Where the FITS files are.
+    pub library_dir: PathBuf,
+    /// The local target's directory.
+    pub local_root: PathBuf,
+    /// The sessions.
+    pub sessions: Vec<DemoSession>,
+}
+
+impl DemoLibrary {
+    /// Total bytes of all files.
+    pub fn total_bytes(&self) -> u64 {
+        self.sessions
+            .iter()
+            .flat_map(|s| &s.files)
+            .map(|f| f.size)
+            .sum()
+    }
+
+    /// Total number of files.
+    pub fn file_count(&self) -> usize {
+        self.sessions.iter().map(|s| s.files.len()).sum()
+    }
+}
+
+const TARGETS: [&str; 6] = [
+    "M42",
+    "NGC 7000 North America",
+    "Caldwell 49 Rosette",
+    "M31",
+    "IC 1805 Heart",
+    "Sh2-129 Flying Bat",
+];
+const FILTERS: [&str; 5] = ["Hα", "OIII", "SII", "L", "R"];
+const RIGS: [(&str, &str); 2] = [("RedCat 51", "ASI2600MM Pro"), ("EdgeHD 8", "ASI533MC Pro")];
+
+/// The cataloger's tables, with their real column names (a representative subset
+/// plus columns fitsbak does not use, to prove they are tolerated).
+pub const CATALOG_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS imaging_sessions (
+    id VARCHAR(50) NOT NULL PRIMARY KEY,
+    date VARCHAR(10) NOT NULL,
+    telescope VARCHAR(50),
+    camera VARCHAR(50),
+    site_name VARCHAR(100),
+    latitude FLOAT,
+    longitude FLOAT,
+    elevation FLOAT,
+    observer VARCHAR(100),
+    notes TEXT,
+    avg_seeing FLOAT,
+    avg_sky_quality FLOAT,
+    avg_cloud_cover FLOAT,
+    created_at DATETIME,
+    updated_at DATETIME
+);
+CREATE INDEX IF NOT EXISTS idx_session_date ON imaging_sessions (date);
+CREATE TABLE IF NOT EXISTS fits_files (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    file VARCHAR(255) NOT NULL,
+    folder VARCHAR(500) NOT NULL,
+    object VARCHAR(100),
+    obs_date VARCHAR(10),
+    obs_timestamp DATETIME,
+    ra VARCHAR(20),
+    dec VARCHAR(20),
+    width_pixels INTEGER,
+    height_pixels INTEGER,
+    imaging_session_id VARCHAR(50) REFERENCES imaging_sessions (id),
+    frame_type VARCHAR(20),
+    filter VARCHAR(20),
+    focal_length FLOAT,
+    exposure FLOAT,
+    camera VARCHAR(50),
+    telescope VARCHAR(50),
+    md5sum VARCHAR(32) UNIQUE,
+    gain INTEGER,
+    sensor_temp FLOAT,
+    bad BOOLEAN,
+    file_not_found BOOLEAN,
+    created_at DATETIME,
+    updated_at DATETIME
+);
+CREATE INDEX IF NOT EXISTS idx_imaging_session ON fits_files (imaging_session_id);
+CREATE INDEX IF NOT EXISTS ix_fits_files_md5sum ON fits_files (md5sum);
+";
+
+/// Creates the cataloger's tables in `conn`.
+pub fn create_catalog_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CATALOG_SCHEMA)
+}
+
+struct Planned {
+    folder: PathBuf,
+    file: String,
+    frame_type: &'static str,
+    filter: Option<&'static str>,
+    exposure: f64,
+}
+
+fn plan_files(
+    root: &Path,
+    session: usize,
+    id: &str,
+    object: &str,
+    date: NaiveDate,
+    n: usize,
+) -> Vec<Planned> {
+    // One folder per night and rig, as capture tools lay them out.
+    let rig = id.rsplit('_').next().unwrap_or(id);
+    let night = root
+        .join(date.year().to_string())
+        .join(format!("{date}_{object}_{rig}"));
+    let lights = n.saturating_sub(4).max(1);
+    let mut files = Vec::with_capacity(n);
+    for i in 0..lights {
+        let filter = FILTERS[(session + i) % FILTERS.len()];
+        // Every third session carries names as long and odd as real capture tools
+        // write them: spaces, non-ASCII, over 100 bytes.
+        let file = if session % 3 == 2 {
+            format!(
+                "{object} - {filter} 300s - gain 100 offset 50 - -10.0C - bin1x1 - \
+                 mosaic panel 2 of 4 - frame {:04} of the night.fits",
+                i + 1
+            )
+        } else {
+            format!("{object}_{date}_{filter}_300s_{:04}.fits", i + 1)
+        };
+        files.push(Planned {
+            folder: night.join("LIGHT").join(filter),
+            file,
+            frame_type: "LIGHT",
+            filter: Some(filter),
+            exposure: 300.0,
+        });
+    }
+    if n >= 4 {
+        files.push(Planned {
+            folder: night.join("DARK"),
+            file: "Dark_300s_0001.fits".into(),
+            frame_type: "DARK",
+            filter: None,
+            exposure: 300.0,
+        });
+        // The same flat file name in two folders: both must be backed up.
+        for filter in ["Hα", "OIII"] {
+            files.push(Planned {
+                folder: night.join("FLAT").join(filter),
+                file: "Flat_0001.fits".into(),
+                frame_type: "FLAT",
+                filter: Some(filter),
+                exposure: 1.5,
+            });
+        }
+        files.push(Planned {
+            folder: night.join("BIAS"),
+            file: "Bias_0001.fits".into(),
+            frame_type: "BIAS",
+            filter: None,
+            exposure: 0.0,
+        });
+    }
+    files.truncate(n.max(1));
+    files
+}
+
+/// Generates a library in `dir` (created; must be empty or absent).
+pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DbError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| DbError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let root = dir.canonicalize().map_err(io(dir))?;
+    let library_dir = root.join("library");
+    let database_path = root.join("catalog.db");
+    let config_path = root.join("s3_config.json");
+    let local_root = root.join("bucket");
+
+    let mut rng = Rng::new(spec.seed);
+    let mut conn = Connection::open(&database_path).map_err(|e| {
+        DbError::sqlite(
+            &database_path,
+            "creating the demo catalog",
+            Default::default(),
+            e,
+        )
+    })?;
+    let sql_err = |e| {
+        DbError::sqlite(
+            &database_path,
+            "writing the demo catalog",
+            Default::default(),
+            e,
+        )
+    };
+    create_catalog_schema(&conn).map_err(sql_err)?;
+    let tx = conn.transaction().map_err(sql_err)?;
+
+    let mut sessions = Vec::new();
+    for s in 0..spec.sessions {
+        let year = spec.first_year + (s % 3) as i32;
+        let date =
+            NaiveDate::from_ymd_opt(year, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32)
+                .expect("day 1-28 exists in every month");
+        let id = format!("{}_{:08X}", date.format("%Y%m%d"), rng.next_u64() as u32);
+        let object = TARGETS[s % TARGETS.len()];
+        let (telescope, camera) = RIGS[s % RIGS.len()];
+        tx.execute(
+            "INSERT INTO imaging_sessions (id, date, telescope, camera, site_name, observer,
+                notes, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'Backyard Observatory', 'Demo Observer', ?5, ?6)",
+            params![
+                id,
+                date.to_string(),
+                telescope,
+                camera,
+                format!("{object}: {} frames, seeing fair", spec.files_per_session),
+                format!("{date} 08:00:00.000000"),
+            ],
+        )
+        .map_err(sql_err)?;
+
+        let mut files = Vec::new();
+        for planned in plan_files(&library_dir, s, &id, object, date, spec.files_per_session) {
+            let path = planned.folder.join(&planned.file);
+            let (size, md5) = if spec.rows_only {
+                let digest = Md5::digest(path.to_string_lossy().as_bytes());
+                (0, hex::encode(digest))
+            } else {
+                write_demo_file(
+                    &path,
+                    &planned,
+                    &id,
+                    object,
+                    date,
+                    files.len(),
+                    (telescope, camera),
+                    spec,
+                    &mut rng,
+                )?
+            };
+            let folder = planned.folder.to_string_lossy().into_owned();
+            tx.prepare_cached(
+                "INSERT INTO fits_files (file, folder, object, obs_date, imaging_session_id,
+                    frame_type, filter, exposure, camera, telescope, md5sum, width_pixels,
+                    height_pixels, gain, bad, file_not_found, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 100, 0, 0, ?14)",
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
+                    planned.file,
+                    folder,
+                    object,
+                    date.to_string(),
+                    id,
+                    planned.frame_type,
+                    planned.filter,
+                    planned.exposure,
+                    camera,
+                    telescope,
+                    md5,
+                    spec.width,
+                    spec.height,
+                    format!("{date} 09:00:00.000000"),
+                ])
+            })
+            .map_err(sql_err)?;
+            files.push(DemoFile {
+                path,
+                file: planned.file,
+                folder,
+                md5,
+                size,
+                frame_type: planned.frame_type.to_owned(),
+            });
+        }
+        sessions.push(DemoSession {
+            id,
+            date,
+            object: object.to_owned(),
+            files,
+        });
+    }
+    tx.commit().map_err(sql_err)?;
+    drop(conn);
+
+    write_config(&config_path, "catalog.db", "bucket")?;
+    sessions.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+    Ok(DemoLibrary {
+        root,
+        config_path,
+        database_path,
+        library_dir,
+        local_root,
+        sessions,
+    })
+}
+
+/// Writes the commented template with the local target, pointing at `database`
+/// and `local_root` (relative to the config's directory).
+pub fn write_config(path: &Path, database: &str, local_root: &str) -> Result<(), DbError> {
+    let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    let text = fitsbak_core::config::Config::template()
+        .replace(
+            r#""database_path": "fits_catalog.db""#,
+            &format!(r#""database_path": {}"#, quote(database)),
+        )
+        .replace(
+            r#""local_root": "fitsbak-store""#,
+            &format!(r#""local_root": {}"#, quote(local_root)),
+        );
+    std::fs::write(path, text).map_err(|source| DbError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Writes one FITS file of the demo; returns its size and MD5.
+#[allow(clippy::too_many_arguments)]
+fn write_demo_file(
+    path: &Path,
+    planned: &Planned,
+    session: &str,
+    object: &str,
+    date: NaiveDate,
+    index: usize,
+    (telescope, camera): (&str, &str),
+    spec: &DemoSpec,
+    rng: &mut Rng,
+) -> Result<(u64, String), DbError> {
+    let io = |source| DbError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(&planned.folder).map_err(io)?;
+    let mut header = Header::image(spec.width, spec.height);
+    header.string("IMAGETYP", planned.frame_type, "frame type");
+    header.string("OBJECT", object, "target");
+    header.string("FILTER", planned.filter.unwrap_or(""), "filter");
+    header.string(
+        "DATE-OBS",
+        &format!("{date}T22:{:02}:00", index % 60),
+        "UTC",
+    );
+    header.string("INSTRUME", camera, "camera");
+    header.string("TELESCOP", telescope, "telescope");
+    header.float("EXPTIME", planned.exposure, "seconds");
+    header.string("IMGSESS", session, "imaging session");
+    let mut hasher = HashingWriter {
+        inner: BufWriter::new(File::create(path).map_err(io)?),
+        md5: Md5::new(),
+    };
+    let size = write_image(&mut hasher, &header, spec.width, spec.height, rng)
+        .and_then(|n| hasher.inner.flush().map(|()| n))
+        .map_err(io)?;
+    Ok((size, hex::encode(hasher.md5.finalize())))
+}
+
+struct HashingWriter<W> {
+    inner: W,
+    md5: Md5,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.md5.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

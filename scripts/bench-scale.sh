@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Scale benchmark: status, list-sessions and analyze on a synthetic catalog of
+# 5,000 sessions and 500,000 files (rows only, the files do not exist), release
+# build. Prints the median wall time and peak RSS of RUNS runs of each command.
+#
+#   ./scripts/bench-scale.sh            (RUNS=5 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${RUNS:-5}"
+cargo build --quiet --release -p fitsbak-cli
+fitsbak="$PWD/target/release/fitsbak"
+work="$PWD/bench-out/scale"
+if [ ! -f "$work/catalog.db" ]; then
+    rm -rf "$work"
+    echo "writing the synthetic catalog (5,000 sessions x 100 files) in $work ..."
+    "$fitsbak" -q demo init "$work" --sessions 5000 --files-per-session 100 --rows-only
+fi
+config="$work/s3_config.json"
+"$fitsbak" -q --config "$config" status > /dev/null   # tracking tables, warm cache
+
+printf '%-14s %10s %12s\n' command "median s" "peak RSS MB"
+for cmd in status list-sessions analyze; do
+    times=() rss=()
+    for _ in $(seq "$runs"); do
+        out=$( { /usr/bin/time -f '%e %M' "$fitsbak" --config "$config" "$cmd" > /dev/null; } 2>&1 )
+        times+=("${out% *}") rss+=("${out#* }")
+    done
+    median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    peak=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
+    printf '%-14s %10s %12d\n' "$cmd" "$median" "$((peak / 1024))"
+done
