@@ -1,1 +1,73 @@
-//! fitsbak-archive
+//! fitsbak-archive: session archives as deterministic, uncompressed POSIX tar.
+//!
+//! [`TarArchiver`] implements the core's [`ArchiveBuilder`] and [`ArchiveReader`]:
+//! it lays an archive out exactly before writing it ([`layout`]), streams it with a
+//! per-member MD5 checked against the catalog ([`write`]), and reads archives back
+//! to verify them or extract them safely ([`read`]). The bytes depend only on the
+//! files and the session: not on the catalog's row order, the umask, the user, the
+//! clock or the locale. GNU tar and Python's tarfile read them.
+
+mod error;
+pub mod layout;
+pub mod read;
+pub mod write;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use fitsbak_core::archive::{
+    ArchiveBuilder, ArchivePlan, ArchiveReader, ExtractOptions, ExtractedFile, MemberSource,
+    VerifyReport,
+};
+use fitsbak_core::ids::SessionId;
+use fitsbak_core::manifest::{Manifest, ManifestMember};
+
+pub use error::ArchiveError;
+
+/// The tar implementation of the archive traits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TarArchiver;
+
+impl ArchiveBuilder for TarArchiver {
+    fn plan(
+        &self,
+        session: &SessionId,
+        sources: Vec<MemberSource>,
+    ) -> fitsbak_core::Result<ArchivePlan> {
+        Ok(layout::plan(session, sources)?)
+    }
+
+    fn write(&self, plan: &ArchivePlan, out: &mut dyn Write) -> fitsbak_core::Result<Vec<String>> {
+        Ok(write::write(plan, out)?)
+    }
+}
+
+impl ArchiveReader for TarArchiver {
+    fn verify(
+        &self,
+        input: &mut dyn Read,
+        manifest: &Manifest,
+    ) -> fitsbak_core::Result<VerifyReport> {
+        Ok(read::verify(input, manifest)?)
+    }
+
+    fn extract(
+        &self,
+        input: &mut dyn Read,
+        manifest: &Manifest,
+        target: &Path,
+        options: &ExtractOptions,
+    ) -> fitsbak_core::Result<Vec<ExtractedFile>> {
+        Ok(read::extract(input, manifest, target, options)?)
+    }
+
+    fn extract_member(
+        &self,
+        data: &mut dyn Read,
+        member: &ManifestMember,
+        target: &Path,
+        options: &ExtractOptions,
+    ) -> fitsbak_core::Result<ExtractedFile> {
+        Ok(read::extract_member(data, member, target, options)?)
+    }
+}

@@ -1,0 +1,111 @@
+//! Errors of the archive crate; each names the file or member (see the rules in
+//! `fitsbak_core::error`).
+
+use std::path::PathBuf;
+
+/// Everything that can fail while writing or reading an archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// A file name cannot be an archive member.
+    #[error("file {file:?} in {folder}: {reason}")]
+    BadName {
+        /// The catalogued file name.
+        file: String,
+        /// Its folder.
+        folder: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A file to archive is not on disk.
+    #[error("file not found: {}", path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+
+    /// A file's size differs from the planned one (it grew or shrank).
+    #[error("{} changed while it was archived: planned {planned} bytes, found {actual}", path.display())]
+    SizeChanged {
+        /// The file.
+        path: PathBuf,
+        /// Size when the archive was planned.
+        planned: u64,
+        /// Size found while reading.
+        actual: u64,
+    },
+
+    /// A file was modified while it was read.
+    #[error("{} was modified while it was archived (its modification time changed)", path.display())]
+    Modified {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A file's MD5 differs from the catalog's.
+    #[error("{}: MD5 {actual} differs from the catalog's {catalog}", path.display())]
+    Md5Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// The catalog's MD5.
+        catalog: String,
+        /// The MD5 of the bytes read.
+        actual: String,
+    },
+
+    /// The archive's destination refused bytes (an upload failed or was cancelled).
+    #[error("writing the archive: {0}")]
+    Sink(std::io::Error),
+
+    /// The tar stream could not be read.
+    #[error("reading the archive: {0}")]
+    Stream(std::io::Error),
+
+    /// Members were refused during extraction; nothing was written for them.
+    #[error("refused {} member(s): {}", .0.len(), .0.join("; "))]
+    Refused(Vec<String>),
+
+    /// Extraction would replace a different existing file.
+    #[error("{} exists and differs from the archived file; pass --overwrite to replace it", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// An extracted file does not match the manifest.
+    #[error("{member}: {what} (expected {expected}, found {actual}); the file was not kept")]
+    Corrupt {
+        /// The member.
+        member: String,
+        /// What differs: "MD5", "size".
+        what: &'static str,
+        /// What the manifest says.
+        expected: String,
+        /// What was read.
+        actual: String,
+    },
+
+    /// A file or directory could not be written during extraction.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl From<ArchiveError> for fitsbak_core::Error {
+    fn from(e: ArchiveError) -> Self {
+        fitsbak_core::Error::Archive(Box::new(e))
+    }
+}

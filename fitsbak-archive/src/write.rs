@@ -1,0 +1,114 @@
+//! Writing an archive as a stream: header, file bytes (hashed as they pass),
+//! padding, for each member of the plan, then the end-of-archive blocks.
+//!
+//! Each file is read through a bound of exactly its planned size, and the count is
+//! checked: a file that shrank, grew or was modified while read fails the archive
+//! instead of producing a malformed one (`tar`'s `append_data` would not notice).
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::time::UNIX_EPOCH;
+
+use fitsbak_core::archive::{ArchivePlan, PlannedMember};
+use md5::{Digest, Md5};
+
+use crate::error::ArchiveError;
+use crate::layout::{END_OF_ARCHIVE, member_header, padding};
+
+/// Size of each read from a source file.
+const READ_SIZE: usize = 1 << 20;
+
+const ZEROS: [u8; 512] = [0; 512];
+
+/// Seconds since the epoch of a file's modification time (negative before 1970).
+pub fn mtime_seconds(meta: &std::fs::Metadata) -> i64 {
+    match meta.modified() {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        },
+        Err(_) => 0,
+    }
+}
+
+/// Writes the archive of `plan` to `out`; returns each member's MD5 in order.
+pub fn write(plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>, ArchiveError> {
+    let mut md5s = Vec::with_capacity(plan.members.len());
+    let mut buf = vec![0u8; READ_SIZE];
+    for member in &plan.members {
+        let header = member_header(&member.path, member.source.size, member.source.mtime);
+        out.write_all(&header).map_err(ArchiveError::Sink)?;
+        let md5 = copy_member(member, &mut buf, out)?;
+        out.write_all(&ZEROS[..padding(member.source.size) as usize])
+            .map_err(ArchiveError::Sink)?;
+        if let Some(catalog) = &member.source.catalog.md5sum
+            && *catalog != md5
+        {
+            return Err(ArchiveError::Md5Mismatch {
+                path: member.source.catalog.path.clone(),
+                catalog: catalog.clone(),
+                actual: md5,
+            });
+        }
+        md5s.push(md5);
+    }
+    out.write_all(&END_OF_ARCHIVE).map_err(ArchiveError::Sink)?;
+    Ok(md5s)
+}
+
+/// Copies exactly the planned bytes of one file to `out`, returning their MD5.
+fn copy_member(
+    member: &PlannedMember,
+    buf: &mut [u8],
+    out: &mut dyn Write,
+) -> Result<String, ArchiveError> {
+    let path = &member.source.catalog.path;
+    let planned = member.source.size;
+    let read_err = |source: std::io::Error| ArchiveError::Read {
+        path: path.clone(),
+        source,
+    };
+    let mut file = File::open(path).map_err(|source| match source.kind() {
+        ErrorKind::NotFound => ArchiveError::Missing { path: path.clone() },
+        _ => read_err(source),
+    })?;
+    let mut md5 = Md5::new();
+    let mut done = 0u64;
+    while done < planned {
+        let want = buf.len().min((planned - done) as usize);
+        let n = match file.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(ArchiveError::SizeChanged {
+                    path: path.clone(),
+                    planned,
+                    actual: done,
+                });
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        };
+        md5.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(ArchiveError::Sink)?;
+        done += n as u64;
+    }
+    let meta = file.metadata().map_err(read_err)?;
+    let grew = loop {
+        match file.read(&mut buf[..1]) {
+            Ok(n) => break n > 0,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        }
+    };
+    if grew || meta.len() != planned {
+        return Err(ArchiveError::SizeChanged {
+            path: path.clone(),
+            planned,
+            actual: meta.len().max(planned + u64::from(grew)),
+        });
+    }
+    if mtime_seconds(&meta) != member.source.mtime {
+        return Err(ArchiveError::Modified { path: path.clone() });
+    }
+    Ok(hex::encode(md5.finalize()))
+}

@@ -1,0 +1,209 @@
+//! Reading back: verification against the manifest, extraction in each layout,
+//! resuming, and single members from byte ranges.
+
+use std::collections::BTreeSet;
+
+use fitsbak_archive::TarArchiver;
+use fitsbak_core::archive::{ArchiveReader, ExtractAction, ExtractOptions, Layout};
+
+use crate::support::*;
+
+#[test]
+fn a_good_archive_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(dir.path(), &awkward_names()));
+    let report = TarArchiver
+        .verify(&mut &built.bytes[..], &built.manifest)
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.matched, built.manifest.members.len() as u64);
+    assert_eq!(report.bytes_read, built.bytes.len() as u64);
+}
+
+#[test]
+fn changed_missing_and_extra_members_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(dir.path(), &awkward_names()));
+    let mut bytes = built.bytes.clone();
+    let victim = &built.manifest.members[1];
+    bytes[victim.data_offset as usize + 5] ^= 0xff;
+    let report = TarArchiver
+        .verify(&mut &bytes[..], &built.manifest)
+        .unwrap();
+    assert!(!report.is_clean());
+    assert_eq!(report.mismatched.len(), 1);
+    assert_eq!(report.mismatched[0].path, victim.path.as_str());
+    assert!(
+        report.problems()[0].contains("MD5"),
+        "{:?}",
+        report.problems()
+    );
+
+    let mut manifest = built.manifest.clone();
+    let dropped = manifest.members.remove(0);
+    let mut ghost = manifest.members[0].clone();
+    ghost.path = fitsbak_core::ids::MemberPath::new(format!("{SESSION}/ghost.fits")).unwrap();
+    manifest.members.push(ghost);
+    let report = TarArchiver
+        .verify(&mut &built.bytes[..], &manifest)
+        .unwrap();
+    assert_eq!(report.extra, vec![dropped.path.to_string()]);
+    assert_eq!(report.missing, vec![format!("{SESSION}/ghost.fits")]);
+}
+
+#[test]
+fn extraction_puts_files_back_in_each_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let built = build(write_files(&src, &awkward_names()));
+
+    let target = dir.path().join("as-archived");
+    let files = TarArchiver
+        .extract(
+            &mut &built.bytes[..],
+            &built.manifest,
+            &target,
+            &ExtractOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(files.len(), built.manifest.members.len());
+    for m in &built.manifest.members {
+        let dest = target.join(m.path.as_str());
+        assert_eq!(
+            std::fs::read(&dest).unwrap(),
+            std::fs::read(&m.source_path).unwrap()
+        );
+        let mtime = fitsbak_archive::write::mtime_seconds(&std::fs::metadata(&dest).unwrap());
+        assert_eq!(mtime, m.mtime, "the original mtime is kept");
+    }
+    assert!(!target.join(fitsbak_archive::read::STAGING_DIR).exists());
+
+    let original = dir.path().join("original");
+    let options = ExtractOptions {
+        layout: Layout::OriginalFolders,
+        ..ExtractOptions::default()
+    };
+    TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &original, &options)
+        .unwrap();
+    for m in &built.manifest.members {
+        let relative = m.source_path.trim_start_matches('/');
+        assert_eq!(
+            std::fs::read(original.join(relative)).unwrap(),
+            std::fs::read(&m.source_path).unwrap(),
+            "{relative}"
+        );
+    }
+
+    let flat = dir.path().join("flat");
+    let options = ExtractOptions {
+        layout: Layout::Flat,
+        ..ExtractOptions::default()
+    };
+    TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &flat, &options)
+        .unwrap();
+    assert_eq!(
+        tree(&flat).len(),
+        built.manifest.members.len(),
+        "duplicates do not collide"
+    );
+}
+
+#[test]
+fn a_second_extraction_skips_good_files_and_never_overwrites_different_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(&dir.path().join("src"), &awkward_names()));
+    let target = dir.path().join("t");
+    let options = ExtractOptions::default();
+    TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .unwrap();
+    let again = TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|f| f.action == ExtractAction::AlreadyPresent)
+    );
+
+    let victim = target.join(built.manifest.members[2].path.as_str());
+    std::fs::write(&victim, b"edited by hand").unwrap();
+    let err = TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("exists and differs") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"edited by hand");
+
+    let options = ExtractOptions {
+        overwrite: true,
+        ..ExtractOptions::default()
+    };
+    TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        std::fs::read(&built.manifest.members[2].source_path).unwrap()
+    );
+}
+
+#[test]
+fn only_the_chosen_members_are_extracted() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(&dir.path().join("src"), &awkward_names()));
+    let target = dir.path().join("t");
+    let chosen = built.manifest.members[3].path.clone();
+    let options = ExtractOptions {
+        only: Some(BTreeSet::from([chosen.clone()])),
+        ..ExtractOptions::default()
+    };
+    let files = TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(tree(&target).len(), 1);
+    assert!(target.join(chosen.as_str()).is_file());
+}
+
+#[test]
+fn a_member_is_restored_from_its_byte_range_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(&dir.path().join("src"), &awkward_names()));
+    let target = dir.path().join("t");
+    for m in &built.manifest.members {
+        let range = &built.bytes[m.data_offset as usize..(m.data_offset + m.size) as usize];
+        let f = TarArchiver
+            .extract_member(&mut &range[..], m, &target, &ExtractOptions::default())
+            .unwrap();
+        assert_eq!(f.action, ExtractAction::Written);
+        assert_eq!(
+            std::fs::read(&f.destination).unwrap(),
+            std::fs::read(&m.source_path).unwrap()
+        );
+    }
+    // The wrong bytes are refused and leave nothing behind.
+    let m = &built.manifest.members[1];
+    let wrong = &built.bytes[m.header_offset as usize..(m.header_offset + m.size) as usize];
+    let other = dir.path().join("other");
+    let err = TarArchiver
+        .extract_member(&mut &wrong[..], m, &other, &ExtractOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("MD5") && err.contains(m.path.as_str()),
+        "{err}"
+    );
+    assert!(tree(&other).is_empty(), "{:?}", tree(&other));
+    let short = &built.bytes[m.data_offset as usize..][..10];
+    let err = TarArchiver
+        .extract_member(&mut &short[..], m, &other, &ExtractOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("size"), "{err}");
+}
