@@ -7,7 +7,6 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::time::UNIX_EPOCH;
 
 use fitsbak_core::archive::{ArchivePlan, PlannedMember};
 use md5::{Digest, Md5};
@@ -20,16 +19,7 @@ const READ_SIZE: usize = 1 << 20;
 
 const ZEROS: [u8; 512] = [0; 512];
 
-/// Seconds since the epoch of a file's modification time (negative before 1970).
-pub fn mtime_seconds(meta: &std::fs::Metadata) -> i64 {
-    match meta.modified() {
-        Ok(t) => match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs() as i64),
-        },
-        Err(_) => 0,
-    }
-}
+pub use fitsbak_core::time::mtime_seconds;
 
 /// Writes the archive of `plan` to `out`; returns each member's MD5 in order.
 pub fn write(plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>, ArchiveError> {

@@ -304,6 +304,25 @@ pub struct UploadSettings {
     pub use_threads: bool,
     /// Upload rate limit in megabits per second; none when null.
     pub max_bandwidth_mbps: Option<f64>,
+    /// How each request's bytes are checked by the server: `crc32c` (an
+    /// `x-amz-checksum-crc32c` header; AWS and most S3-compatible stores) or `md5`
+    /// (`Content-MD5`; every S3-compatible store, one more MD5 pass on the client).
+    pub checksum_algorithm: ChecksumAlgorithm,
+    /// Server-side encryption: null, `AES256` or `aws:kms`.
+    pub server_side_encryption: Option<String>,
+    /// The KMS key for `aws:kms` (the bucket's default key when null).
+    pub kms_key_id: Option<String>,
+}
+
+/// `upload_settings.checksum_algorithm`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumAlgorithm {
+    /// CRC32C per request, composite CRC32C for the object.
+    #[default]
+    Crc32c,
+    /// Content-MD5 per request, MD5-of-MD5s ETag for the object.
+    Md5,
 }
 
 impl Default for UploadSettings {
@@ -314,7 +333,25 @@ impl Default for UploadSettings {
             max_concurrency: 4,
             use_threads: true,
             max_bandwidth_mbps: None,
+            checksum_algorithm: ChecksumAlgorithm::Crc32c,
+            server_side_encryption: None,
+            kms_key_id: None,
         }
+    }
+}
+
+/// Bytes in a configured megabyte (`*_mb` settings are MiB, as in the original).
+pub const MIB: u64 = 1 << 20;
+
+impl UploadSettings {
+    /// `multipart_chunksize_mb` in bytes.
+    pub fn chunk_bytes(&self) -> u64 {
+        (self.multipart_chunksize_mb * MIB as f64) as u64
+    }
+
+    /// `multipart_threshold_mb` in bytes.
+    pub fn threshold_bytes(&self) -> u64 {
+        (self.multipart_threshold_mb * MIB as f64) as u64
     }
 }
 
@@ -384,6 +421,8 @@ pub struct RetrySettings {
     pub max_backoff_seconds: f64,
     /// Growth of the wait per retry.
     pub backoff_multiplier: f64,
+    /// Longest one request may take before it is abandoned and retried.
+    pub request_timeout_seconds: f64,
 }
 
 impl Default for RetrySettings {
@@ -393,7 +432,20 @@ impl Default for RetrySettings {
             initial_backoff_seconds: 2.0,
             max_backoff_seconds: 60.0,
             backoff_multiplier: 2.0,
+            request_timeout_seconds: 600.0,
         }
+    }
+}
+
+impl RetrySettings {
+    /// The wait before retry number `retry` (1-based).
+    pub fn backoff(&self, retry: u32) -> std::time::Duration {
+        let factor = self
+            .backoff_multiplier
+            .max(1.0)
+            .powi(retry.saturating_sub(1) as i32);
+        let secs = (self.initial_backoff_seconds * factor).min(self.max_backoff_seconds);
+        std::time::Duration::from_secs_f64(secs.max(0.0))
     }
 }
 
@@ -600,6 +652,13 @@ impl Config {
                 warnings.push(format!("{}: unknown key `{key}` ignored", path.display()));
             }
         }
+        if config.upload_settings.chunk_bytes() < 5 * MIB {
+            warnings.push(format!(
+                "{}: `upload_settings.multipart_chunksize_mb` is below S3's 5 MiB minimum part \
+                 size; AWS refuses such parts",
+                path.display()
+            ));
+        }
         if config.archive_settings.compression_level != 0 {
             warnings.push(format!(
                 "{}: `archive_settings.compression_level` is ignored: archives are uncompressed tar",
@@ -661,6 +720,23 @@ impl Config {
             return Err(invalid(
                 "upload_settings.max_bandwidth_mbps",
                 format!("{rate} is not a positive rate (use null for no limit)"),
+            ));
+        }
+        if let Some(sse) = &upload.server_side_encryption
+            && sse != "AES256"
+            && sse != "aws:kms"
+        {
+            return Err(invalid(
+                "upload_settings.server_side_encryption",
+                format!("{sse:?} is not null, \"AES256\" or \"aws:kms\""),
+            ));
+        }
+        if !(self.retry_settings.request_timeout_seconds.is_finite()
+            && self.retry_settings.request_timeout_seconds > 0.0)
+        {
+            return Err(invalid(
+                "retry_settings.request_timeout_seconds",
+                "must be a positive number of seconds".into(),
             ));
         }
         if self.aws_region.trim().is_empty() {
@@ -984,7 +1060,11 @@ const TEMPLATE: &str = r#"{
     "multipart_chunksize_mb": 25,
     "max_concurrency": 4,
     "use_threads": true,
-    "max_bandwidth_mbps": null
+    "max_bandwidth_mbps": null,
+    "_checksum_algorithm": "crc32c (AWS and most S3-compatible stores) or md5 (every store; more CPU).",
+    "checksum_algorithm": "crc32c",
+    "server_side_encryption": null,
+    "kms_key_id": null
   },
 
   "restore_settings": {
@@ -1006,7 +1086,8 @@ const TEMPLATE: &str = r#"{
     "max_retries": 3,
     "initial_backoff_seconds": 2,
     "max_backoff_seconds": 60,
-    "backoff_multiplier": 2
+    "backoff_multiplier": 2,
+    "request_timeout_seconds": 600
   },
 
   "logging": {

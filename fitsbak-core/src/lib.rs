@@ -9,15 +9,18 @@
 
 pub mod archive;
 pub mod catalog;
+pub mod checksum;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ids;
+pub mod layers;
 pub mod lifecycle;
 pub mod manifest;
 pub mod model;
 pub mod progress;
 pub mod store;
+pub mod tags;
 pub mod time;
 pub mod tracker;
 

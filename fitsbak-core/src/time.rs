@@ -30,6 +30,17 @@ pub fn from_db(text: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// Seconds since the epoch of a file's modification time (negative before 1970).
+pub fn mtime_seconds(meta: &std::fs::Metadata) -> i64 {
+    match meta.modified() {
+        Ok(t) => match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        },
+        Err(_) => 0,
+    }
+}
+
 /// The current time, truncated to microseconds (what the database keeps).
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();

@@ -1,0 +1,296 @@
+//! Streaming an archive into the object store with bounded memory.
+//!
+//! The tar bytes are produced on a blocking thread (`ArchiveBuilder::write`) into a
+//! [`PartSink`], which cuts them into parts of the chosen size, checksums each part
+//! and the whole stream, and hands the parts over a channel with room for one. The
+//! async side uploads up to `concurrency` parts at once and takes the next part only
+//! when a slot is free, so at most about (concurrency + 2) parts are in memory
+//! whatever the archive's size: `concurrency` in flight, one in the channel, one
+//! being filled. Any failure drops the channel, which stops the writer at its next
+//! write; the caller aborts the upload.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::checksum::{StreamCrc, of_part};
+use crate::config::ChecksumAlgorithm;
+use crate::error::{Error, Result};
+use crate::ids::ObjectKey;
+use crate::progress::Progress;
+use crate::store::{Checksum, MultipartId, ObjectStore, PartReceipt};
+use crate::tracker::{PartRecord, Tracker};
+
+/// S3's limit on the number of parts.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// The part size for an archive of `total` bytes: the configured size, raised to a
+/// whole MiB so that the archive fits in 10,000 parts.
+pub fn part_size(total: u64, configured: u64) -> u64 {
+    let needed = total.div_ceil(MAX_PARTS);
+    let mib = 1 << 20;
+    configured.max(needed.div_ceil(mib) * mib).max(1)
+}
+
+/// One part of the stream.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// 1-based number.
+    pub number: u32,
+    /// Its bytes.
+    pub bytes: Bytes,
+    /// The client's checksum of its bytes.
+    pub checksum: Checksum,
+}
+
+/// The receiving end of a [`PartSink`].
+pub type PartReceiver = mpsc::Receiver<Part>;
+
+/// What the stream was, once written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Bytes written.
+    pub bytes: u64,
+    /// CRC-64/NVME of all of them, hex.
+    pub crc64nvme: String,
+    /// Checksums of the parts, in order.
+    pub part_checksums: Vec<Checksum>,
+}
+
+/// The `io::Write` the archive builder writes into, on a blocking thread.
+pub struct PartSink {
+    part_size: usize,
+    algorithm: ChecksumAlgorithm,
+    buf: BytesMut,
+    tx: mpsc::Sender<Part>,
+    crc: StreamCrc,
+    bytes: u64,
+    checksums: Vec<Checksum>,
+    copy: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl PartSink {
+    /// A sink cutting parts of `part_size` bytes, and its receiver.
+    pub fn new(part_size: u64, algorithm: ChecksumAlgorithm) -> (Self, PartReceiver) {
+        let (tx, rx) = mpsc::channel(1);
+        let part_size = part_size as usize;
+        let sink = Self {
+            part_size,
+            algorithm,
+            buf: BytesMut::with_capacity(part_size),
+            tx,
+            crc: StreamCrc::default(),
+            bytes: 0,
+            checksums: Vec::new(),
+            copy: None,
+        };
+        (sink, rx)
+    }
+
+    /// Also writes every byte to `file` (`upload --no-cleanup`).
+    pub fn with_copy(mut self, file: std::fs::File) -> Self {
+        self.copy = Some(std::io::BufWriter::with_capacity(1 << 20, file));
+        self
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        let bytes =
+            std::mem::replace(&mut self.buf, BytesMut::with_capacity(self.part_size)).freeze();
+        let checksum = of_part(self.algorithm, &bytes);
+        self.checksums.push(checksum);
+        let part = Part {
+            number: self.checksums.len() as u32,
+            bytes,
+            checksum,
+        };
+        self.tx
+            .blocking_send(part)
+            .map_err(|_| std::io::Error::other("the upload stopped"))
+    }
+
+    /// Sends the last part (an empty stream still sends one empty part) and returns
+    /// what was written.
+    pub fn finish(mut self) -> std::io::Result<StreamSummary> {
+        if !self.buf.is_empty() || self.checksums.is_empty() {
+            self.send()?;
+        }
+        if let Some(mut copy) = self.copy.take() {
+            copy.flush()?;
+            copy.get_ref().sync_all()?;
+        }
+        Ok(StreamSummary {
+            bytes: self.bytes,
+            crc64nvme: self.crc.hex(),
+            part_checksums: self.checksums,
+        })
+    }
+}
+
+impl Write for PartSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = self.part_size - self.buf.len();
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        self.crc.update(&data[..n]);
+        if let Some(copy) = &mut self.copy {
+            copy.write_all(&data[..n])?;
+        }
+        self.bytes += n as u64;
+        if self.buf.len() == self.part_size {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where to upload the parts, and what to tell along the way.
+pub struct PartUploader {
+    /// The store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The object.
+    pub key: ObjectKey,
+    /// The multipart upload.
+    pub upload: MultipartId,
+    /// Parts in flight at most.
+    pub concurrency: usize,
+    /// Records each completed part, for resume.
+    pub tracker: Arc<dyn Tracker>,
+    /// Told about every byte sent.
+    pub progress: Arc<dyn Progress>,
+}
+
+impl PartUploader {
+    /// Uploads every part received, `concurrency` at a time; returns the receipts
+    /// in part order. Parts already on the server (`done`, from an interrupted run)
+    /// are not sent again, but their regenerated bytes must still have the checksum
+    /// recorded then. Stops at the first failure.
+    pub async fn run(
+        &self,
+        mut parts: PartReceiver,
+        done: Vec<PartRecord>,
+    ) -> Result<Vec<PartReceipt>> {
+        let mut receipts: Vec<PartReceipt> = Vec::with_capacity(done.len());
+        let recorded: std::collections::HashMap<u32, String> = done
+            .into_iter()
+            .map(|p| {
+                receipts.push(p.receipt.clone());
+                (p.receipt.part_number, p.client_checksum)
+            })
+            .collect();
+        let mut running: JoinSet<Result<(PartReceipt, Checksum)>> = JoinSet::new();
+        loop {
+            while running.len() >= self.concurrency.max(1) {
+                self.collect(&mut running, &mut receipts).await?;
+            }
+            let Some(part) = parts.recv().await else {
+                break;
+            };
+            if let Some(expected) = recorded.get(&part.number) {
+                if *expected != part.checksum.to_string() {
+                    return Err(Error::Refused(format!(
+                        "part {} of {} does not have the bytes uploaded before ({} now, {expected} then)",
+                        part.number, self.key, part.checksum
+                    )));
+                }
+                self.progress.advance(part.bytes.len() as u64);
+                continue;
+            }
+            let store = self.store.clone();
+            let (key, upload) = (self.key.clone(), self.upload.clone());
+            running.spawn(async move {
+                let receipt = store
+                    .put_part(&key, &upload, part.number, part.bytes, Some(part.checksum))
+                    .await?;
+                Ok((receipt, part.checksum))
+            });
+        }
+        while !running.is_empty() {
+            self.collect(&mut running, &mut receipts).await?;
+        }
+        receipts.sort_by_key(|r| r.part_number);
+        Ok(receipts)
+    }
+
+    async fn collect(
+        &self,
+        running: &mut JoinSet<Result<(PartReceipt, Checksum)>>,
+        receipts: &mut Vec<PartReceipt>,
+    ) -> Result<()> {
+        let Some(joined) = running.join_next().await else {
+            return Ok(());
+        };
+        let (receipt, checksum) =
+            joined.map_err(|e| Error::Refused(format!("part upload task failed: {e}")))??;
+        self.tracker.record_part(
+            &self.upload,
+            &PartRecord {
+                receipt: receipt.clone(),
+                client_checksum: checksum.to_string(),
+            },
+        )?;
+        self.progress.advance(receipt.size);
+        receipts.push(receipt);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_keeps_archives_under_ten_thousand_parts() {
+        let mib = 1 << 20;
+        assert_eq!(part_size(100 * mib, 25 * mib), 25 * mib);
+        let huge = 400 * 1024 * mib; // 400 GiB at 25 MiB parts would need 16,384 parts
+        let size = part_size(huge, 25 * mib);
+        assert_eq!(size % mib, 0);
+        assert!(huge.div_ceil(size) <= MAX_PARTS);
+        assert!(size > 25 * mib);
+    }
+
+    #[test]
+    fn the_sink_cuts_parts_and_checksums_them() {
+        let (mut sink, mut rx) = PartSink::new(4, ChecksumAlgorithm::Crc32c);
+        let reader = std::thread::spawn(move || {
+            let mut parts = Vec::new();
+            while let Some(p) = rx.blocking_recv() {
+                parts.push(p);
+            }
+            parts
+        });
+        sink.write_all(b"0123456789").unwrap();
+        let summary = sink.finish().unwrap();
+        let parts = reader.join().unwrap();
+        let bodies: Vec<&[u8]> = parts.iter().map(|p| p.bytes.as_ref()).collect();
+        assert_eq!(bodies, vec![&b"0123"[..], b"4567", b"89"]);
+        assert_eq!(
+            parts.iter().map(|p| p.number).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(summary.bytes, 10);
+        assert_eq!(
+            summary.crc64nvme,
+            crate::checksum::crc64nvme_hex(b"0123456789")
+        );
+        assert_eq!(
+            summary.part_checksums,
+            parts.iter().map(|p| p.checksum).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_closed_receiver_stops_the_writer() {
+        let (mut sink, rx) = PartSink::new(2, ChecksumAlgorithm::Crc32c);
+        drop(rx);
+        let err = sink.write_all(b"abcdef").unwrap_err();
+        assert!(err.to_string().contains("upload stopped"));
+    }
+}

@@ -1,0 +1,131 @@
+//! Object tags, derived from the config's `backup_rules`: the single source of the
+//! tags written on objects and of the lifecycle rules that match them.
+//!
+//! | config word (`archive_policy`) | tag `archive=` | transition |
+//! |---|---|---|
+//! | `fast` | `fast` | to DEEP_ARCHIVE after `archive_days` (7) |
+//! | `standard`, `normal` | `normal` | to DEEP_ARCHIVE after `archive_days` (30) |
+//! | `delayed` | `delayed` | to GLACIER after `archive_days` (90) |
+//!
+//! | config word (`backup_policy`) | tag `backup=` | meaning |
+//! |---|---|---|
+//! | `deep`, `deep-archive` | `deep-archive` | ends in DEEP_ARCHIVE |
+//! | `flexible` | `flexible` | ends in GLACIER (Flexible Retrieval) |
+
+use crate::config::{BackupRule, Config};
+use crate::model::{StorageClass, Tags};
+
+/// The kinds of object fitsbak writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A session archive (`backup_rules.raw_lights`).
+    RawArchive,
+    /// An archive's manifest: no lifecycle tags, it stays in STANDARD.
+    Manifest,
+    /// A session's notes (`backup_rules.imaging_sessions`).
+    SessionNotes,
+    /// A catalog database snapshot (`backup_rules.imaging_sessions`).
+    DatabaseSnapshot,
+}
+
+/// The tag key for the archive policy.
+pub const ARCHIVE_TAG: &str = "archive";
+/// The tag key for the backup policy.
+pub const BACKUP_TAG: &str = "backup";
+
+/// The `archive=` tag value for a config word.
+pub fn archive_tag_value(policy: &str) -> Option<&'static str> {
+    match policy.trim().to_ascii_lowercase().as_str() {
+        "fast" => Some("fast"),
+        "standard" | "normal" => Some("normal"),
+        "delayed" => Some("delayed"),
+        _ => None,
+    }
+}
+
+/// The `backup=` tag value for a config word.
+pub fn backup_tag_value(policy: &str) -> Option<&'static str> {
+    match policy.trim().to_ascii_lowercase().as_str() {
+        "deep" | "deep-archive" | "deep_archive" => Some("deep-archive"),
+        "flexible" | "glacier" => Some("flexible"),
+        _ => None,
+    }
+}
+
+impl BackupRule {
+    /// The tags of an object under this rule (unknown words are kept as written).
+    pub fn tags(&self) -> Tags {
+        let mut tags = Tags::new();
+        tags.insert(
+            ARCHIVE_TAG.into(),
+            archive_tag_value(&self.archive_policy)
+                .map_or_else(|| self.archive_policy.clone(), str::to_owned),
+        );
+        tags.insert(
+            BACKUP_TAG.into(),
+            backup_tag_value(&self.backup_policy)
+                .map_or_else(|| self.backup_policy.clone(), str::to_owned),
+        );
+        tags
+    }
+
+    /// Where the lifecycle rules will eventually put an object under this rule.
+    pub fn expected_storage_class(&self) -> StorageClass {
+        match backup_tag_value(&self.backup_policy) {
+            Some("flexible") => StorageClass::Glacier,
+            _ => StorageClass::DeepArchive,
+        }
+    }
+}
+
+impl Config {
+    /// The backup rule of a kind of object (`None` for manifests).
+    pub fn rule_for(&self, kind: ObjectKind) -> Option<&BackupRule> {
+        match kind {
+            ObjectKind::RawArchive => Some(&self.backup_rules.raw_lights),
+            ObjectKind::Manifest => None,
+            ObjectKind::SessionNotes | ObjectKind::DatabaseSnapshot => {
+                Some(&self.backup_rules.imaging_sessions)
+            }
+        }
+    }
+
+    /// The tags written on an object of `kind`.
+    pub fn tags_for(&self, kind: ObjectKind) -> Tags {
+        self.rule_for(kind)
+            .map(BackupRule::tags)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_original_lifecycle_policy() {
+        let c = Config::default();
+        let raw = c.tags_for(ObjectKind::RawArchive);
+        assert_eq!(raw["archive"], "fast");
+        assert_eq!(raw["backup"], "deep-archive");
+        let notes = c.tags_for(ObjectKind::SessionNotes);
+        assert_eq!(notes["archive"], "normal", "`standard` maps to `normal`");
+        assert!(c.tags_for(ObjectKind::Manifest).is_empty());
+        assert_eq!(
+            c.backup_rules.processing_sessions.expected_storage_class(),
+            StorageClass::Glacier
+        );
+        assert_eq!(
+            c.backup_rules.raw_lights.expected_storage_class(),
+            StorageClass::DeepArchive
+        );
+    }
+
+    #[test]
+    fn policy_words_map_in_one_table() {
+        assert_eq!(archive_tag_value(" Standard "), Some("normal"));
+        assert_eq!(archive_tag_value("never"), None);
+        assert_eq!(backup_tag_value("deep"), Some("deep-archive"));
+        assert_eq!(backup_tag_value("flexible"), Some("flexible"));
+    }
+}
