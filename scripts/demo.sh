@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end, on the embedded default (no AWS account needed):
 # writes a demo library (FITS files, a cataloger database, a config with the local
-# target) and runs fitsbak on it.
+# target), backs it up, and shows the status.
 #
 #   ./scripts/demo.sh [DIR]      (DIR must be new or empty; default: a temp dir)
 set -euo pipefail
@@ -12,9 +12,9 @@ dir="${1:-$(mktemp -d)/fitsbak-demo}"
 
 "$fitsbak" demo init "$dir"
 config="$dir/s3_config.json"
-echo
-echo "\$ fitsbak --config $config status"
-"$fitsbak" --config "$config" status
-echo
-echo "\$ fitsbak --config $config analyze"
-"$fitsbak" --config "$config" analyze
+for step in analyze "upload --dry-run" upload status list-sessions; do
+    echo
+    echo "\$ fitsbak --config $config $step"
+    # shellcheck disable=SC2086
+    "$fitsbak" --config "$config" $step
+done

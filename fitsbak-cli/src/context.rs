@@ -1,9 +1,13 @@
 //! What every command starts from: logging, the config file and the database.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use anyhow::Context as _;
+use fitsbak_archive::TarArchiver;
 use fitsbak_core::config::{Config, LoadedConfig};
+use fitsbak_core::engine::Engine;
 use fitsbak_store::{Database, OpenOptions};
 
 use crate::GlobalArgs;
@@ -85,6 +89,26 @@ impl Context {
                 "cannot open the catalog (config {})",
                 self.config_path.display()
             )
+        })
+    }
+
+    /// Everything a command that talks to the target needs: the database, the
+    /// store (with retries and the bandwidth limit), the archiver, progress.
+    pub async fn engine(&self, bandwidth_mbps: Option<f64>) -> anyhow::Result<Engine> {
+        let db = Arc::new(self.open_database()?);
+        let retries = Arc::new(AtomicU64::new(0));
+        let store = fitsbak_s3::open_target(&self.config, bandwidth_mbps, retries.clone())
+            .await
+            .with_context(|| format!("config {}", self.config_path.display()))?;
+        Ok(Engine {
+            config: Arc::new(self.config.clone()),
+            catalog: db.clone(),
+            tracker: db,
+            store,
+            archiver: Arc::new(TarArchiver),
+            reader: Arc::new(TarArchiver),
+            progress: crate::progress::reporter(&self.global),
+            retries,
         })
     }
 

@@ -29,6 +29,7 @@
 mod commands;
 mod context;
 mod output;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ mod demo;
 mod init_config;
 mod list_sessions;
 mod status;
+mod upload;
 
 use clap::Subcommand;
 
@@ -23,6 +24,8 @@ pub enum S3Command {
     ListSessions(list_sessions::Args),
     /// Per year: sessions, files, size on disk and upload time estimates.
     Analyze(analyze::Args),
+    /// Back up sessions: each becomes one tar archive, streamed to the target.
+    Upload(upload::Args),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -37,5 +40,6 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::Status(a) => status::exec(&Context::load(global)?, &a),
         S3Command::ListSessions(a) => list_sessions::exec(&Context::load(global)?, &a),
         S3Command::Analyze(a) => analyze::exec(&Context::load(global)?, &a),
+        S3Command::Upload(a) => upload::exec(&Context::load(global)?, &a).await,
     }
 }

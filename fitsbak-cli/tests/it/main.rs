@@ -3,3 +3,4 @@
 mod bad_input;
 mod read_only;
 mod support;
+mod upload;

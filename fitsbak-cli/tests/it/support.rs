@@ -70,3 +70,114 @@ pub fn stdout(cmd: &mut Command) -> String {
 pub fn failure(cmd: &mut Command, code: i32) -> String {
     String::from_utf8(cmd.assert().code(code).get_output().stderr.clone()).unwrap()
 }
+
+/// A demo library whose config points at a fresh bucket on the shared moto_server,
+/// with 1 MiB parts above a 1 MiB threshold and quick retries.
+pub struct S3Demo {
+    pub demo: Demo,
+    pub server: &'static fitsbak_s3::moto::MotoServer,
+    pub store: fitsbak_s3::S3Store,
+}
+
+/// A bucket name no other test of this process uses.
+pub fn unique_bucket(name: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "fitsbak-cli-{name}-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Edits the JSON config file at `path`.
+pub fn edit_config(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut value);
+    std::fs::write(path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+}
+
+impl S3Demo {
+    /// Sessions of `files` files of about `kib` KiB each.
+    pub async fn new(name: &str, sessions: usize, files: usize, kib: u64) -> Self {
+        let demo = Demo::with(
+            DemoSpec {
+                sessions,
+                files_per_session: files,
+                ..DemoSpec::default()
+            }
+            .with_file_size(kib * 1024),
+        );
+        let server = fitsbak_s3::moto::MotoServer::shared();
+        let bucket = unique_bucket(name);
+        let store = server.bucket(&bucket).await;
+        edit_config(demo.config(), |c| {
+            c["target"] = "s3".into();
+            c["buckets"]["primary"] = bucket.clone().into();
+            c["endpoint_url"] = server.endpoint.clone().into();
+            c["force_path_style"] = true.into();
+            c["upload_settings"]["multipart_chunksize_mb"] = 1.into();
+            c["upload_settings"]["multipart_threshold_mb"] = 1.into();
+            c["retry_settings"]["initial_backoff_seconds"] = 0.05.into();
+            c["retry_settings"]["max_backoff_seconds"] = 0.2.into();
+        });
+        Self {
+            demo,
+            server,
+            store,
+        }
+    }
+
+    /// `fitsbak --config <config> args...`, with the tests' credentials.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.demo.cmd(args);
+        for (k, v) in self.server.child_env() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs and parses the JSON on stdout, whatever the exit code.
+    pub fn json_any(&self, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+        let out = self.cmd(args).arg("--json").output().unwrap();
+        let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: stdout {} stderr {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code(), value)
+    }
+
+    /// The bytes of an object.
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        use fitsbak_core::store::ObjectStore;
+        use futures::TryStreamExt;
+        let got = self
+            .store
+            .get(&fitsbak_core::ids::ObjectKey::new(key).unwrap(), None)
+            .await
+            .unwrap();
+        let chunks: Vec<bytes::Bytes> = got.body.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    pub fn archive_key(&self, session: usize) -> String {
+        let s = &self.demo.lib.sessions[session];
+        format!(
+            "backups/raw/{}/{}.tar",
+            chrono::Datelike::year(&s.date),
+            s.id
+        )
+    }
+
+    pub fn manifest_key(&self, session: usize) -> String {
+        let s = &self.demo.lib.sessions[session];
+        format!(
+            "backups/manifests/{}/{}.json",
+            chrono::Datelike::year(&s.date),
+            s.id
+        )
+    }
+}

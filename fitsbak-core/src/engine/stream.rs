@@ -32,7 +32,11 @@ pub const MAX_PARTS: u64 = 10_000;
 pub fn part_size(total: u64, configured: u64) -> u64 {
     let needed = total.div_ceil(MAX_PARTS);
     let mib = 1 << 20;
-    configured.max(needed.div_ceil(mib) * mib).max(1)
+    if needed <= configured {
+        configured.max(1)
+    } else {
+        needed.div_ceil(mib) * mib
+    }
 }
 
 /// One part of the stream.
@@ -249,6 +253,11 @@ mod tests {
     fn part_size_keeps_archives_under_ten_thousand_parts() {
         let mib = 1 << 20;
         assert_eq!(part_size(100 * mib, 25 * mib), 25 * mib);
+        assert_eq!(
+            part_size(6000, 1000),
+            1000,
+            "small configured sizes are kept"
+        );
         let huge = 400 * 1024 * mib; // 400 GiB at 25 MiB parts would need 16,384 parts
         let size = part_size(huge, 25 * mib);
         assert_eq!(size % mib, 0);

@@ -878,6 +878,21 @@ impl Engine {
         };
         let put = match self.store.complete_multipart(key, &upload, &receipts).await {
             Ok(put) => put,
+            // A retried Complete whose first attempt went through finds the upload
+            // gone: the object is there, and the integrity check below decides.
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NoSuchUpload) => {
+                match self.store.head(key).await? {
+                    Some(meta) if meta.size == plan.total_size => PutResult {
+                        etag: meta.etag,
+                        version_id: meta.version_id,
+                        checksum: meta.checksum,
+                    },
+                    _ => {
+                        self.abort(key, &upload).await;
+                        return Err(e);
+                    }
+                }
+            }
             Err(e) => {
                 self.abort(key, &upload).await;
                 return Err(e);
@@ -1172,3 +1187,7 @@ pub fn manifest_differences(manifest: &Manifest, files: &[CatalogFile]) -> Vec<S
     }
     problems
 }
+
+#[cfg(test)]
+#[path = "upload_tests.rs"]
+mod tests;

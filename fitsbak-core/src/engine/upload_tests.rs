@@ -1,0 +1,376 @@
+//! The upload engine's branches, with mocks for every trait: what happens to the
+//! multipart upload and the tracking rows when a part fails, when the stored
+//! object's checksum is wrong, and when a retried Complete finds its upload gone.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use md5::Digest;
+
+use super::*;
+use crate::archive::{ArchiveBuilder, PlannedMember};
+use crate::catalog::MockCatalog;
+use crate::checksum::expected_object_checksum;
+use crate::config::Config;
+use crate::error::StoreError;
+use crate::model::SessionScan;
+use crate::progress::NoProgress;
+use crate::store::{Checksum, MockObjectStore, ObjectMeta, PartReceipt};
+use crate::tracker::MockTracker;
+
+/// Lays members end to end, no headers: enough to drive the engine.
+struct FlatArchiver;
+
+impl ArchiveBuilder for FlatArchiver {
+    fn plan(&self, session: &SessionId, sources: Vec<MemberSource>) -> Result<ArchivePlan> {
+        let mut offset = 0;
+        let members = sources
+            .into_iter()
+            .map(|source| {
+                let path =
+                    crate::ids::MemberPath::in_session(session, &source.catalog.file).unwrap();
+                let m = PlannedMember {
+                    header_offset: offset,
+                    data_offset: offset,
+                    path,
+                    source,
+                };
+                offset += m.source.size;
+                m
+            })
+            .collect();
+        Ok(ArchivePlan {
+            session_id: session.clone(),
+            members,
+            total_size: offset,
+        })
+    }
+
+    fn write(&self, plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>> {
+        plan.members
+            .iter()
+            .map(|m| {
+                let bytes = std::fs::read(&m.source.catalog.path).unwrap();
+                out.write_all(&bytes)
+                    .map_err(|e| Error::Refused(e.to_string()))?;
+                Ok(hex::encode(md5::Md5::digest(&bytes)))
+            })
+            .collect()
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    files: Vec<CatalogFile>,
+}
+
+/// Two files of 3000 bytes, one session.
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let session = SessionId::new("S1").unwrap();
+    let files = (0..2)
+        .map(|i| {
+            let path = dir.path().join(format!("f{i}.fits"));
+            std::fs::write(&path, vec![i as u8 + 1; 3000]).unwrap();
+            CatalogFile {
+                id: i,
+                session_id: session.clone(),
+                file: format!("f{i}.fits"),
+                folder: dir.path().to_string_lossy().into_owned(),
+                path,
+                frame_type: None,
+                md5sum: None,
+                object: None,
+                filter: None,
+                bad: false,
+                file_not_found: false,
+            }
+        })
+        .collect();
+    Setup { _dir: dir, files }
+}
+
+fn catalog(files: Vec<CatalogFile>) -> MockCatalog {
+    let mut catalog = MockCatalog::new();
+    catalog
+        .expect_describe()
+        .return_const("catalog.db".to_owned());
+    catalog.expect_sessions().returning(|| {
+        Ok(SessionScan {
+            sessions: vec![Session {
+                id: SessionId::new("S1").unwrap(),
+                date: NaiveDate::from_ymd_opt(2024, 3, 15).unwrap(),
+                telescope: None,
+                camera: None,
+                notes: None,
+                file_count: 2,
+            }],
+            rejected: vec![],
+        })
+    });
+    catalog.expect_files().returning(move |_| Ok(files.clone()));
+    catalog
+}
+
+/// A tracker that accepts bookkeeping and must never record an archive.
+fn tracker_recording_nothing() -> MockTracker {
+    let mut tracker = MockTracker::new();
+    tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker.expect_begin_upload().returning(|_| Ok(()));
+    tracker.expect_record_part().returning(|_, _| Ok(()));
+    tracker.expect_end_upload().returning(|_| Ok(()));
+    tracker
+        .expect_log()
+        .withf(|e| e.status == OperationStatus::Failed && e.error_message.is_some())
+        .times(1)
+        .returning(|_| Ok(()));
+    tracker.expect_record_archive().times(0);
+    tracker.expect_record_stats().returning(|_| Ok(()));
+    tracker
+}
+
+fn store_basics(store: &mut MockObjectStore) {
+    store.expect_describe().return_const("s3://b".to_owned());
+    store.expect_bucket().return_const("b".to_owned());
+    store.expect_region().return_const("us-east-1".to_owned());
+    store.expect_list().returning(|_| Ok(vec![]));
+    store
+        .expect_create_multipart()
+        .returning(|_, _, _| Ok(MultipartId("up-1".into())));
+}
+
+/// 1000-byte parts above a 1000-byte threshold: the 6000-byte archive takes 6.
+fn config(verify: bool) -> Config {
+    let mut c = Config::default();
+    c.upload_settings.multipart_chunksize_mb = 1000.0 / (1 << 20) as f64;
+    c.upload_settings.multipart_threshold_mb = 1000.0 / (1 << 20) as f64;
+    c.archive_settings.verify_after_upload = verify;
+    c
+}
+
+fn engine(
+    config: Config,
+    catalog: MockCatalog,
+    tracker: MockTracker,
+    store: MockObjectStore,
+) -> Engine {
+    Engine {
+        config: Arc::new(config),
+        catalog: Arc::new(catalog),
+        tracker: Arc::new(tracker),
+        store: Arc::new(store),
+        archiver: Arc::new(FlatArchiver),
+        reader: Arc::new(NoReader),
+        progress: Arc::new(NoProgress),
+        retries: Default::default(),
+    }
+}
+
+struct NoReader;
+
+impl crate::archive::ArchiveReader for NoReader {
+    fn verify(
+        &self,
+        _: &mut dyn std::io::Read,
+        _: &Manifest,
+    ) -> Result<crate::archive::VerifyReport> {
+        unreachable!("not read in these tests")
+    }
+    fn extract(
+        &self,
+        _: &mut dyn std::io::Read,
+        _: &Manifest,
+        _: &std::path::Path,
+        _: &crate::archive::ExtractOptions,
+    ) -> Result<Vec<crate::archive::ExtractedFile>> {
+        unreachable!("not read in these tests")
+    }
+    fn extract_member(
+        &self,
+        _: &mut dyn std::io::Read,
+        _: &crate::manifest::ManifestMember,
+        _: &std::path::Path,
+        _: &crate::archive::ExtractOptions,
+    ) -> Result<crate::archive::ExtractedFile> {
+        unreachable!("not read in these tests")
+    }
+}
+
+fn receipt(n: u32, body: &bytes::Bytes, checksum: Option<Checksum>) -> PartReceipt {
+    PartReceipt {
+        part_number: n,
+        etag: format!("etag-{n}"),
+        size: body.len() as u64,
+        checksum: checksum.map(|c| c.to_base64()),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_part_aborts_the_upload_and_records_nothing() {
+    let s = setup();
+    let mut store = MockObjectStore::new();
+    store_basics(&mut store);
+    store.expect_put_part().returning(|key, _, n, body, c| {
+        if n == 3 {
+            Err(StoreError::new(
+                StoreErrorKind::Network,
+                "UploadPart",
+                key.to_string(),
+                "connection reset",
+            )
+            .into())
+        } else {
+            Ok(receipt(n, &body, c))
+        }
+    });
+    store
+        .expect_abort_multipart()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    store.expect_complete_multipart().times(0);
+    let e = engine(
+        config(true),
+        catalog(s.files),
+        tracker_recording_nothing(),
+        store,
+    );
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    assert_eq!(summary.failed(), 1);
+    let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
+        panic!("{summary:?}");
+    };
+    assert!(
+        error.contains("UploadPart") && error.contains("connection reset"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_stored_object_with_the_wrong_checksum_is_deleted() {
+    let s = setup();
+    let mut store = MockObjectStore::new();
+    store_basics(&mut store);
+    store
+        .expect_put_part()
+        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
+    store
+        .expect_complete_multipart()
+        .times(1)
+        .returning(|_, _, parts| {
+            Ok(PutResult {
+                etag: "x-6".into(),
+                version_id: None,
+                checksum: Some(ObjectChecksum {
+                    algorithm: "CRC32C".into(),
+                    value: format!("AAAAAA==-{}", parts.len()),
+                }),
+            })
+        });
+    store.expect_delete().times(1).returning(|_| Ok(()));
+    store.expect_abort_multipart().times(0);
+    let e = engine(
+        config(true),
+        catalog(s.files),
+        tracker_recording_nothing(),
+        store,
+    );
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
+        panic!("{summary:?}");
+    };
+    assert!(
+        error.contains("does not match the bytes sent") && error.contains("deleted"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
+    let s = setup();
+    let sent: Arc<Mutex<Vec<(u32, Checksum)>>> = Arc::default();
+    let mut store = MockObjectStore::new();
+    store_basics(&mut store);
+    let seen = sent.clone();
+    store.expect_put_part().returning(move |_, _, n, body, c| {
+        seen.lock().unwrap().push((n, c.unwrap()));
+        Ok(receipt(n, &body, c))
+    });
+    store
+        .expect_complete_multipart()
+        .times(1)
+        .returning(|key, _, _| {
+            Err(StoreError::new(
+                StoreErrorKind::NoSuchUpload,
+                "CompleteMultipartUpload",
+                key.to_string(),
+                "NoSuchUpload",
+            )
+            .into())
+        });
+    let parts = sent.clone();
+    store.expect_head().returning(move |key| {
+        let mut sent = parts.lock().unwrap().clone();
+        sent.sort_by_key(|(n, _)| *n);
+        let ordered: Vec<Checksum> = sent.into_iter().map(|(_, c)| c).collect();
+        Ok(Some(ObjectMeta {
+            key: key.clone(),
+            size: 6000,
+            etag: "whole-6".into(),
+            last_modified: None,
+            storage_class: StorageClass::Standard,
+            restore: None,
+            version_id: None,
+            metadata: Default::default(),
+            checksum: Some(ObjectChecksum {
+                algorithm: "CRC32C".into(),
+                value: expected_object_checksum(&ordered, true),
+            }),
+        }))
+    });
+    store.expect_put().times(1).returning(|_, _, _, _| {
+        Ok(PutResult {
+            etag: "manifest".into(),
+            version_id: None,
+            checksum: None,
+        })
+    });
+    store.expect_abort_multipart().times(0);
+    let mut tracker = MockTracker::new();
+    tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker.expect_begin_upload().returning(|_| Ok(()));
+    tracker.expect_record_part().returning(|_, _| Ok(()));
+    tracker.expect_end_upload().returning(|_| Ok(()));
+    tracker
+        .expect_record_archive()
+        .withf(|a, members, log| {
+            a.etag == "whole-6" && members.len() == 2 && log.status == OperationStatus::Success
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(1));
+    tracker.expect_record_stats().returning(|_| Ok(()));
+    let e = engine(config(false), catalog(s.files), tracker, store);
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    assert!(
+        matches!(
+            summary.sessions[0].outcome,
+            SessionOutcome::Uploaded { parts: 6, .. }
+        ),
+        "{summary:?}"
+    );
+}
+
+#[tokio::test]
+async fn uploads_are_refused_when_the_config_turns_them_off() {
+    let s = setup();
+    let mut c = config(true);
+    c.enabled = false;
+    let e = engine(
+        c,
+        catalog(s.files),
+        MockTracker::new(),
+        MockObjectStore::new(),
+    );
+    let err = e.upload(&UploadOptions::default()).await.unwrap_err();
+    assert!(err.to_string().contains("enabled: false"), "{err}");
+}
