@@ -296,7 +296,8 @@ impl Default for BackupRules {
 pub struct UploadSettings {
     /// Archives smaller than this go in one PUT.
     pub multipart_threshold_mb: f64,
-    /// Part size, raised when an archive would need more than 10,000 parts.
+    /// Part size, raised when an archive would need more than 10,000 parts. Memory
+    /// is about (`max_concurrency` + 2) x this: 8 MiB keeps an upload near 50 MiB.
     pub multipart_chunksize_mb: f64,
     /// Parts uploaded at once.
     pub max_concurrency: usize,
@@ -329,7 +330,7 @@ impl Default for UploadSettings {
     fn default() -> Self {
         Self {
             multipart_threshold_mb: 100.0,
-            multipart_chunksize_mb: 25.0,
+            multipart_chunksize_mb: 8.0,
             max_concurrency: 4,
             use_threads: true,
             max_bandwidth_mbps: None,
@@ -1057,7 +1058,8 @@ const TEMPLATE: &str = r#"{
 
   "upload_settings": {
     "multipart_threshold_mb": 100,
-    "multipart_chunksize_mb": 25,
+    "_multipart_chunksize_mb": "Part size in MiB; memory used is about (max_concurrency + 2) x this.",
+    "multipart_chunksize_mb": 8,
     "max_concurrency": 4,
     "use_threads": true,
     "max_bandwidth_mbps": null,

@@ -205,6 +205,7 @@ where
                 }
                 "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout"
                 | "OperationAborted" => Throttled,
+                "NotImplemented" => InvalidRequest,
                 _ => match status {
                     404 => NotFound,
                     403 => AccessDenied,
@@ -474,13 +475,7 @@ impl ObjectStore for S3Store {
             part_number,
             etag: trim_etag(out.e_tag()),
             size,
-            checksum: out
-                .checksum_crc32_c()
-                .map(str::to_owned)
-                .or_else(|| match checksum {
-                    Some(c @ Checksum::Crc32c(_)) => Some(c.to_base64()),
-                    _ => None,
-                }),
+            checksum: out.checksum_crc32_c().map(str::to_owned),
         })
     }
 

@@ -1,0 +1,216 @@
+"""Upload benchmark: fitsbak against the peer tools, same library, same server,
+same run. Prints medians of wall time, client CPU (user + sys of the client
+processes only), peak RSS and temporary disk, and the fitsbak / peer ratios.
+
+Run it through scripts/bench-upload.sh, which builds fitsbak and installs the peers.
+"""
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, "bench-out", "upload")
+FITSBAK = os.path.join(ROOT, "target", "release", "fitsbak")
+VENV = os.path.join(ROOT, ".venv", "bin")
+KEY, SECRET = "AKIABENCHMARK0000001", "benchmark-secret"
+GIB = 1 << 30
+
+
+def env():
+    e = dict(os.environ)
+    e.update(
+        AWS_ACCESS_KEY_ID=KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        PATH=VENV + os.pathsep + e["PATH"],
+    )
+    return e
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("moto_server did not start")
+
+    def fresh_bucket(self, name):
+        req = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")
+        urllib.request.urlopen(req).read()
+        subprocess.run(
+            [os.path.join(VENV, "aws"), "--endpoint-url", self.endpoint, "s3", "mb", f"s3://{name}"],
+            env=env(), check=True, stdout=subprocess.DEVNULL,
+        )
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def du(path):
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def measure(command, tmpdir):
+    """Runs `command` (a shell string) under GNU time; returns wall, cpu, rss MB, tmp MB."""
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    os.makedirs(tmpdir)
+    timing = os.path.join(OUT, "time.txt")
+    e = env()
+    e["TMPDIR"] = tmpdir
+    peak = [0]
+    done = threading.Event()
+
+    def poll():
+        while not done.is_set():
+            peak[0] = max(peak[0], du(tmpdir))
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-o", timing, "-f", "%e %U %S %M", "bash", "-c", command],
+        env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    done.set()
+    poller.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {command}\n{proc.stdout}\n{proc.stderr}")
+    wall, user, sys_, rss = open(timing).read().split()[-4:]
+    return float(wall), float(user) + float(sys_), int(rss) / 1024, peak[0] / 1e6
+
+
+def library():
+    lib = os.path.join(OUT, "lib")
+    if not os.path.exists(os.path.join(lib, "catalog.db")):
+        shutil.rmtree(lib, ignore_errors=True)
+        subprocess.run(
+            [FITSBAK, "-q", "demo", "init", lib, "--sessions", "8", "--files-per-session", "16",
+             "--file-size-kib", "16384"],
+            check=True,
+        )
+    con = sqlite3.connect(os.path.join(lib, "catalog.db"))
+    sessions = con.execute("SELECT id, date FROM imaging_sessions ORDER BY date, id").fetchall()
+    lists = os.path.join(OUT, "lists")
+    os.makedirs(lists, exist_ok=True)
+    total = 0
+    for sid, _ in sessions:
+        rows = con.execute(
+            "SELECT folder, file FROM fits_files WHERE imaging_session_id = ?", (sid,)
+        ).fetchall()
+        with open(os.path.join(lists, sid + ".txt"), "w") as f:
+            for folder, name in rows:
+                path = os.path.join(folder, name)
+                total += os.path.getsize(path)
+                f.write(path + "\n")
+    return lib, sessions, lists, total
+
+
+def main():
+    runs = int(os.environ.get("RUNS", "3"))
+    os.makedirs(OUT, exist_ok=True)
+    lib, sessions, lists, total = library()
+    server = Server()
+    tmpdir = os.path.join(OUT, "tmp")
+    config = os.path.join(OUT, "s3_config.json")
+    c = json.load(open(os.path.join(lib, "s3_config.json")))
+    c.update(target="s3", endpoint_url=server.endpoint, force_path_style=True,
+             database_path=os.path.join(lib, "catalog.db"),
+             tracking_database_path=os.path.join(OUT, "tracking.db"))
+    c["buckets"]["primary"] = "bench"
+    json.dump(c, open(config, "w"), indent=2)
+
+    def fitsbak():
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(os.path.join(OUT, "tracking.db" + suffix))
+            except FileNotFoundError:
+                pass
+        return f"{FITSBAK} -q --config {config} upload"
+
+    def original():
+        return f"python3 {ROOT}/scripts/bench/original_upload.py {lib}/catalog.db bench {server.endpoint}"
+
+    def tar_aws():
+        cmds = [
+            f"tar -cf - -T {lists}/{sid}.txt 2>/dev/null | aws --endpoint-url {server.endpoint} "
+            f"s3 cp - s3://bench/backups/raw/{date[:4]}/{sid}.tar"
+            for sid, date in sessions
+        ]
+        return " && ".join(cmds)
+
+    def tar_rclone():
+        cmds = [
+            f"tar -cf - -T {lists}/{sid}.txt 2>/dev/null | rclone rcat "
+            f"bench:bench/backups/raw/{date[:4]}/{sid}.tar"
+            for sid, date in sessions
+        ]
+        return (
+            f"export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other "
+            f"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID={KEY} RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY={SECRET} "
+            f"RCLONE_CONFIG_BENCH_ENDPOINT={server.endpoint} && " + " && ".join(cmds)
+        )
+
+    tools = [("fitsbak", fitsbak), ("original (tarfile+boto3)", original), ("tar | aws s3 cp -", tar_aws)]
+    if shutil.which("rclone"):
+        tools.append(("tar | rclone rcat", tar_rclone))
+    results = {name: [] for name, _ in tools}
+    try:
+        for r in range(runs):
+            for name, command in tools:
+                server.fresh_bucket("bench")
+                m = measure(command(), tmpdir)
+                results[name].append(m)
+                print(f"run {r + 1}: {name:26} wall {m[0]:7.1f}s cpu {m[1]:6.1f}s rss {m[2]:6.0f} MB tmp {m[3]:7.0f} MB",
+                      file=sys.stderr)
+    finally:
+        server.stop()
+
+    gib = total / GIB
+    med = {n: [statistics.median(x[i] for x in v) for i in range(4)] for n, v in results.items()}
+    f = med["fitsbak"]
+    print(f"\n{gib:.2f} GiB in {len(sessions)} sessions to moto_server on loopback, medians of {runs} runs\n")
+    print(f"{'client':26} {'wall s':>8} {'CPU s':>7} {'CPU s/GiB':>9} {'peak RSS MB':>11} {'temp MB':>8} {'CPU fitsbak/peer':>16} {'wall fitsbak/peer':>17}")
+    for name, (wall, cpu, rss, tmp) in med.items():
+        ratio_cpu = "" if name == "fitsbak" else f"{f[1] / cpu:.2f}"
+        ratio_wall = "" if name == "fitsbak" else f"{f[0] / wall:.2f}"
+        print(f"{name:26} {wall:8.1f} {cpu:7.1f} {cpu / gib:9.2f} {rss:11.0f} {tmp:8.0f} {ratio_cpu:>16} {ratio_wall:>17}")
+
+
+if __name__ == "__main__":
+    main()
