@@ -25,6 +25,7 @@ pub fn reporter(global: &GlobalArgs) -> Arc<dyn Progress> {
 
 fn outcome_line(item: &str, outcome: &ItemOutcome, seconds: f64) -> String {
     match outcome {
+        ItemOutcome::Done { bytes: 0 } => format!("ok       {item}"),
         ItemOutcome::Done { bytes } => format!(
             "done     {item}  {} in {} ({}/s)",
             human_bytes(*bytes),

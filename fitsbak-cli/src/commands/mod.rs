@@ -7,6 +7,7 @@ mod init_config;
 mod list_sessions;
 mod status;
 mod upload;
+mod verify;
 
 use clap::Subcommand;
 
@@ -26,6 +27,8 @@ pub enum S3Command {
     Analyze(analyze::Args),
     /// Back up sessions: each becomes one tar archive, streamed to the target.
     Upload(upload::Args),
+    /// Check recorded archives: quick (HEAD, tags, manifest), --deep, --local.
+    Verify(verify::Args),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -41,5 +44,6 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::ListSessions(a) => list_sessions::exec(&Context::load(global)?, &a),
         S3Command::Analyze(a) => analyze::exec(&Context::load(global)?, &a),
         S3Command::Upload(a) => upload::exec(&Context::load(global)?, &a).await,
+        S3Command::Verify(a) => verify::exec(&Context::load(global)?, &a).await,
     }
 }

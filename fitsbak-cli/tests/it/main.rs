@@ -4,3 +4,4 @@ mod bad_input;
 mod read_only;
 mod support;
 mod upload;
+mod verify;

@@ -1,0 +1,105 @@
+//! `fitsbak verify`: quick, deep and local checks of recorded archives.
+
+use fitsbak_core::engine::report::SessionFilter;
+use fitsbak_core::engine::verify::CheckMethod;
+use fitsbak_core::ids::SessionId;
+use fitsbak_core::tracker::CheckOutcome;
+
+use crate::Outcome;
+use crate::context::Context;
+use crate::output::{print_json, table};
+
+/// Check recorded archives: quick (HEAD, tags, manifest) by default.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "session_id", "year"])))]
+pub struct Args {
+    /// Every recorded archive.
+    #[arg(long)]
+    all: bool,
+    /// Only this session's archive.
+    #[arg(long, value_name = "ID")]
+    session_id: Option<String>,
+    /// Only archives of this year.
+    #[arg(long)]
+    year: Option<i32>,
+    /// Read each archive and re-hash every member against its manifest (objects in
+    /// GLACIER or DEEP_ARCHIVE must be restored first).
+    #[arg(long)]
+    deep: bool,
+    /// Re-hash the source files on disk against the manifest.
+    #[arg(long)]
+    local: bool,
+}
+
+pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
+    let filter = SessionFilter {
+        year: args.year,
+        not_backed_up: false,
+        session_id: args.session_id.as_deref().map(SessionId::new).transpose()?,
+    };
+    let mut methods = Vec::new();
+    if args.deep {
+        methods.push(CheckMethod::Deep);
+    }
+    if args.local {
+        methods.push(CheckMethod::Local);
+    }
+    if methods.is_empty() {
+        methods.push(CheckMethod::Quick);
+    }
+    let engine = ctx.engine(None).await?;
+    let reports = engine.verify(&filter, &methods).await?;
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, CheckOutcome::Failed(_)))
+        .count();
+    let restore = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, CheckOutcome::NeedsRestore(_)))
+        .count();
+    if ctx.global.json {
+        let rows: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).expect("reports serialise");
+                v["reasons"] = serde_json::json!(r.reasons());
+                v
+            })
+            .collect();
+        print_json(&rows)?;
+    } else {
+        let mut t = table(
+            &["Session", "Check", "Result", "Storage class", "Details"],
+            &[],
+        );
+        for r in &reports {
+            let (result, details) = match &r.outcome {
+                CheckOutcome::Passed => ("passed", r.notes.join("; ")),
+                CheckOutcome::Failed(reasons) => ("FAILED", reasons.join("; ")),
+                CheckOutcome::NeedsRestore(hint) => ("needs restore", hint.clone()),
+            };
+            t.add_row(vec![
+                r.session_id.to_string(),
+                r.method.to_owned(),
+                result.to_owned(),
+                r.storage_class
+                    .as_ref()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                details,
+            ]);
+        }
+        if !reports.is_empty() {
+            println!("{}", t.trim_fmt());
+        }
+        println!(
+            "{} passed, {failed} failed, {restore} need a restore first",
+            reports.len() - failed - restore
+        );
+    }
+    Ok(if failed > 0 {
+        Outcome::Failures
+    } else {
+        Outcome::Success
+    })
+}
