@@ -170,7 +170,7 @@ async fn every_check_fails_for_its_reason_and_the_rows_say_what_passed() {
         l.1.contains(edited.to_str().unwrap()) && l.1.contains("changed since"),
         "{l:?}"
     );
-    assert_eq!(verified_rows(&d)[&ids[4]].0, false);
+    assert!(!verified_rows(&d)[&ids[4]].0);
 
     let conn = Connection::open(&d.demo.lib.database_path).unwrap();
     let logged: i64 = conn
