@@ -8,7 +8,6 @@
 #   ./scripts/bench-upload.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-moto.sh
-.venv/bin/python -c "import awscli" 2>/dev/null || .venv/bin/pip install --quiet awscli
+./scripts/install-test-tools.sh
 cargo build --quiet --release -p fitsbak-cli
 exec .venv/bin/python scripts/bench/upload_bench.py

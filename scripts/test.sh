@@ -3,5 +3,5 @@
 # The S3 tests run against moto_server on loopback; it is installed in .venv first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-moto.sh
+./scripts/install-test-tools.sh
 cargo test --workspace "$@"

@@ -132,6 +132,8 @@ pub struct Config {
     pub cost_tracking: CostTracking,
     /// Notification settings (kept for compatibility).
     pub notifications: Notifications,
+    /// Tag keys and generated lifecycle rules (fitsbak's addition).
+    pub lifecycle: LifecycleSettings,
     /// `"s3"` (default) or `"local"`.
     pub target: TargetKind,
     /// Directory of the local target; relative to the config file's directory.
@@ -164,6 +166,7 @@ impl Default for Config {
             logging: LoggingSettings::default(),
             cost_tracking: CostTracking::default(),
             notifications: Notifications::default(),
+            lifecycle: LifecycleSettings::default(),
             target: TargetKind::S3,
             local_root: PathBuf::from("fitsbak-store"),
             endpoint_url: None,
@@ -570,6 +573,28 @@ impl Default for Notifications {
     }
 }
 
+/// `lifecycle`: how tags are spelled and what `lifecycle generate` adds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LifecycleSettings {
+    /// The tag key carrying the archive policy.
+    pub archive_tag_key: String,
+    /// The tag key carrying the backup policy.
+    pub backup_tag_key: String,
+    /// Incomplete multipart uploads are aborted after this many days.
+    pub abort_incomplete_multipart_days: u32,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self {
+            archive_tag_key: "archive".into(),
+            backup_tag_key: "backup".into(),
+            abort_incomplete_multipart_days: 7,
+        }
+    }
+}
+
 /// A configuration read from a file, with what was noticed on the way.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
@@ -738,6 +763,20 @@ impl Config {
             return Err(invalid(
                 "retry_settings.request_timeout_seconds",
                 "must be a positive number of seconds".into(),
+            ));
+        }
+        for (key, value) in [
+            ("lifecycle.archive_tag_key", &self.lifecycle.archive_tag_key),
+            ("lifecycle.backup_tag_key", &self.lifecycle.backup_tag_key),
+        ] {
+            if value.trim().is_empty() || value.len() > 128 {
+                return Err(invalid(key, "a tag key has 1 to 128 characters".into()));
+            }
+        }
+        if self.lifecycle.archive_tag_key == self.lifecycle.backup_tag_key {
+            return Err(invalid(
+                "lifecycle.backup_tag_key",
+                "must differ from lifecycle.archive_tag_key".into(),
             ));
         }
         if self.aws_region.trim().is_empty() {
@@ -1118,6 +1157,13 @@ const TEMPLATE: &str = r#"{
     "email_on_complete": false,
     "email_address": null,
     "email_on_error": true
+  },
+
+  "lifecycle": {
+    "_comment": "Tags written on objects come from backup_rules; these name their keys. `fitsbak lifecycle apply` writes matching bucket rules.",
+    "archive_tag_key": "archive",
+    "backup_tag_key": "backup",
+    "abort_incomplete_multipart_days": 7
   }
 }
 "#;

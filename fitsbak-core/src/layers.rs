@@ -16,8 +16,8 @@ use crate::ids::ObjectKey;
 use crate::lifecycle::LifecycleRule;
 use crate::model::Tags;
 use crate::store::{
-    Checksum, GetResult, MultipartId, MultipartUploadInfo, ObjectMeta, ObjectStore, ObjectSummary,
-    PartReceipt, PutOptions, PutResult, RestoreTier,
+    BucketFacts, Checksum, GetResult, MultipartId, MultipartUploadInfo, ObjectMeta, ObjectStore,
+    ObjectSummary, PartReceipt, PutOptions, PutResult, RestoreTier,
 };
 
 /// True for failures worth another attempt: throttling, 5xx, network trouble.
@@ -192,6 +192,9 @@ impl ObjectStore for RetryingStore {
         })
         .await
     }
+    async fn bucket_facts(&self) -> Result<BucketFacts> {
+        self.retry("GetBucket*", || self.inner.bucket_facts()).await
+    }
 }
 
 /// Limits the average upload rate: every PUT and part waits for its share of the
@@ -311,6 +314,9 @@ impl ObjectStore for ThrottledStore {
     }
     async fn put_lifecycle(&self, rules: &[LifecycleRule]) -> Result<()> {
         self.inner.put_lifecycle(rules).await
+    }
+    async fn bucket_facts(&self) -> Result<BucketFacts> {
+        self.inner.bucket_facts().await
     }
 }
 

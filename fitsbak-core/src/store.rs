@@ -275,6 +275,20 @@ impl fmt::Display for RestoreTier {
     }
 }
 
+/// What a bucket says about itself, for `doctor`. `None` where the store does not
+/// know or does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BucketFacts {
+    /// The bucket's region.
+    pub region: Option<String>,
+    /// `Enabled` or `Suspended`; `None` when versioning was never turned on.
+    pub versioning: Option<String>,
+    /// Whether every public access is blocked.
+    pub public_access_blocked: Option<bool>,
+    /// The default encryption (`AES256`, `aws:kms`).
+    pub default_encryption: Option<String>,
+}
+
 /// The operations a transport provides. One method per request; each names its key
 /// in its errors and maps failures to a [`crate::error::StoreErrorKind`].
 #[cfg_attr(test, mockall::automock)]
@@ -359,6 +373,11 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
 
     /// Replaces the bucket's lifecycle rules.
     async fn put_lifecycle(&self, rules: &[LifecycleRule]) -> Result<()>;
+
+    /// What the bucket says about itself (nothing, for stores that are not buckets).
+    async fn bucket_facts(&self) -> Result<BucketFacts> {
+        Ok(BucketFacts::default())
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! | `flexible` | `flexible` | ends in GLACIER (Flexible Retrieval) |
 
 use crate::config::{BackupRule, Config};
+
 use crate::model::{StorageClass, Tags};
 
 /// The kinds of object fitsbak writes.
@@ -27,11 +28,6 @@ pub enum ObjectKind {
     /// A catalog database snapshot (`backup_rules.imaging_sessions`).
     DatabaseSnapshot,
 }
-
-/// The tag key for the archive policy.
-pub const ARCHIVE_TAG: &str = "archive";
-/// The tag key for the backup policy.
-pub const BACKUP_TAG: &str = "backup";
 
 /// The `archive=` tag value for a config word.
 pub fn archive_tag_value(policy: &str) -> Option<&'static str> {
@@ -53,20 +49,16 @@ pub fn backup_tag_value(policy: &str) -> Option<&'static str> {
 }
 
 impl BackupRule {
-    /// The tags of an object under this rule (unknown words are kept as written).
-    pub fn tags(&self) -> Tags {
-        let mut tags = Tags::new();
-        tags.insert(
-            ARCHIVE_TAG.into(),
-            archive_tag_value(&self.archive_policy)
-                .map_or_else(|| self.archive_policy.clone(), str::to_owned),
-        );
-        tags.insert(
-            BACKUP_TAG.into(),
-            backup_tag_value(&self.backup_policy)
-                .map_or_else(|| self.backup_policy.clone(), str::to_owned),
-        );
-        tags
+    /// The `archive=` value of this rule (an unknown word is kept as written).
+    pub fn archive_value(&self) -> String {
+        archive_tag_value(&self.archive_policy)
+            .map_or_else(|| self.archive_policy.trim().to_owned(), str::to_owned)
+    }
+
+    /// The `backup=` value of this rule (an unknown word is kept as written).
+    pub fn backup_value(&self) -> String {
+        backup_tag_value(&self.backup_policy)
+            .map_or_else(|| self.backup_policy.trim().to_owned(), str::to_owned)
     }
 
     /// Where the lifecycle rules will eventually put an object under this rule.
@@ -92,9 +84,24 @@ impl Config {
 
     /// The tags written on an object of `kind`.
     pub fn tags_for(&self, kind: ObjectKind) -> Tags {
-        self.rule_for(kind)
-            .map(BackupRule::tags)
-            .unwrap_or_default()
+        let mut tags = Tags::new();
+        if let Some(rule) = self.rule_for(kind) {
+            tags.insert(self.lifecycle.archive_tag_key.clone(), rule.archive_value());
+            tags.insert(self.lifecycle.backup_tag_key.clone(), rule.backup_value());
+        }
+        tags
+    }
+
+    /// The kinds of object fitsbak tags, with their tags.
+    pub fn tagged_kinds(&self) -> Vec<(ObjectKind, Tags)> {
+        [
+            ObjectKind::RawArchive,
+            ObjectKind::SessionNotes,
+            ObjectKind::DatabaseSnapshot,
+        ]
+        .into_iter()
+        .map(|k| (k, self.tags_for(k)))
+        .collect()
     }
 }
 

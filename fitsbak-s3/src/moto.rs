@@ -2,7 +2,7 @@
 //! loopback port, stopped when the process that started it goes away.
 //!
 //! The binary is `$FITSBAK_MOTO_SERVER`, else `.venv/bin/moto_server` at the
-//! workspace root (`scripts/install-moto.sh` makes it). A test that needs it and
+//! workspace root (`scripts/install-test-tools.sh` makes it). A test that needs it and
 //! does not find it fails, saying how to install it; it never skips.
 
 use std::io::{BufRead, BufReader};
@@ -41,7 +41,7 @@ pub fn moto_binary() -> PathBuf {
     assert!(
         venv.is_file(),
         "moto_server (moto[server]==5.2.5) is needed by this test and was not found at {}: \
-         run scripts/install-moto.sh, or set FITSBAK_MOTO_SERVER",
+         run scripts/install-test-tools.sh, or set FITSBAK_MOTO_SERVER",
         venv.display()
     );
     venv

@@ -31,8 +31,9 @@ use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::lifecycle::LifecycleRule;
 use fitsbak_core::model::{StorageClass, Tags};
 use fitsbak_core::store::{
-    Checksum, Encryption, GetResult, MultipartId, MultipartUploadInfo, ObjectChecksum, ObjectMeta,
-    ObjectStore, ObjectSummary, PartReceipt, PutOptions, PutResult, RestoreState, RestoreTier,
+    BucketFacts, Checksum, Encryption, GetResult, MultipartId, MultipartUploadInfo, ObjectChecksum,
+    ObjectMeta, ObjectStore, ObjectSummary, PartReceipt, PutOptions, PutResult, RestoreState,
+    RestoreTier,
 };
 use futures::StreamExt;
 
@@ -920,6 +921,76 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| store_error("PutBucketLifecycleConfiguration", target, e))?;
         Ok(())
+    }
+
+    async fn bucket_facts(&self) -> Result<BucketFacts> {
+        let target = format!("s3://{}", self.bucket);
+        let location = self
+            .client
+            .get_bucket_location()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| store_error("GetBucketLocation", target.clone(), e))?;
+        // S3 answers an empty location for us-east-1.
+        let region = Some(
+            location
+                .location_constraint()
+                .map(|c| c.as_str().to_owned())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+        );
+        let versioning = self
+            .client
+            .get_bucket_versioning()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .ok()
+            .and_then(|v| v.status().map(|s| s.as_str().to_owned()));
+        let public_access_blocked = match self
+            .client
+            .get_public_access_block()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(out) => out.public_access_block_configuration().map(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            }),
+            Err(e) => {
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| s.code())
+                    .unwrap_or_default();
+                (code == "NoSuchPublicAccessBlockConfiguration").then_some(false)
+            }
+        };
+        let default_encryption = self
+            .client
+            .get_bucket_encryption()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .ok()
+            .and_then(|out| {
+                out.server_side_encryption_configuration()?
+                    .rules()
+                    .iter()
+                    .find_map(|r| {
+                        r.apply_server_side_encryption_by_default()
+                            .map(|d| d.sse_algorithm().as_str().to_owned())
+                    })
+            });
+        Ok(BucketFacts {
+            region,
+            versioning,
+            public_access_blocked,
+            default_encryption,
+        })
     }
 }
 

@@ -3,7 +3,9 @@
 
 mod analyze;
 mod demo;
+mod doctor;
 mod init_config;
+mod lifecycle;
 mod list_sessions;
 mod status;
 mod upload;
@@ -29,6 +31,11 @@ pub enum S3Command {
     Upload(upload::Args),
     /// Check recorded archives: quick (HEAD, tags, manifest), --deep, --local.
     Verify(verify::Args),
+    /// Bucket lifecycle rules derived from the config: generate, show, apply.
+    #[command(subcommand)]
+    Lifecycle(lifecycle::Command),
+    /// Check the bucket's health, one line per check with its fix.
+    Doctor(doctor::Args),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -45,5 +52,7 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::Analyze(a) => analyze::exec(&Context::load(global)?, &a),
         S3Command::Upload(a) => upload::exec(&Context::load(global)?, &a).await,
         S3Command::Verify(a) => verify::exec(&Context::load(global)?, &a).await,
+        S3Command::Lifecycle(c) => lifecycle::exec(&Context::load(global)?, &c).await,
+        S3Command::Doctor(a) => doctor::exec(&Context::load(global)?, &a).await,
     }
 }

@@ -181,3 +181,11 @@ impl S3Demo {
         )
     }
 }
+
+impl S3Demo {
+    /// The bucket's name.
+    pub fn store_bucket(&self) -> String {
+        use fitsbak_core::store::ObjectStore;
+        self.store.bucket()
+    }
+}

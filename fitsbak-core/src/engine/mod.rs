@@ -3,6 +3,7 @@
 //! Nothing here knows about S3, SQLite or a terminal; the CLI wires real
 //! implementations into an [`Engine`], and the unit tests wire mocks in.
 
+pub mod lifecycle;
 pub mod report;
 pub mod stream;
 pub mod upload;

@@ -675,7 +675,6 @@ impl Engine {
         self.put_manifest(session, &manifest).await?;
 
         let rule = &self.config.backup_rules.raw_lights;
-        let tags = &put_options.tags;
         let notes = (!planned.excluded.is_empty()).then(|| {
             format!(
                 "{} catalogued file(s) left out (--allow-missing): {}",
@@ -699,14 +698,8 @@ impl Engine {
             version_id: sent.put.version_id.clone().or(head.version_id.clone()),
             original_size_bytes: plan.data_bytes(),
             archive_size_bytes: plan.total_size,
-            archive_policy: tags
-                .get(crate::tags::ARCHIVE_TAG)
-                .cloned()
-                .unwrap_or_default(),
-            backup_policy: tags
-                .get(crate::tags::BACKUP_TAG)
-                .cloned()
-                .unwrap_or_default(),
+            archive_policy: rule.archive_value(),
+            backup_policy: rule.backup_value(),
             storage_class: head.storage_class.clone(),
             expected_storage_class: rule.expected_storage_class(),
             uploaded_at: crate::time::now(),
@@ -1010,18 +1003,8 @@ impl Engine {
                 version_id: head.version_id.clone(),
                 original_size_bytes: manifest.data_bytes(),
                 archive_size_bytes: head.size,
-                archive_policy: self
-                    .config
-                    .tags_for(ObjectKind::RawArchive)
-                    .get(crate::tags::ARCHIVE_TAG)
-                    .cloned()
-                    .unwrap_or_default(),
-                backup_policy: self
-                    .config
-                    .tags_for(ObjectKind::RawArchive)
-                    .get(crate::tags::BACKUP_TAG)
-                    .cloned()
-                    .unwrap_or_default(),
+                archive_policy: self.config.backup_rules.raw_lights.archive_value(),
+                backup_policy: self.config.backup_rules.raw_lights.backup_value(),
                 storage_class: head.storage_class.clone(),
                 expected_storage_class: self
                     .config

@@ -1,0 +1,669 @@
+//! Bucket lifecycle rules derived from the same config as the tags written on
+//! objects, and `doctor`, which proves the bucket agrees.
+//!
+//! Generated rules (ids start with `fitsbak-`, which is how `apply` recognises its
+//! own and leaves other rules alone):
+//!
+//! | id | filter | action |
+//! |---|---|---|
+//! | `fitsbak-archive-fast` | tag `archive=fast` | to DEEP_ARCHIVE after the rules' `archive_days` (7) |
+//! | `fitsbak-archive-normal` | tag `archive=normal` | to DEEP_ARCHIVE after `archive_days` (30) |
+//! | `fitsbak-archive-delayed` | tag `archive=delayed` | to GLACIER after `archive_days` (90) |
+//! | `fitsbak-backup-deep-archive` | tag `backup=deep-archive` | to DEEP_ARCHIVE at once |
+//! | `fitsbak-backup-flexible` | tag `backup=flexible` (when a rule uses it) | to GLACIER at once |
+//! | `fitsbak-abort-incomplete-multipart` | fitsbak's key prefix | abort after `abort_incomplete_multipart_days` (7) |
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::{Result, StoreErrorKind};
+use crate::lifecycle::{AbortIncomplete, LifecycleRule, RuleFilter, RuleStatus, Tag, Transition};
+use crate::model::{StorageClass, Tags};
+use crate::tags::ObjectKind;
+
+/// Ids of the rules fitsbak writes start with this.
+pub const RULE_PREFIX: &str = "fitsbak-";
+
+/// Deep Archive bills at least 180 days of storage.
+pub const DEEP_ARCHIVE_MINIMUM_DAYS: u32 = 180;
+
+fn tag_rule(id: &str, key: &str, value: &str, days: u32, class: StorageClass) -> LifecycleRule {
+    LifecycleRule {
+        id: format!("{RULE_PREFIX}{id}"),
+        status: RuleStatus::Enabled,
+        filter: RuleFilter {
+            tag: Some(Tag {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            }),
+            ..RuleFilter::default()
+        },
+        transitions: vec![Transition {
+            days,
+            storage_class: class,
+        }],
+        ..LifecycleRule::default()
+    }
+}
+
+/// The longest key prefix all of fitsbak's objects share (`backups/`).
+pub fn common_prefix(config: &Config) -> String {
+    let p = &config.s3_paths;
+    let prefixes = [
+        &p.raw_archives,
+        &p.manifests,
+        &p.session_notes,
+        &p.database_backups,
+    ];
+    let first: Vec<&str> = prefixes[0].trim_matches('/').split('/').collect();
+    let mut shared = first.len();
+    for other in &prefixes[1..] {
+        let segs: Vec<&str> = other.trim_matches('/').split('/').collect();
+        shared = shared.min(first.iter().zip(&segs).take_while(|(a, b)| a == b).count());
+    }
+    if shared == 0 {
+        String::new()
+    } else {
+        format!("{}/", first[..shared].join("/"))
+    }
+}
+
+/// A key an object of `kind` could have, to test filters against.
+pub fn sample_key(config: &Config, kind: ObjectKind) -> String {
+    let p = &config.s3_paths;
+    let prefix = match kind {
+        ObjectKind::RawArchive => &p.raw_archives,
+        ObjectKind::Manifest => &p.manifests,
+        ObjectKind::SessionNotes => &p.session_notes,
+        ObjectKind::DatabaseSnapshot => &p.database_backups,
+    };
+    format!("{}/2024/sample", prefix.trim_matches('/'))
+}
+
+/// The lifecycle rules the config calls for.
+pub fn generate_rules(config: &Config) -> Vec<LifecycleRule> {
+    let keys = &config.lifecycle;
+    let rules = &config.backup_rules;
+    let all = [
+        &rules.raw_lights,
+        &rules.raw_calibration,
+        &rules.imaging_sessions,
+        &rules.processing_sessions,
+    ];
+    let days = |value: &str, default: u32| {
+        all.iter()
+            .filter(|r| r.archive_value() == value)
+            .map(|r| r.archive_days)
+            .min()
+            .unwrap_or(default)
+    };
+    let mut out = vec![
+        tag_rule(
+            "archive-fast",
+            &keys.archive_tag_key,
+            "fast",
+            days("fast", 7),
+            StorageClass::DeepArchive,
+        ),
+        tag_rule(
+            "archive-normal",
+            &keys.archive_tag_key,
+            "normal",
+            days("normal", 30),
+            StorageClass::DeepArchive,
+        ),
+        tag_rule(
+            "archive-delayed",
+            &keys.archive_tag_key,
+            "delayed",
+            days("delayed", 90),
+            StorageClass::Glacier,
+        ),
+        tag_rule(
+            "backup-deep-archive",
+            &keys.backup_tag_key,
+            "deep-archive",
+            0,
+            StorageClass::DeepArchive,
+        ),
+    ];
+    // Words of the config that are not the standard ones still get a rule, so that
+    // every tag fitsbak writes is matched.
+    let mut extra: BTreeMap<String, LifecycleRule> = BTreeMap::new();
+    for (kind, _) in config.tagged_kinds() {
+        let Some(rule) = config.rule_for(kind) else {
+            continue;
+        };
+        let archive = rule.archive_value();
+        if !["fast", "normal", "delayed"].contains(&archive.as_str()) {
+            extra
+                .entry(format!("archive-{archive}"))
+                .or_insert_with(|| {
+                    tag_rule(
+                        &format!("archive-{archive}"),
+                        &keys.archive_tag_key,
+                        &archive,
+                        rule.archive_days,
+                        StorageClass::DeepArchive,
+                    )
+                });
+        }
+        let backup = rule.backup_value();
+        if backup != "deep-archive" {
+            let class = if backup == "flexible" {
+                StorageClass::Glacier
+            } else {
+                StorageClass::DeepArchive
+            };
+            extra.entry(format!("backup-{backup}")).or_insert_with(|| {
+                tag_rule(
+                    &format!("backup-{backup}"),
+                    &keys.backup_tag_key,
+                    &backup,
+                    0,
+                    class,
+                )
+            });
+        }
+    }
+    out.extend(extra.into_values());
+    let prefix = common_prefix(config);
+    out.push(LifecycleRule {
+        id: format!("{RULE_PREFIX}abort-incomplete-multipart"),
+        status: RuleStatus::Enabled,
+        filter: RuleFilter {
+            prefix: Some(prefix),
+            ..RuleFilter::default()
+        },
+        abort_incomplete_multipart_upload: Some(AbortIncomplete {
+            days_after_initiation: keys.abort_incomplete_multipart_days,
+        }),
+        ..LifecycleRule::default()
+    });
+    out
+}
+
+/// What `lifecycle apply` would do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LifecyclePlan {
+    /// The rules the bucket will have.
+    pub rules: Vec<LifecycleRule>,
+    /// fitsbak rules the bucket lacks.
+    pub added: Vec<String>,
+    /// fitsbak rules that differ and will be replaced.
+    pub replaced: Vec<String>,
+    /// fitsbak rules the config no longer calls for.
+    pub removed: Vec<String>,
+    /// fitsbak rules already right.
+    pub unchanged: Vec<String>,
+    /// Rules fitsbak did not write, kept as they are.
+    pub kept: Vec<String>,
+}
+
+impl LifecyclePlan {
+    /// True when applying would change the bucket.
+    pub fn changes(&self) -> bool {
+        !(self.added.is_empty() && self.replaced.is_empty() && self.removed.is_empty())
+    }
+}
+
+/// Merges `generated` into the bucket's `existing` rules: rules fitsbak did not
+/// write are kept, its own are replaced by id.
+pub fn plan_lifecycle(existing: &[LifecycleRule], generated: Vec<LifecycleRule>) -> LifecyclePlan {
+    let mut plan = LifecyclePlan::default();
+    let ours = |r: &LifecycleRule| r.id.starts_with(RULE_PREFIX);
+    for rule in existing.iter().filter(|r| !ours(r)) {
+        plan.kept.push(rule.id.clone());
+        plan.rules.push(rule.clone());
+    }
+    for rule in existing.iter().filter(|r| ours(r)) {
+        if !generated.iter().any(|g| g.id == rule.id) {
+            plan.removed.push(rule.id.clone());
+        }
+    }
+    for rule in generated {
+        match existing.iter().find(|r| r.id == rule.id) {
+            None => plan.added.push(rule.id.clone()),
+            Some(old) if *old == rule => plan.unchanged.push(rule.id.clone()),
+            Some(_) => plan.replaced.push(rule.id.clone()),
+        }
+        plan.rules.push(rule);
+    }
+    plan
+}
+
+/// How a doctor check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Fine.
+    Ok,
+    /// Worth fixing.
+    Warn,
+    /// Broken: backups are at risk.
+    Fail,
+}
+
+/// One line of `doctor`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DoctorCheck {
+    /// What was checked.
+    pub check: &'static str,
+    /// How it went.
+    pub status: Health,
+    /// What was found.
+    pub message: String,
+    /// How to fix it.
+    pub fix: Option<String>,
+}
+
+/// What `doctor` may do besides looking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DoctorOptions {
+    /// Multipart uploads older than this are stale.
+    pub stale_days: u32,
+    /// Abort the stale ones.
+    pub abort_stale: bool,
+}
+
+fn check(
+    check: &'static str,
+    status: Health,
+    message: impl Into<String>,
+    fix: Option<String>,
+) -> DoctorCheck {
+    DoctorCheck {
+        check,
+        status,
+        message: message.into(),
+        fix,
+    }
+}
+
+/// Whether an enabled rule with a transition matches an object.
+fn transitions(rules: &[LifecycleRule], key: &str, tags: &Tags) -> bool {
+    rules.iter().any(|r| {
+        r.status == RuleStatus::Enabled && !r.transitions.is_empty() && r.filter.matches(key, tags)
+    })
+}
+
+fn describe_tags(tags: &Tags) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Engine {
+    /// The bucket's rules merged with the generated ones.
+    pub async fn lifecycle_plan(&self) -> Result<LifecyclePlan> {
+        let existing = self.store.lifecycle().await?;
+        Ok(plan_lifecycle(&existing, generate_rules(&self.config)))
+    }
+
+    /// Checks the bucket's health.
+    pub async fn doctor(&self, options: DoctorOptions) -> Result<Vec<DoctorCheck>> {
+        let mut checks = Vec::new();
+        let bucket = self.store.bucket();
+        let prefix = common_prefix(&self.config);
+        match self.store.list(&prefix).await {
+            Ok(objects) => checks.push(check(
+                "access",
+                Health::Ok,
+                format!(
+                    "{} is {} ({} object(s) below {prefix:?})",
+                    self.store.describe(),
+                    if self.is_local() {
+                        "readable"
+                    } else {
+                        "reachable with these credentials"
+                    },
+                    objects.len()
+                ),
+                None,
+            )),
+            Err(e) => {
+                let fix = match e.store_kind() {
+                    Some(StoreErrorKind::Credentials) => "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`".to_owned(),
+                    Some(StoreErrorKind::NoSuchBucket) => format!("create it (`aws s3 mb s3://{bucket} --region {}`) or fix buckets.primary", self.config.aws_region),
+                    Some(StoreErrorKind::AccessDenied) => "grant the IAM actions listed in the README to these credentials".to_owned(),
+                    _ => "check endpoint_url and the network".to_owned(),
+                };
+                checks.push(check("access", Health::Fail, e.to_string(), Some(fix)));
+                return Ok(checks);
+            }
+        }
+        if self.is_local() {
+            self.stale_uploads(options, &mut checks).await?;
+            return Ok(checks);
+        }
+
+        let facts = self.store.bucket_facts().await?;
+        match &facts.region {
+            Some(region) if *region != self.config.aws_region => checks.push(check(
+                "region",
+                Health::Fail,
+                format!(
+                    "{bucket} is in {region}, the config says {}",
+                    self.config.aws_region
+                ),
+                Some(format!("set aws_region to \"{region}\"")),
+            )),
+            Some(region) => checks.push(check(
+                "region",
+                Health::Ok,
+                format!("{bucket} is in {region}"),
+                None,
+            )),
+            None => {}
+        }
+        match facts.versioning.as_deref() {
+            Some("Enabled") => checks.push(check("versioning", Health::Ok, "versioning is enabled", None)),
+            other => checks.push(check(
+                "versioning",
+                Health::Warn,
+                format!(
+                    "versioning is {}: an archive overwritten or deleted by mistake cannot be recovered",
+                    other.map_or("off".to_owned(), |s| s.to_lowercase())
+                ),
+                Some(format!("aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled")),
+            )),
+        }
+
+        let rules = self.store.lifecycle().await?;
+        if rules.is_empty() {
+            checks.push(check(
+                "lifecycle",
+                Health::Fail,
+                "the bucket has no lifecycle rules: archives stay in STANDARD (23x the Deep Archive price)",
+                Some("fitsbak lifecycle apply".into()),
+            ));
+        } else {
+            let mut unmatched = Vec::new();
+            for (kind, tags) in self.config.tagged_kinds() {
+                if !transitions(&rules, &sample_key(&self.config, kind), &tags) {
+                    unmatched.push(format!("{kind:?} ({})", describe_tags(&tags)));
+                }
+            }
+            if unmatched.is_empty() {
+                checks.push(check(
+                    "lifecycle",
+                    Health::Ok,
+                    "a transition rule matches every tag combination fitsbak writes",
+                    None,
+                ));
+            } else {
+                checks.push(check(
+                    "lifecycle",
+                    Health::Fail,
+                    format!(
+                        "no transition rule matches {}: those objects would stay in STANDARD",
+                        unmatched.join(", ")
+                    ),
+                    Some("fitsbak lifecycle apply".into()),
+                ));
+            }
+            if !rules.iter().any(|r| {
+                r.status == RuleStatus::Enabled && r.abort_incomplete_multipart_upload.is_some()
+            }) {
+                checks.push(check(
+                    "multipart clean-up",
+                    Health::Warn,
+                    "no rule aborts incomplete multipart uploads: their parts are billed until aborted",
+                    Some("fitsbak lifecycle apply".into()),
+                ));
+            }
+            for r in &rules {
+                if let Some(e) = &r.noncurrent_version_expiration
+                    && r.status == RuleStatus::Enabled
+                    && e.noncurrent_days < DEEP_ARCHIVE_MINIMUM_DAYS
+                    && self.config.tagged_kinds().iter().any(|(kind, tags)| {
+                        r.filter.matches(&sample_key(&self.config, *kind), tags)
+                    })
+                {
+                    checks.push(check(
+                        "noncurrent expiry",
+                        Health::Warn,
+                        format!(
+                            "rule {} deletes noncurrent versions after {} days; Deep Archive bills {DEEP_ARCHIVE_MINIMUM_DAYS} days at least (early deletion charges)",
+                            r.id, e.noncurrent_days
+                        ),
+                        Some(format!("raise NoncurrentDays of rule {} to {DEEP_ARCHIVE_MINIMUM_DAYS} or more", r.id)),
+                    ));
+                }
+            }
+        }
+
+        // Tracked archives whose tags no rule matches.
+        let archives = self.tracker.archives()?;
+        let looked: Vec<(String, Option<Tags>)> =
+            futures::stream::iter(archives.iter().map(|a| a.key.clone()))
+                .map(|key| async move {
+                    let tags = match crate::ids::ObjectKey::new(key.clone()) {
+                        Ok(k) => self.store.get_tags(&k).await.ok(),
+                        Err(_) => None,
+                    };
+                    (key, tags)
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        let stranded: Vec<String> = looked
+            .iter()
+            .filter_map(|(key, tags)| {
+                let tags = tags.as_ref()?;
+                (!transitions(&rules, key, tags))
+                    .then(|| format!("{key} ({})", describe_tags(tags)))
+            })
+            .collect();
+        if !archives.is_empty() {
+            if stranded.is_empty() {
+                checks.push(check(
+                    "tracked objects",
+                    Health::Ok,
+                    format!(
+                        "every one of {} tracked archive(s) is matched by a transition rule",
+                        archives.len()
+                    ),
+                    None,
+                ));
+            } else {
+                checks.push(check(
+                    "tracked objects",
+                    Health::Fail,
+                    format!(
+                        "{} tracked archive(s) match no transition rule and would stay in STANDARD: {}",
+                        stranded.len(),
+                        stranded.iter().take(10).cloned().collect::<Vec<_>>().join("; ")
+                    ),
+                    Some("fitsbak lifecycle apply, or fix the objects' tags".into()),
+                ));
+            }
+        }
+
+        self.stale_uploads(options, &mut checks).await?;
+
+        match facts.public_access_blocked {
+            Some(true) => checks.push(check("public access", Health::Ok, "public access is blocked", None)),
+            Some(false) => checks.push(check(
+                "public access",
+                Health::Warn,
+                "public access is not blocked",
+                Some(format!("aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true")),
+            )),
+            None => {}
+        }
+        match &facts.default_encryption {
+            Some(alg) => checks.push(check("encryption", Health::Ok, format!("default encryption: {alg}"), None)),
+            None if self.config.upload_settings.server_side_encryption.is_some() => checks.push(check(
+                "encryption",
+                Health::Ok,
+                "no default encryption, but fitsbak asks for server-side encryption on every upload",
+                None,
+            )),
+            None => checks.push(check(
+                "encryption",
+                Health::Warn,
+                "the bucket has no default encryption",
+                Some(format!("aws s3api put-bucket-encryption --bucket {bucket} --server-side-encryption-configuration '{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"AES256\"}}}}]}}'")),
+            )),
+        }
+        Ok(checks)
+    }
+
+    async fn stale_uploads(
+        &self,
+        options: DoctorOptions,
+        checks: &mut Vec<DoctorCheck>,
+    ) -> Result<()> {
+        let cutoff = crate::time::now() - chrono::Duration::days(i64::from(options.stale_days));
+        let stale: Vec<_> = self
+            .store
+            .list_multipart_uploads(&common_prefix(&self.config))
+            .await?
+            .into_iter()
+            .filter(|u| u.initiated.is_some_and(|t| t < cutoff))
+            .collect();
+        if stale.is_empty() {
+            checks.push(check(
+                "stale uploads",
+                Health::Ok,
+                format!(
+                    "no incomplete multipart upload older than {} day(s)",
+                    options.stale_days
+                ),
+                None,
+            ));
+            return Ok(());
+        }
+        let keys = stale
+            .iter()
+            .map(|u| u.key.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if options.abort_stale {
+            for u in &stale {
+                let key = crate::ids::ObjectKey::new(u.key.clone())?;
+                self.store.abort_multipart(&key, &u.upload_id).await?;
+                self.tracker.end_upload(&u.upload_id)?;
+            }
+            checks.push(check(
+                "stale uploads",
+                Health::Ok,
+                format!(
+                    "aborted {} incomplete multipart upload(s) older than {} day(s): {keys}",
+                    stale.len(),
+                    options.stale_days
+                ),
+                None,
+            ));
+        } else {
+            checks.push(check(
+                "stale uploads",
+                Health::Warn,
+                format!("{} incomplete multipart upload(s) older than {} day(s), their parts billed: {keys}", stale.len(), options.stale_days),
+                Some("fitsbak doctor --abort-stale (or `fitsbak upload` to resume the ones it started)".into()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_gives_the_four_rules_and_the_abort_rule() {
+        let rules = generate_rules(&Config::default());
+        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "fitsbak-archive-fast",
+                "fitsbak-archive-normal",
+                "fitsbak-archive-delayed",
+                "fitsbak-backup-deep-archive",
+                "fitsbak-abort-incomplete-multipart"
+            ]
+        );
+        assert_eq!(rules[0].transitions[0].days, 7);
+        assert_eq!(rules[1].transitions[0].days, 30);
+        assert_eq!(rules[2].transitions[0].storage_class, StorageClass::Glacier);
+        assert_eq!(rules[2].transitions[0].days, 90);
+        assert_eq!(rules[3].transitions[0].days, 0);
+        assert_eq!(rules[4].filter.prefix.as_deref(), Some("backups/"));
+        let json =
+            serde_json::to_value(crate::lifecycle::LifecycleConfiguration { rules }).unwrap();
+        assert_eq!(json["Rules"][0]["Filter"]["Tag"]["Key"], "archive");
+        assert_eq!(
+            json["Rules"][3]["Transitions"][0]["StorageClass"],
+            "DEEP_ARCHIVE"
+        );
+        assert_eq!(
+            json["Rules"][4]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"],
+            7
+        );
+    }
+
+    #[test]
+    fn every_tag_fitsbak_writes_is_matched_even_with_custom_words() {
+        let mut c = Config::default();
+        c.backup_rules.raw_lights.archive_policy = "weekly".into();
+        c.backup_rules.imaging_sessions.backup_policy = "flexible".into();
+        c.lifecycle.archive_tag_key = "fitsbak-archive".into();
+        let rules = generate_rules(&c);
+        for (kind, tags) in c.tagged_kinds() {
+            assert!(
+                transitions(&rules, &sample_key(&c, kind), &tags),
+                "{kind:?} {tags:?}"
+            );
+        }
+        assert!(rules.iter().any(|r| r.id == "fitsbak-archive-weekly"));
+        assert!(rules.iter().any(|r| r.id == "fitsbak-backup-flexible"));
+    }
+
+    #[test]
+    fn apply_keeps_foreign_rules_and_replaces_its_own() {
+        let generated = generate_rules(&Config::default());
+        let foreign = LifecycleRule {
+            id: "expire-logs".into(),
+            filter: RuleFilter {
+                prefix: Some("logs/".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut stale = generated[0].clone();
+        stale.transitions[0].days = 99;
+        let retired = LifecycleRule {
+            id: "fitsbak-old".into(),
+            ..Default::default()
+        };
+        let plan = plan_lifecycle(
+            &[foreign.clone(), stale, retired, generated[1].clone()],
+            generated.clone(),
+        );
+        assert_eq!(plan.kept, ["expire-logs"]);
+        assert_eq!(plan.replaced, ["fitsbak-archive-fast"]);
+        assert_eq!(plan.removed, ["fitsbak-old"]);
+        assert_eq!(plan.unchanged, ["fitsbak-archive-normal"]);
+        assert_eq!(plan.added.len(), generated.len() - 2);
+        assert_eq!(plan.rules.len(), generated.len() + 1);
+        assert!(plan.changes());
+        let again = plan_lifecycle(&plan.rules, generated);
+        assert!(!again.changes(), "idempotent");
+    }
+
+    #[test]
+    fn the_common_prefix_follows_the_configured_paths() {
+        let mut c = Config::default();
+        assert_eq!(common_prefix(&c), "backups/");
+        c.s3_paths.manifests = "index".into();
+        assert_eq!(common_prefix(&c), "");
+    }
+}
