@@ -61,6 +61,15 @@ impl ArchiveReader for TarArchiver {
         Ok(read::extract(input, manifest, target, options)?)
     }
 
+    fn present(
+        &self,
+        manifest: &Manifest,
+        target: &Path,
+        options: &ExtractOptions,
+    ) -> fitsbak_core::Result<std::collections::BTreeSet<fitsbak_core::ids::MemberPath>> {
+        Ok(read::present(manifest, target, options)?)
+    }
+
     fn extract_member(
         &self,
         data: &mut dyn Read,

@@ -448,6 +448,32 @@ pub fn extract(
     Ok(done)
 }
 
+/// The members already at their destination with the right MD5.
+pub fn present(
+    manifest: &Manifest,
+    target: &Path,
+    options: &ExtractOptions,
+) -> Result<BTreeSet<MemberPath>, ArchiveError> {
+    let mut found = BTreeSet::new();
+    for member in &manifest.members {
+        if options
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.contains(&member.path))
+        {
+            continue;
+        }
+        let Ok(dest) = destination(target, member, options.layout) else {
+            continue;
+        };
+        // A different file there is not "present"; the extraction decides about it.
+        if matches!(existing(&dest, member, true), Ok(true)) {
+            found.insert(member.path.clone());
+        }
+    }
+    Ok(found)
+}
+
 /// Extracts one member from `data`, a reader over exactly its bytes.
 pub fn extract_member(
     data: &mut dyn Read,

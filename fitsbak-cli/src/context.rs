@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use fitsbak_archive::TarArchiver;
 use fitsbak_core::config::{Config, LoadedConfig};
 use fitsbak_core::engine::Engine;
-use fitsbak_store::{Database, OpenOptions};
+use fitsbak_store::{Database, DbError, OpenOptions};
 
 use crate::GlobalArgs;
 
@@ -92,10 +92,51 @@ impl Context {
         })
     }
 
+    /// The tracking tables without requiring the catalog: when the catalog database
+    /// is missing (after a disaster), a database with only the tracking tables is
+    /// created in its place (or at `tracking_database_path`).
+    pub fn open_tracking(&self) -> anyhow::Result<Database> {
+        let catalog = self.database_path();
+        let tracking = self
+            .config
+            .tracking_database_path
+            .as_ref()
+            .map(|p| self.config.resolve(p));
+        match Database::open(&catalog, tracking.as_deref(), &OpenOptions::default()) {
+            Ok(db) => Ok(db),
+            Err(DbError::NotFound { .. } | DbError::NotACatalog { .. }) => {
+                let path = tracking.unwrap_or(catalog);
+                Database::open_tracking_only(&path, &OpenOptions::default()).with_context(|| {
+                    format!("cannot open the tracking database {}", path.display())
+                })
+            }
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "cannot open the catalog (config {})",
+                    self.config_path.display()
+                )
+            }),
+        }
+    }
+
     /// Everything a command that talks to the target needs: the database, the
     /// store (with retries and the bandwidth limit), the archiver, progress.
     pub async fn engine(&self, bandwidth_mbps: Option<f64>) -> anyhow::Result<Engine> {
-        let db = Arc::new(self.open_database()?);
+        self.engine_with(self.open_database()?, bandwidth_mbps)
+            .await
+    }
+
+    /// An engine over the tracking tables alone (restores, `sync-db`).
+    pub async fn engine_from_bucket(&self) -> anyhow::Result<Engine> {
+        self.engine_with(self.open_tracking()?, None).await
+    }
+
+    async fn engine_with(
+        &self,
+        db: Database,
+        bandwidth_mbps: Option<f64>,
+    ) -> anyhow::Result<Engine> {
+        let db = Arc::new(db);
         let retries = Arc::new(AtomicU64::new(0));
         let store = fitsbak_s3::open_target(&self.config, bandwidth_mbps, retries.clone())
             .await

@@ -208,6 +208,15 @@ pub trait ArchiveReader: Send + Sync {
         options: &ExtractOptions,
     ) -> Result<Vec<ExtractedFile>>;
 
+    /// The members of `manifest` (those of `options.only`, when set) already at their
+    /// destination below `target` with the right MD5: a download can skip them.
+    fn present(
+        &self,
+        manifest: &Manifest,
+        target: &Path,
+        options: &ExtractOptions,
+    ) -> Result<BTreeSet<MemberPath>>;
+
     /// Extracts one member from `data`, a reader over exactly its bytes (a ranged GET
     /// of `data_offset..data_offset + size`), checking its MD5.
     fn extract_member(

@@ -488,6 +488,8 @@ pub struct CostTracking {
     pub storage_cost_per_gb_per_month: BTreeMap<String, f64>,
     /// USD per GB transferred.
     pub data_transfer_cost_per_gb: TransferCosts,
+    /// USD per GB retrieved by a restore, by storage class and tier.
+    pub retrieval_cost_per_gb: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 impl Default for CostTracking {
@@ -499,6 +501,12 @@ impl Default for CostTracking {
             ("GLACIER_FLEXIBLE", 0.0036),
             ("DEEP_ARCHIVE", 0.00099),
         ];
+        let tiers = |pairs: &[(&str, f64)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<BTreeMap<_, _>>()
+        };
         Self {
             track_costs: true,
             storage_cost_per_gb_per_month: prices
@@ -506,11 +514,38 @@ impl Default for CostTracking {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
             data_transfer_cost_per_gb: TransferCosts::default(),
+            retrieval_cost_per_gb: [
+                (
+                    "DEEP_ARCHIVE".to_owned(),
+                    tiers(&[("Standard", 0.02), ("Bulk", 0.0025)]),
+                ),
+                (
+                    "GLACIER_FLEXIBLE".to_owned(),
+                    tiers(&[("Expedited", 0.03), ("Standard", 0.01), ("Bulk", 0.0)]),
+                ),
+            ]
+            .into(),
         }
     }
 }
 
 impl CostTracking {
+    /// USD per GB to restore an object of `class` at `tier` (0 when not archived).
+    pub fn retrieval_price(&self, class: &StorageClass, tier: &str) -> f64 {
+        self.retrieval_cost_per_gb
+            .get(class.price_key())
+            .and_then(|t| t.get(tier))
+            .copied()
+            .or_else(|| {
+                CostTracking::default()
+                    .retrieval_cost_per_gb
+                    .get(class.price_key())
+                    .and_then(|t| t.get(tier))
+                    .copied()
+            })
+            .unwrap_or(0.0)
+    }
+
     /// USD per GB-month for `class`: the configured price, else the built-in one.
     pub fn storage_price(&self, class: &StorageClass) -> f64 {
         let key = class.price_key();
@@ -1150,6 +1185,10 @@ const TEMPLATE: &str = r#"{
     "data_transfer_cost_per_gb": {
       "upload": 0.0,
       "download": 0.09
+    },
+    "retrieval_cost_per_gb": {
+      "DEEP_ARCHIVE": { "Standard": 0.02, "Bulk": 0.0025 },
+      "GLACIER_FLEXIBLE": { "Expedited": 0.03, "Standard": 0.01, "Bulk": 0.0 }
     }
   },
 

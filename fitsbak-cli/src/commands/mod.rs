@@ -7,6 +7,7 @@ mod doctor;
 mod init_config;
 mod lifecycle;
 mod list_sessions;
+mod restore;
 mod status;
 mod upload;
 mod verify;
@@ -36,6 +37,11 @@ pub enum S3Command {
     Lifecycle(lifecycle::Command),
     /// Check the bucket's health, one line per check with its fix.
     Doctor(doctor::Args),
+    /// Restore from Glacier and Deep Archive: request, status, download.
+    #[command(subcommand)]
+    Restore(restore::Command),
+    /// Rebuild the tracking tables from the bucket's manifests (after losing the database).
+    SyncDb(restore::SyncArgs),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -54,5 +60,7 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::Verify(a) => verify::exec(&Context::load(global)?, &a).await,
         S3Command::Lifecycle(c) => lifecycle::exec(&Context::load(global)?, &c).await,
         S3Command::Doctor(a) => doctor::exec(&Context::load(global)?, &a).await,
+        S3Command::Restore(c) => restore::exec(&Context::load(global)?, &c).await,
+        S3Command::SyncDb(a) => restore::sync(&Context::load(global)?, &a).await,
     }
 }

@@ -100,6 +100,24 @@ pub fn edit_config(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 impl S3Demo {
     /// Sessions of `files` files of about `kib` KiB each.
     pub async fn new(name: &str, sessions: usize, files: usize, kib: u64) -> Self {
+        Self::on(
+            fitsbak_s3::moto::MotoServer::shared(),
+            name,
+            sessions,
+            files,
+            kib,
+        )
+        .await
+    }
+
+    /// The same, on a server of the test's own.
+    pub async fn on(
+        server: &'static fitsbak_s3::moto::MotoServer,
+        name: &str,
+        sessions: usize,
+        files: usize,
+        kib: u64,
+    ) -> Self {
         let demo = Demo::with(
             DemoSpec {
                 sessions,
@@ -108,7 +126,6 @@ impl S3Demo {
             }
             .with_file_size(kib * 1024),
         );
-        let server = fitsbak_s3::moto::MotoServer::shared();
         let bucket = unique_bucket(name);
         let store = server.bucket(&bucket).await;
         edit_config(demo.config(), |c| {

@@ -5,6 +5,7 @@
 
 pub mod lifecycle;
 pub mod report;
+pub mod restore;
 pub mod stream;
 pub mod upload;
 pub mod verify;

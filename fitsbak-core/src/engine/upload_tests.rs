@@ -186,6 +186,14 @@ impl crate::archive::ArchiveReader for NoReader {
     ) -> Result<Vec<crate::archive::ExtractedFile>> {
         unreachable!("not read in these tests")
     }
+    fn present(
+        &self,
+        _: &Manifest,
+        _: &std::path::Path,
+        _: &crate::archive::ExtractOptions,
+    ) -> Result<std::collections::BTreeSet<crate::ids::MemberPath>> {
+        unreachable!("not read in these tests")
+    }
     fn extract_member(
         &self,
         _: &mut dyn std::io::Read,

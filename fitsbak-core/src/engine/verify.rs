@@ -259,7 +259,7 @@ impl Engine {
 
     /// The manifest of a recorded archive: the one in the bucket, else one made from
     /// the tracking rows (so that the bytes can still be checked).
-    async fn manifest_of(&self, record: &ArchiveRecord) -> Result<Manifest> {
+    pub async fn manifest_of(&self, record: &ArchiveRecord) -> Result<Manifest> {
         if let Some(year) = record_year(record) {
             let key = self
                 .config
