@@ -84,7 +84,7 @@ impl Context {
             .tracking_database_path
             .as_ref()
             .map(|p| self.config.resolve(p));
-        Database::open(&catalog, tracking.as_deref(), &OpenOptions::default()).with_context(|| {
+        Database::open(&catalog, tracking.as_deref(), &self.open_options()).with_context(|| {
             format!(
                 "cannot open the catalog (config {})",
                 self.config_path.display()
@@ -102,11 +102,11 @@ impl Context {
             .tracking_database_path
             .as_ref()
             .map(|p| self.config.resolve(p));
-        match Database::open(&catalog, tracking.as_deref(), &OpenOptions::default()) {
+        match Database::open(&catalog, tracking.as_deref(), &self.open_options()) {
             Ok(db) => Ok(db),
             Err(DbError::NotFound { .. } | DbError::NotACatalog { .. }) => {
                 let path = tracking.unwrap_or(catalog);
-                Database::open_tracking_only(&path, &OpenOptions::default()).with_context(|| {
+                Database::open_tracking_only(&path, &self.open_options()).with_context(|| {
                     format!("cannot open the tracking database {}", path.display())
                 })
             }
@@ -150,7 +150,16 @@ impl Context {
             reader: Arc::new(TarArchiver),
             progress: crate::progress::reporter(&self.global),
             retries,
+            cancel: Default::default(),
         })
+    }
+
+    fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            busy_timeout: std::time::Duration::from_secs_f64(
+                self.config.database_busy_timeout_seconds,
+            ),
+        }
     }
 
     /// Prints rejected catalog rows as warnings (they are skipped, the run goes on).

@@ -88,6 +88,8 @@ pub enum Outcome {
     /// The command ran to the end, but something in it failed (a session, a check);
     /// its summary says what.
     Failures,
+    /// Ctrl-C stopped it; what was done is kept.
+    Interrupted,
 }
 
 /// Runs one command of the group.
@@ -97,11 +99,13 @@ pub async fn run(args: S3Args) -> anyhow::Result<Outcome> {
 }
 
 /// Turns the result of [`run`] into the process exit code, printing the error (with
-/// its causes) on stderr: 0 success, 1 the run had failures, 2 it could not run.
+/// its causes) on stderr: 0 success, 1 the run had failures, 2 it could not run,
+/// 130 Ctrl-C stopped it.
 pub fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failures) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(err) => {
             eprintln!("error: {}", output::error_chain(&err));
             ExitCode::from(2)

@@ -146,6 +146,8 @@ pub struct Config {
     pub database_path: PathBuf,
     /// Where the tracking tables live; the catalog database when not set.
     pub tracking_database_path: Option<PathBuf>,
+    /// How long to wait for another process's lock on the database.
+    pub database_busy_timeout_seconds: f64,
     /// The directory the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -173,6 +175,7 @@ impl Default for Config {
             force_path_style: false,
             database_path: PathBuf::from("fits_catalog.db"),
             tracking_database_path: None,
+            database_busy_timeout_seconds: 10.0,
             base_dir: PathBuf::from("."),
         }
     }
@@ -814,6 +817,14 @@ impl Config {
                 "must differ from lifecycle.archive_tag_key".into(),
             ));
         }
+        if !(self.database_busy_timeout_seconds.is_finite()
+            && self.database_busy_timeout_seconds >= 0.0)
+        {
+            return Err(invalid(
+                "database_busy_timeout_seconds",
+                "must be a number of seconds".into(),
+            ));
+        }
         if self.aws_region.trim().is_empty() {
             return Err(invalid("aws_region", "is empty".into()));
         }
@@ -1081,6 +1092,7 @@ const TEMPLATE: &str = r#"{
   "target": "local",
   "local_root": "fitsbak-store",
   "database_path": "fits_catalog.db",
+  "database_busy_timeout_seconds": 10,
 
   "enabled": true,
   "aws_region": "us-east-1",

@@ -35,15 +35,15 @@ pub enum Error {
     Name(#[from] NameError),
 
     /// The catalog database could not be read.
-    #[error("{0}")]
+    #[error(transparent)]
     Catalog(BoxError),
 
     /// The tracking tables could not be read or written.
-    #[error("{0}")]
+    #[error(transparent)]
     Tracker(BoxError),
 
     /// An archive could not be written, read or extracted.
-    #[error("{0}")]
+    #[error(transparent)]
     Archive(BoxError),
 
     /// The object store refused or failed a request.
@@ -103,6 +103,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The error inside any session context.
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Error::Session { source, .. } => source.innermost(),
+            other => other,
         }
     }
 

@@ -219,7 +219,7 @@ fn plan_files(
         // write them: spaces, non-ASCII, over 100 bytes.
         let file = if session % 3 == 2 {
             format!(
-                "{object} - {filter} 300s - gain 100 offset 50 - -10.0C - bin1x1 - \
+                "{object} - {filter} 300s - gain 100 offset 50 - -10.0°C - bin1x1 - \
                  mosaic panel 2 of 4 - frame {:04} of the night.fits",
                 i + 1
             )

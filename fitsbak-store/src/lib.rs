@@ -180,6 +180,19 @@ impl Database {
     }
 }
 
+/// Test hook: with the `crash-points` feature, aborts the process at the named
+/// point when `FITSBAK_CRASH_AT` names it, to prove that a crash there loses
+/// nothing. Without the feature it does nothing.
+#[inline]
+pub(crate) fn crash_point(name: &str) {
+    #[cfg(feature = "crash-points")]
+    if std::env::var("FITSBAK_CRASH_AT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+    #[cfg(not(feature = "crash-points"))]
+    let _ = name;
+}
+
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the lock leaves SQLite consistent (transactions roll
     // back on drop), so a poisoned lock is safe to take over.

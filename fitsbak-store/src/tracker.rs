@@ -308,6 +308,7 @@ impl Tracker for Database {
                 "DELETE FROM s3_backup_uploads WHERE session_id = ?1",
                 [archive.session_id.as_str()],
             )?;
+            crate::crash_point("archive-commit");
             Ok(id)
         })?;
         Ok(id)

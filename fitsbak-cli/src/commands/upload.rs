@@ -73,7 +73,25 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         dry_run: args.dry_run,
     };
     let engine = ctx.engine(args.bandwidth).await?;
-    let summary = engine.upload(&options).await?;
+    // The first Ctrl-C stops between parts (the upload stays resumable), the second
+    // aborts it.
+    let cancel = engine.cancel.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nstopping after the parts in flight; the next `fitsbak upload` resumes \
+                 (Ctrl-C again to abort the upload)"
+            );
+            cancel.stop.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("aborting the upload");
+                cancel.abort.cancel();
+            }
+        }
+    });
+    let summary = engine.upload(&options).await;
+    watcher.abort();
+    let summary = summary?;
     if ctx.global.json {
         print_json(&summary)?;
     } else if args.dry_run {
@@ -133,6 +151,7 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
                     parts,
                     left_out,
                     verified,
+                    resumed_parts,
                 } => vec![
                     s.session_id.clone(),
                     "uploaded".into(),
@@ -140,6 +159,8 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
                     human_duration(*seconds),
                     [
                         Some(format!("{parts} part(s)")),
+                        (*resumed_parts > 0)
+                            .then(|| format!("resumed: {resumed_parts} part(s) already sent")),
                         (*left_out > 0).then(|| format!("{left_out} missing file(s) left out")),
                         match verified {
                             Some(true) => Some("verified".to_owned()),
@@ -173,6 +194,13 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
                     String::new(),
                     error.clone(),
                 ],
+                SessionOutcome::Interrupted { reason } => vec![
+                    s.session_id.clone(),
+                    "STOPPED".into(),
+                    String::new(),
+                    String::new(),
+                    reason.clone(),
+                ],
                 SessionOutcome::Planned { .. } => continue,
             };
             t.add_row(row);
@@ -199,7 +227,9 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
             println!("Copies of the archives are in {}", dir.display());
         }
     }
-    Ok(if summary.failed() > 0 {
+    Ok(if summary.interrupted() {
+        Outcome::Interrupted
+    } else if summary.failed() > 0 {
         Outcome::Failures
     } else {
         Outcome::Success

@@ -1,9 +1,11 @@
 //! The `fitsbak` binary, run as a user runs it.
 
 mod bad_input;
+mod bad_upload_input;
 mod disaster;
 mod lifecycle;
 mod read_only;
+mod resilience;
 mod support;
 mod upload;
 mod verify;

@@ -39,4 +39,16 @@ pub struct Engine {
     pub progress: Arc<dyn Progress>,
     /// Retries made by the store (shared with its retry layer).
     pub retries: Arc<AtomicU64>,
+    /// Ctrl-C: stop between parts, or abort.
+    pub cancel: Cancel,
+}
+
+/// How a run is told to stop: `stop` finishes the parts in flight and keeps the
+/// upload resumable (the first Ctrl-C); `abort` also aborts the upload (the second).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    /// Stop between parts.
+    pub stop: tokio_util::sync::CancellationToken,
+    /// Abort now.
+    pub abort: tokio_util::sync::CancellationToken,
 }

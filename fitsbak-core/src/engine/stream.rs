@@ -168,6 +168,8 @@ pub struct PartUploader {
     pub tracker: Arc<dyn Tracker>,
     /// Told about every byte sent.
     pub progress: Arc<dyn Progress>,
+    /// Stop between parts, or abort.
+    pub cancel: crate::engine::Cancel,
 }
 
 impl PartUploader {
@@ -193,7 +195,18 @@ impl PartUploader {
             while running.len() >= self.concurrency.max(1) {
                 self.collect(&mut running, &mut receipts).await?;
             }
-            let Some(part) = parts.recv().await else {
+            let part = tokio::select! {
+                biased;
+                () = self.cancel.stop.cancelled() => {
+                    // Finish the parts in flight, so that they are recorded.
+                    while !running.is_empty() {
+                        self.collect(&mut running, &mut receipts).await?;
+                    }
+                    return Err(Error::Interrupted);
+                }
+                part = parts.recv() => part,
+            };
+            let Some(part) = part else {
                 break;
             };
             if let Some(expected) = recorded.get(&part.number) {
@@ -227,7 +240,15 @@ impl PartUploader {
         running: &mut JoinSet<Result<(PartReceipt, Checksum)>>,
         receipts: &mut Vec<PartReceipt>,
     ) -> Result<()> {
-        let Some(joined) = running.join_next().await else {
+        let joined = tokio::select! {
+            biased;
+            () = self.cancel.abort.cancelled() => {
+                running.abort_all();
+                return Err(Error::Interrupted);
+            }
+            joined = running.join_next() => joined,
+        };
+        let Some(joined) = joined else {
             return Ok(());
         };
         let (receipt, checksum) =

@@ -65,6 +65,8 @@ pub enum SessionOutcome {
         left_out: u64,
         /// Whether the check after upload passed (`None` when not run).
         verified: Option<bool>,
+        /// Parts an interrupted run had already sent (not sent again).
+        resumed_parts: u64,
     },
     /// Already in the bucket with a manifest that matches the catalog: recorded
     /// without uploading.
@@ -88,6 +90,11 @@ pub enum SessionOutcome {
     Failed {
         /// Why, naming the file or key.
         error: String,
+    },
+    /// Stopped by Ctrl-C; the next run resumes it.
+    Interrupted {
+        /// What was kept.
+        reason: String,
     },
 }
 
@@ -115,6 +122,11 @@ pub struct UploadSummary {
 }
 
 impl UploadSummary {
+    /// Whether the run was stopped by Ctrl-C.
+    pub fn interrupted(&self) -> bool {
+        self.count(|o| matches!(o, SessionOutcome::Interrupted { .. })) > 0
+    }
+
     /// Sessions that failed.
     pub fn failed(&self) -> usize {
         self.count(|o| matches!(o, SessionOutcome::Failed { .. }))
@@ -339,6 +351,25 @@ impl Engine {
                         item,
                     )
                 }
+                Err(err) if matches!(err.innermost(), Error::Interrupted) => {
+                    let reason = if self.cancel.abort.is_cancelled() {
+                        "aborted: its multipart upload was aborted".to_owned()
+                    } else {
+                        "interrupted: the parts sent are kept, the next `fitsbak upload` resumes it"
+                            .to_owned()
+                    };
+                    self.progress.item_finished(
+                        id.as_str(),
+                        &ItemOutcome::Failed {
+                            reason: reason.clone(),
+                        },
+                    );
+                    results.push(SessionResult {
+                        session_id: id.to_string(),
+                        outcome: SessionOutcome::Interrupted { reason },
+                    });
+                    break;
+                }
                 Err(err) => {
                     let stop = stops_the_run(&err);
                     let message = match &err {
@@ -423,6 +454,12 @@ impl Engine {
                 .collect()
         };
 
+        let interrupted: HashSet<SessionId> = self
+            .tracker
+            .inflight()?
+            .into_iter()
+            .map(|u| u.session_id)
+            .collect();
         // Sessions to upload, and sessions found in the bucket without a row.
         let mut candidates: Vec<(Session, Option<ObjectKey>)> = Vec::new();
         for session in scan.sessions {
@@ -448,10 +485,25 @@ impl Engine {
             if !options.no_skip_existing {
                 if let Some(row) = archives.get(&session.id) {
                     if self.still_good(row, options.dry_run).await? {
+                        if !options.dry_run {
+                            // An interrupted re-upload of a session backed up since is
+                            // not needed: do not leave its parts behind.
+                            for upload in self.tracker.inflight()? {
+                                if upload.session_id == session.id {
+                                    self.abort(
+                                        &ObjectKey::new(upload.key.clone())?,
+                                        &upload.upload_id,
+                                    )
+                                    .await;
+                                }
+                            }
+                        }
                         results.push(skipped(session.id.as_str(), "already backed up"));
                         continue;
                     }
-                } else if in_bucket.contains(key.as_str()) {
+                } else if in_bucket.contains(key.as_str()) && !interrupted.contains(&session.id) {
+                    // An archive in the bucket without a row: adopt it. (One this
+                    // tool was uploading when it died is uploaded again instead.)
                     candidates.push((session, Some(key)));
                     continue;
                 }
@@ -735,6 +787,7 @@ impl Engine {
             parts: sent.stream.part_checksums.len() as u64,
             left_out: planned.excluded.len() as u64,
             verified,
+            resumed_parts: sent.resumed_parts,
         })
     }
 
@@ -791,6 +844,13 @@ impl Engine {
             });
 
         if !multipart {
+            // An interrupted multipart upload of the session cannot be resumed as one PUT.
+            for upload in self.tracker.inflight()? {
+                if upload.session_id == *session {
+                    self.abort(&ObjectKey::new(upload.key.clone())?, &upload.upload_id)
+                        .await;
+                }
+            }
             let part = parts.recv().await;
             let written = join_writer(writer).await;
             let (md5s, stream) = written?;
@@ -806,45 +866,53 @@ impl Engine {
                 stream,
                 md5s,
                 part_size: 0,
+                resumed_parts: 0,
             };
             self.check_integrity(key, &sent, false).await?;
             return Ok(sent);
         }
 
-        let upload = self
-            .store
-            .create_multipart(
+        let snapshot = snapshot_of(&plan);
+        let algorithm_name = (algorithm == ChecksumAlgorithm::Crc32c).then(|| "CRC32C".to_owned());
+        let (upload, done) = match self
+            .resumable(
+                session,
                 key,
-                options,
-                (algorithm == ChecksumAlgorithm::Crc32c).then_some("CRC32C"),
+                &snapshot,
+                plan.total_size,
+                part_size,
+                &algorithm_name,
             )
-            .await?;
-        let snapshot = serde_json::to_string(
-            &plan
-                .members
-                .iter()
-                .map(|m| (m.path.as_str(), m.source.size, m.source.mtime))
-                .collect::<Vec<_>>(),
-        )
-        .expect("a snapshot serialises");
-        let recorded = self.tracker.begin_upload(&InflightUpload {
-            session_id: session.clone(),
-            bucket: self.store.bucket(),
-            key: key.to_string(),
-            upload_id: upload.clone(),
-            part_size,
-            archive_size: plan.total_size,
-            checksum_algorithm: (algorithm == ChecksumAlgorithm::Crc32c).then(|| "CRC32C".into()),
-            snapshot,
-            started_at: crate::time::now(),
-            parts: Vec::new(),
-        });
-        if let Err(e) = recorded {
-            drop(parts);
-            let _ = join_writer(writer).await;
-            self.abort(key, &upload).await;
-            return Err(e);
-        }
+            .await?
+        {
+            Some(resumed) => resumed,
+            None => {
+                let upload = self
+                    .store
+                    .create_multipart(key, options, algorithm_name.is_some().then_some("CRC32C"))
+                    .await?;
+                let recorded = self.tracker.begin_upload(&InflightUpload {
+                    session_id: session.clone(),
+                    bucket: self.store.bucket(),
+                    key: key.to_string(),
+                    upload_id: upload.clone(),
+                    part_size,
+                    archive_size: plan.total_size,
+                    checksum_algorithm: algorithm_name.clone(),
+                    snapshot,
+                    started_at: crate::time::now(),
+                    parts: Vec::new(),
+                });
+                if let Err(e) = recorded {
+                    drop(parts);
+                    let _ = join_writer(writer).await;
+                    self.abort(key, &upload).await;
+                    return Err(e);
+                }
+                (upload, Vec::new())
+            }
+        };
+        let resumed_parts = done.len() as u64;
         let uploader = PartUploader {
             store: self.store.clone(),
             key: key.clone(),
@@ -852,8 +920,9 @@ impl Engine {
             concurrency: settings.max_concurrency,
             tracker: self.tracker.clone(),
             progress: self.progress.clone(),
+            cancel: self.cancel.clone(),
         };
-        let uploaded = uploader.run(parts, Vec::new()).await;
+        let uploaded = uploader.run(parts, done).await;
         let written = join_writer(writer).await;
         // An upload failure makes the writer fail too ("the upload stopped"): the
         // upload's error is the one to report.
@@ -864,6 +933,14 @@ impl Engine {
         };
         let (receipts, md5s, stream) = match result {
             Ok(r) => r,
+            // Stopped between parts, or cut off from the store after every retry: the
+            // parts sent are recorded, and the next run resumes the upload.
+            Err(e)
+                if (matches!(e, Error::Interrupted) && !self.cancel.abort.is_cancelled())
+                    || crate::layers::is_transient(&e) =>
+            {
+                return Err(e);
+            }
             Err(e) => {
                 self.abort(key, &upload).await;
                 return Err(e);
@@ -897,9 +974,79 @@ impl Engine {
             stream,
             md5s,
             part_size,
+            resumed_parts,
         };
         self.check_integrity(key, &sent, true).await?;
         Ok(sent)
+    }
+
+    /// The interrupted upload of `session` to resume, with the parts it already
+    /// has, when the files still match its snapshot and the store still has it.
+    /// Any other interrupted upload of the session is aborted.
+    async fn resumable(
+        &self,
+        session: &SessionId,
+        key: &ObjectKey,
+        snapshot: &str,
+        archive_size: u64,
+        part_size: u64,
+        algorithm: &Option<String>,
+    ) -> Result<Option<(MultipartId, Vec<crate::tracker::PartRecord>)>> {
+        let mut found = None;
+        for upload in self.tracker.inflight()? {
+            if upload.session_id != *session {
+                continue;
+            }
+            let same = upload.key == key.as_str()
+                && upload.snapshot == snapshot
+                && upload.archive_size == archive_size
+                && upload.part_size == part_size
+                && upload.checksum_algorithm == *algorithm;
+            if !same || found.is_some() {
+                self.progress.note(&format!(
+                    "session {session}: its files changed since the interrupted upload; starting over"
+                ));
+                self.abort(&ObjectKey::new(upload.key.clone())?, &upload.upload_id)
+                    .await;
+                continue;
+            }
+            let server = match self.store.list_parts(key, &upload.upload_id).await {
+                Ok(parts) => parts,
+                Err(e) if e.store_kind() == Some(StoreErrorKind::NoSuchUpload) => {
+                    self.progress.note(&format!(
+                        "session {session}: the interrupted upload is gone from the store; starting over"
+                    ));
+                    self.tracker.end_upload(&upload.upload_id)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            // A part counts as done when the store holds it and it was recorded
+            // with its checksum; any other part is sent again.
+            let done: Vec<_> = upload
+                .parts
+                .into_iter()
+                .filter(|p| {
+                    server
+                        .iter()
+                        .any(|s| s.part_number == p.receipt.part_number && s.etag == p.receipt.etag)
+                })
+                .collect();
+            self.progress.note(&format!(
+                "session {session}: resuming the interrupted upload, {} part(s) already in the store",
+                done.len()
+            ));
+            found = Some((upload.upload_id, done));
+        }
+        // Uploads of this key the tracking tables do not know (the run died between
+        // CreateMultipartUpload and recording it) can never be resumed: abort them.
+        let keep = found.as_ref().map(|(id, _)| id.clone());
+        for orphan in self.store.list_multipart_uploads(key.as_str()).await? {
+            if orphan.key == key.as_str() && Some(&orphan.upload_id) != keep.as_ref() {
+                self.abort(key, &orphan.upload_id).await;
+            }
+        }
+        Ok(found)
     }
 
     /// Aborts a multipart upload and forgets it (best effort: an abort that fails
@@ -1121,6 +1268,20 @@ struct Sent {
     stream: StreamSummary,
     md5s: Vec<String>,
     part_size: u64,
+    resumed_parts: u64,
+}
+
+/// The member snapshot an upload in flight is resumed against: paths, sizes and
+/// mtimes, in archive order.
+fn snapshot_of(plan: &ArchivePlan) -> String {
+    serde_json::to_string(
+        &plan
+            .members
+            .iter()
+            .map(|m| (m.path.as_str(), m.source.size, m.source.mtime))
+            .collect::<Vec<_>>(),
+    )
+    .expect("a snapshot serialises")
 }
 
 async fn join_writer<T>(writer: tokio::task::JoinHandle<Result<T>>) -> Result<T> {

@@ -117,6 +117,7 @@ fn catalog(files: Vec<CatalogFile>) -> MockCatalog {
 fn tracker_recording_nothing() -> MockTracker {
     let mut tracker = MockTracker::new();
     tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker.expect_inflight().returning(|| Ok(vec![]));
     tracker.expect_begin_upload().returning(|_| Ok(()));
     tracker.expect_record_part().returning(|_, _| Ok(()));
     tracker.expect_end_upload().returning(|_| Ok(()));
@@ -138,6 +139,9 @@ fn store_basics(store: &mut MockObjectStore) {
     store
         .expect_create_multipart()
         .returning(|_, _, _| Ok(MultipartId("up-1".into())));
+    store
+        .expect_list_multipart_uploads()
+        .returning(|_| Ok(vec![]));
 }
 
 /// 1000-byte parts above a 1000-byte threshold: the 6000-byte archive takes 6.
@@ -164,6 +168,7 @@ fn engine(
         reader: Arc::new(NoReader),
         progress: Arc::new(NoProgress),
         retries: Default::default(),
+        cancel: Default::default(),
     }
 }
 
@@ -346,6 +351,7 @@ async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
     store.expect_abort_multipart().times(0);
     let mut tracker = MockTracker::new();
     tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker.expect_inflight().returning(|| Ok(vec![]));
     tracker.expect_begin_upload().returning(|_| Ok(()));
     tracker.expect_record_part().returning(|_, _| Ok(()));
     tracker.expect_end_upload().returning(|_| Ok(()));
@@ -381,4 +387,244 @@ async fn uploads_are_refused_when_the_config_turns_them_off() {
     );
     let err = e.upload(&UploadOptions::default()).await.unwrap_err();
     assert!(err.to_string().contains("enabled: false"), "{err}");
+}
+
+/// The in-flight record of an upload that sent `done` of the 6 parts.
+fn interrupted(
+    files: &[CatalogFile],
+    done: &[u32],
+    snapshot_matches: bool,
+) -> crate::tracker::InflightUpload {
+    let session = SessionId::new("S1").unwrap();
+    let (sources, _) = member_sources(&session, files.to_vec(), false).unwrap();
+    let plan = FlatArchiver.plan(&session, sources).unwrap();
+    let mut bytes = Vec::new();
+    FlatArchiver.write(&plan, &mut bytes).unwrap();
+    let parts = done
+        .iter()
+        .map(|&n| {
+            let body = &bytes[(n as usize - 1) * 1000..n as usize * 1000];
+            let checksum = crate::checksum::of_part(crate::config::ChecksumAlgorithm::Crc32c, body);
+            crate::tracker::PartRecord {
+                receipt: PartReceipt {
+                    part_number: n,
+                    etag: format!("etag-{n}"),
+                    size: 1000,
+                    checksum: None,
+                },
+                client_checksum: checksum.to_string(),
+            }
+        })
+        .collect();
+    crate::tracker::InflightUpload {
+        session_id: session,
+        bucket: "b".into(),
+        key: "backups/raw/2024/S1.tar".into(),
+        upload_id: MultipartId("up-old".into()),
+        part_size: 1000,
+        archive_size: 6000,
+        checksum_algorithm: Some("CRC32C".into()),
+        snapshot: if snapshot_matches {
+            snapshot_of(&plan)
+        } else {
+            "[]".into()
+        },
+        started_at: crate::time::now(),
+        parts,
+    }
+}
+
+fn resuming_tracker(inflight: crate::tracker::InflightUpload) -> MockTracker {
+    let mut tracker = MockTracker::new();
+    tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker
+        .expect_inflight()
+        .returning(move || Ok(vec![inflight.clone()]));
+    tracker.expect_begin_upload().returning(|_| Ok(()));
+    tracker.expect_record_part().returning(|_, _| Ok(()));
+    tracker.expect_end_upload().returning(|_| Ok(()));
+    tracker.expect_record_archive().returning(|_, _, _| Ok(1));
+    tracker.expect_log().returning(|_| Ok(()));
+    tracker.expect_record_stats().returning(|_| Ok(()));
+    tracker
+}
+
+/// The composite CRC32C of the fake archive of `files` in 1000-byte parts.
+fn composite(files: &[CatalogFile]) -> String {
+    let bytes: Vec<u8> = files
+        .iter()
+        .flat_map(|f| std::fs::read(&f.path).unwrap())
+        .collect();
+    let parts: Vec<Checksum> = bytes
+        .chunks(1000)
+        .map(|c| crate::checksum::of_part(crate::config::ChecksumAlgorithm::Crc32c, c))
+        .collect();
+    expected_object_checksum(&parts, true)
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_resumes_sending_only_the_missing_parts() {
+    let s = setup();
+    let inflight = interrupted(&s.files, &[1, 2], true);
+    let whole = composite(&s.files);
+    let mut store = MockObjectStore::new();
+    store.expect_describe().return_const("s3://b".to_owned());
+    store.expect_bucket().return_const("b".to_owned());
+    store.expect_region().return_const("us-east-1".to_owned());
+    store.expect_list().returning(|_| Ok(vec![]));
+    store
+        .expect_list_multipart_uploads()
+        .returning(|_| Ok(vec![]));
+    store.expect_create_multipart().times(0);
+    store.expect_list_parts().times(1).returning(|_, _| {
+        Ok((1..=2)
+            .map(|n| PartReceipt {
+                part_number: n,
+                etag: format!("etag-{n}"),
+                size: 1000,
+                checksum: None,
+            })
+            .collect())
+    });
+    store
+        .expect_put_part()
+        .withf(|_, upload, n, _, _| upload.0 == "up-old" && *n >= 3)
+        .times(4)
+        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
+    store
+        .expect_complete_multipart()
+        .withf(|_, upload, parts| upload.0 == "up-old" && parts.len() == 6)
+        .times(1)
+        .returning(move |_, _, _| {
+            Ok(PutResult {
+                etag: "whole-6".into(),
+                version_id: None,
+                checksum: Some(ObjectChecksum {
+                    algorithm: "CRC32C".into(),
+                    value: whole.clone(),
+                }),
+            })
+        });
+    store.expect_head().returning(|key| {
+        Ok(Some(ObjectMeta {
+            key: key.clone(),
+            size: 6000,
+            etag: "whole-6".into(),
+            last_modified: None,
+            storage_class: StorageClass::Standard,
+            restore: None,
+            version_id: None,
+            metadata: Default::default(),
+            checksum: None,
+        }))
+    });
+    store.expect_put().times(1).returning(|_, _, _, _| {
+        Ok(PutResult {
+            etag: "manifest".into(),
+            version_id: None,
+            checksum: None,
+        })
+    });
+    let e = engine(
+        config(false),
+        catalog(s.files),
+        resuming_tracker(inflight),
+        store,
+    );
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    assert!(
+        matches!(
+            summary.sessions[0].outcome,
+            SessionOutcome::Uploaded {
+                parts: 6,
+                resumed_parts: 2,
+                ..
+            }
+        ),
+        "{summary:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_part_whose_bytes_changed_since_the_interruption_aborts_the_upload() {
+    let s = setup();
+    let mut inflight = interrupted(&s.files, &[1, 2], true);
+    inflight.parts[1].client_checksum = "CRC32C:AAAAAA==".into();
+    let mut store = MockObjectStore::new();
+    store_basics(&mut store);
+    store.expect_list_parts().returning(|_, _| {
+        Ok((1..=2)
+            .map(|n| PartReceipt {
+                part_number: n,
+                etag: format!("etag-{n}"),
+                size: 1000,
+                checksum: None,
+            })
+            .collect())
+    });
+    store
+        .expect_put_part()
+        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
+    store
+        .expect_abort_multipart()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    store.expect_complete_multipart().times(0);
+    let e = engine(
+        config(false),
+        catalog(s.files),
+        resuming_tracker(inflight),
+        store,
+    );
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
+        panic!("{summary:?}");
+    };
+    assert!(
+        error.contains("part 2") && error.contains("does not have the bytes uploaded before"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn files_changed_since_the_interruption_abort_it_and_start_over() {
+    let s = setup();
+    let inflight = interrupted(&s.files, &[1], false);
+    let mut store = MockObjectStore::new();
+    store_basics(&mut store);
+    store
+        .expect_abort_multipart()
+        .withf(|_, upload| upload.0 == "up-old")
+        .times(1)
+        .returning(|_, _| Ok(()));
+    store.expect_list_parts().times(0);
+    store
+        .expect_put_part()
+        .withf(|_, upload, _, _, _| upload.0 == "up-1")
+        .times(6)
+        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
+    store
+        .expect_complete_multipart()
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(PutResult {
+                etag: "x".into(),
+                version_id: None,
+                checksum: None,
+            })
+        });
+    store.expect_head().returning(|_| Ok(None));
+    store.expect_delete().returning(|_| Ok(()));
+    let e = engine(
+        config(false),
+        catalog(s.files),
+        resuming_tracker(inflight),
+        store,
+    );
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    assert_eq!(
+        summary.failed(),
+        1,
+        "the mock store reports no checksum: {summary:?}"
+    );
 }
