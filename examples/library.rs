@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = loaded.config;
     let db = Database::open(&config.database(), None, &OpenOptions::default())?;
-    let status = report::status(&db, &db, config.target_description())?;
+    let status = report::status(&db, &db, &config)?;
     println!(
         "{} of {} sessions backed up ({:.1}%), {} files",
         status.sessions_backed_up,

@@ -5,10 +5,11 @@
 //!   (`base64(crc32c(part crcs...))-{parts}`), as S3 reports it.
 //! - MD5 per part (`Content-MD5`), and the multipart ETag
 //!   (`hex(md5(part md5s...))-{parts}`).
-//! - CRC-64/NVME of the whole stream, recorded in the manifest whatever the upload.
+//! - CRC32C of the whole stream, recorded in the manifest whatever the upload; it is
+//!   combined from the parts' CRCs, so the bytes are read once.
 
 use base64::Engine as _;
-use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
+use crc_fast::CrcAlgorithm;
 use md5::{Digest as _, Md5};
 
 use crate::config::ChecksumAlgorithm;
@@ -17,9 +18,7 @@ use crate::store::Checksum;
 /// The checksum of one request body in the configured algorithm.
 pub fn of_part(algorithm: ChecksumAlgorithm, bytes: &[u8]) -> Checksum {
     match algorithm {
-        ChecksumAlgorithm::Crc32c => {
-            Checksum::Crc32c(crc_fast::checksum(CrcAlgorithm::Crc32Iscsi, bytes) as u32)
-        }
+        ChecksumAlgorithm::Crc32c => Checksum::Crc32c(crc32c(bytes)),
         ChecksumAlgorithm::Md5 => Checksum::Md5(Md5::digest(bytes).into()),
     }
 }
@@ -42,7 +41,7 @@ pub fn expected_object_checksum(parts: &[Checksum], multipart: bool) -> String {
     match parts.first() {
         Some(Checksum::Md5(_)) => format!("{}-{}", hex::encode(Md5::digest(&joined)), parts.len()),
         _ => {
-            let crc = crc_fast::checksum(CrcAlgorithm::Crc32Iscsi, &joined) as u32;
+            let crc = crc32c(&joined);
             format!(
                 "{}-{}",
                 base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes()),
@@ -63,32 +62,64 @@ pub fn same_checksum(expected: &str, reported: &str) -> bool {
                 .is_some_and(|(value, parts)| value == reported && parts.parse::<u32>().is_ok()))
 }
 
-/// CRC-64/NVME over a stream, fed piece by piece.
-pub struct StreamCrc(CrcDigest);
+/// CRC32C of `bytes`.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    crc_fast::checksum(CrcAlgorithm::Crc32Iscsi, bytes) as u32
+}
+
+/// CRC32C over a stream, fed byte by byte or part by part: the CRC of a part whose
+/// CRC is already known (an upload part's) is combined into the running value, so
+/// its bytes are not read again.
+pub struct StreamCrc {
+    value: u32,
+    pending: crc_fast::Digest,
+    pending_len: u64,
+}
 
 impl Default for StreamCrc {
     fn default() -> Self {
-        Self(CrcDigest::new(CrcAlgorithm::Crc64Nvme))
+        Self {
+            value: 0,
+            pending: crc_fast::Digest::new(CrcAlgorithm::Crc32Iscsi),
+            pending_len: 0,
+        }
     }
+}
+
+fn combine(a: u32, b: u32, b_len: u64) -> u32 {
+    if b_len == 0 {
+        return a;
+    }
+    crc_fast::checksum_combine(CrcAlgorithm::Crc32Iscsi, a.into(), b.into(), b_len) as u32
 }
 
 impl StreamCrc {
     /// Adds bytes.
     pub fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        self.pending.update(bytes);
+        self.pending_len += bytes.len() as u64;
     }
 
-    /// The CRC so far, as 16 hex digits.
+    /// Adds a piece of `len` bytes whose CRC32C is `crc`.
+    pub fn append(&mut self, crc: u32, len: u64) {
+        self.value = combine(self.current(), crc, len);
+        self.pending.reset();
+        self.pending_len = 0;
+    }
+
+    fn current(&self) -> u32 {
+        combine(self.value, self.pending.finalize() as u32, self.pending_len)
+    }
+
+    /// The CRC so far, as 8 hex digits.
     pub fn hex(&self) -> String {
-        format!("{:016x}", self.0.finalize())
+        format!("{:08x}", self.current())
     }
 }
 
-/// CRC-64/NVME of `bytes`, as 16 hex digits.
-pub fn crc64nvme_hex(bytes: &[u8]) -> String {
-    let mut crc = StreamCrc::default();
-    crc.update(bytes);
-    crc.hex()
+/// CRC32C of `bytes`, as 8 hex digits.
+pub fn crc32c_hex(bytes: &[u8]) -> String {
+    format!("{:08x}", crc32c(bytes))
 }
 
 #[cfg(test)]
@@ -105,8 +136,8 @@ mod tests {
             of_part(ChecksumAlgorithm::Md5, b"").to_hex(),
             "d41d8cd98f00b204e9800998ecf8427e"
         );
-        // CRC-64/NVME check value.
-        assert_eq!(crc64nvme_hex(b"123456789"), "ae8b14860a799888");
+        // CRC-32C check value.
+        assert_eq!(crc32c_hex(b"123456789"), "e3069283");
     }
 
     #[test]
@@ -150,7 +181,14 @@ mod tests {
     fn stream_crc_is_split_invariant() {
         let mut a = StreamCrc::default();
         a.update(b"12345");
+        a.update(b"");
         a.update(b"6789");
-        assert_eq!(a.hex(), crc64nvme_hex(b"123456789"));
+        assert_eq!(a.hex(), crc32c_hex(b"123456789"));
+        let mut b = StreamCrc::default();
+        b.append(crc32c(b"1234"), 4);
+        b.update(b"5");
+        b.append(crc32c(b"6789"), 4);
+        assert_eq!(b.hex(), crc32c_hex(b"123456789"));
+        assert_eq!(StreamCrc::default().hex(), crc32c_hex(b""));
     }
 }

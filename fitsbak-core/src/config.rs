@@ -3,7 +3,8 @@
 //! fitsbak reads the original template's format as is: the same top-level sections
 //! and key names, keys starting with `_` as comments, and a default for every key that
 //! is missing. It adds a few keys of its own at the top level (`target`, `local_root`,
-//! `endpoint_url`, `force_path_style`, `database_path`, `tracking_database_path`).
+//! `endpoint_url`, `force_path_style`, `database_path`, `tracking_database_path`,
+//! `notes_dir`).
 //!
 //! Errors name the file and where in it: bad JSON with its line and column, a wrong
 //! type with the key path (`upload_settings.max_concurrency`), a bad value with the
@@ -146,6 +147,10 @@ pub struct Config {
     pub database_path: PathBuf,
     /// Where the tracking tables live; the catalog database when not set.
     pub tracking_database_path: Option<PathBuf>,
+    /// The cataloger's notes directory; a session's notes are
+    /// `{notes_dir}/Imaging_Sessions/{year}/{session_id}.md`. Relative to the config
+    /// file's directory; notes are not backed up when it is not set.
+    pub notes_dir: Option<PathBuf>,
     /// How long to wait for another process's lock on the database.
     pub database_busy_timeout_seconds: f64,
     /// The directory the config was read from; relative paths are resolved against it.
@@ -175,6 +180,7 @@ impl Default for Config {
             force_path_style: false,
             database_path: PathBuf::from("fits_catalog.db"),
             tracking_database_path: None,
+            notes_dir: None,
             database_busy_timeout_seconds: 10.0,
             base_dir: PathBuf::from("."),
         }
@@ -229,6 +235,19 @@ impl S3Paths {
             &self.raw_archives,
             &[&year.to_string(), &format!("{session}.tar")],
         )
+    }
+
+    /// `backups/sessions/{year}/{session_id}_notes.md`.
+    pub fn notes_key(&self, year: i32, session: &SessionId) -> Result<ObjectKey, NameError> {
+        ObjectKey::join(
+            &self.session_notes,
+            &[&year.to_string(), &format!("{session}_notes.md")],
+        )
+    }
+
+    /// `backups/database/{file name}`.
+    pub fn database_key(&self, file_name: &str) -> Result<ObjectKey, NameError> {
+        ObjectKey::join(&self.database_backups, &[file_name])
     }
 
     /// `backups/manifests/{year}/{session_id}.json`.
@@ -904,6 +923,11 @@ impl Config {
         self.resolve(&self.database_path)
     }
 
+    /// The notes directory, resolved, when set.
+    pub fn notes_dir(&self) -> Option<PathBuf> {
+        self.notes_dir.as_deref().map(|p| self.resolve(p))
+    }
+
     /// The tracking database, resolved: the catalog database unless set apart.
     pub fn tracking_database(&self) -> PathBuf {
         match &self.tracking_database_path {
@@ -1093,6 +1117,8 @@ const TEMPLATE: &str = r#"{
   "local_root": "fitsbak-store",
   "database_path": "fits_catalog.db",
   "database_busy_timeout_seconds": 10,
+  "_notes_dir": "The cataloger's notes directory: a session's notes are {notes_dir}/Imaging_Sessions/{year}/{session_id}.md. null: notes are not backed up.",
+  "notes_dir": null,
 
   "enabled": true,
   "aws_region": "us-east-1",

@@ -17,7 +17,7 @@ use crate::lifecycle::LifecycleRule;
 use crate::model::Tags;
 use crate::store::{
     BucketFacts, Checksum, GetResult, MultipartId, MultipartUploadInfo, ObjectMeta, ObjectStore,
-    ObjectSummary, PartReceipt, PutOptions, PutResult, RestoreTier,
+    ObjectSummary, ObjectVersion, PartReceipt, PutOptions, PutResult, RestoreTier,
 };
 
 /// True for failures worth another attempt: throttling, 5xx, network trouble.
@@ -178,9 +178,25 @@ impl ObjectStore for RetryingStore {
     async fn delete(&self, key: &ObjectKey) -> Result<()> {
         self.retry("DeleteObject", || self.inner.delete(key)).await
     }
-    async fn restore(&self, key: &ObjectKey, days: u32, tier: RestoreTier) -> Result<()> {
-        self.retry("RestoreObject", || self.inner.restore(key, days, tier))
+    async fn get_version(&self, key: &ObjectKey, version_id: &str) -> Result<GetResult> {
+        self.retry("GetObject", || self.inner.get_version(key, version_id))
             .await
+    }
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>> {
+        self.retry("ListObjectVersions", || self.inner.list_versions(prefix))
+            .await
+    }
+    async fn restore(
+        &self,
+        key: &ObjectKey,
+        version_id: Option<String>,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<()> {
+        self.retry("RestoreObject", || {
+            self.inner.restore(key, version_id.clone(), days, tier)
+        })
+        .await
     }
     async fn lifecycle(&self) -> Result<Vec<LifecycleRule>> {
         self.retry("GetBucketLifecycleConfiguration", || self.inner.lifecycle())
@@ -306,8 +322,20 @@ impl ObjectStore for ThrottledStore {
     async fn delete(&self, key: &ObjectKey) -> Result<()> {
         self.inner.delete(key).await
     }
-    async fn restore(&self, key: &ObjectKey, days: u32, tier: RestoreTier) -> Result<()> {
-        self.inner.restore(key, days, tier).await
+    async fn get_version(&self, key: &ObjectKey, version_id: &str) -> Result<GetResult> {
+        self.inner.get_version(key, version_id).await
+    }
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>> {
+        self.inner.list_versions(prefix).await
+    }
+    async fn restore(
+        &self,
+        key: &ObjectKey,
+        version_id: Option<String>,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<()> {
+        self.inner.restore(key, version_id, days, tier).await
     }
     async fn lifecycle(&self) -> Result<Vec<LifecycleRule>> {
         self.inner.lifecycle().await

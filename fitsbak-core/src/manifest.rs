@@ -57,8 +57,8 @@ pub struct ArchiveSummary {
     pub key: String,
     /// Exact size in bytes.
     pub size: u64,
-    /// CRC-64/NVME of the whole tar stream, hex; independent of how it was uploaded.
-    pub crc64nvme: String,
+    /// CRC32C of the whole tar stream, hex; independent of how it was uploaded.
+    pub crc32c: String,
     /// The object's ETag after upload (quotes removed), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
@@ -194,7 +194,7 @@ mod tests {
             archive: ArchiveSummary {
                 key: "backups/raw/2024/20240315_A7B3C2D1.tar".into(),
                 size: 10_240,
-                crc64nvme: "00".repeat(8),
+                crc32c: "00".repeat(4),
                 etag: Some("abc".into()),
                 checksum: None,
                 part_size: 0,

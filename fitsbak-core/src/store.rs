@@ -226,6 +226,26 @@ pub struct ObjectSummary {
     pub storage_class: StorageClass,
 }
 
+/// One version of an object, as a version listing gives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectVersion {
+    /// The key.
+    pub key: String,
+    /// The version id (`None` where the store keeps no versions; S3 says `null`
+    /// for objects written before versioning was turned on).
+    pub version_id: Option<String>,
+    /// Whether this is the current version.
+    pub is_latest: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, quotes removed.
+    pub etag: Option<String>,
+    /// When this version was written.
+    pub last_modified: Option<DateTime<Utc>>,
+    /// Storage class.
+    pub storage_class: StorageClass,
+}
+
 /// A multipart upload that was started and neither completed nor aborted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MultipartUploadInfo {
@@ -365,8 +385,23 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Deletes an object (no error when it does not exist).
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
 
-    /// Asks for a readable copy of an archived object for `days`.
-    async fn restore(&self, key: &ObjectKey, days: u32, tier: RestoreTier) -> Result<()>;
+    /// One version of an object, whole (S3 versioning; stores without versions
+    /// answer for `null`, the only version they have).
+    async fn get_version(&self, key: &ObjectKey, version_id: &str) -> Result<GetResult>;
+
+    /// Every version of the objects below `prefix`, every page of them (deletion
+    /// markers left out). A store without versioning lists each object once.
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>>;
+
+    /// Asks for a readable copy of an archived object (of one version of it, when
+    /// `version_id` is given) for `days`.
+    async fn restore(
+        &self,
+        key: &ObjectKey,
+        version_id: Option<String>,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<()>;
 
     /// The bucket's lifecycle rules (empty when it has none).
     async fn lifecycle(&self) -> Result<Vec<LifecycleRule>>;

@@ -127,6 +127,12 @@ pub enum Operation {
     Delete,
     /// Rebuilding the tables from the bucket.
     Sync,
+    /// A session's notes uploaded.
+    NotesUpload,
+    /// A catalog database snapshot uploaded.
+    DatabaseBackup,
+    /// A catalog database snapshot restored.
+    DatabaseRestore,
 }
 
 impl Operation {
@@ -139,6 +145,9 @@ impl Operation {
             Operation::Restore => "restore",
             Operation::Delete => "delete",
             Operation::Sync => "sync",
+            Operation::NotesUpload => "notes_upload",
+            Operation::DatabaseBackup => "db_backup",
+            Operation::DatabaseRestore => "db_restore",
         }
     }
 }
@@ -309,6 +318,63 @@ pub struct RestoreUpdate {
     pub storage_class: Option<StorageClass>,
 }
 
+/// One row of `s3_backup_session_notes`: a session's notes in the bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoteRecord {
+    /// The session.
+    pub session_id: SessionId,
+    /// The year used in the key.
+    pub session_year: i32,
+    /// Bucket (or local root).
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Region.
+    pub region: String,
+    /// ETag after upload.
+    pub etag: Option<String>,
+    /// When it was uploaded.
+    pub uploaded_at: Option<DateTime<Utc>>,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// MD5 of the content uploaded (lower-case hex): a note is uploaded again only
+    /// when its content's MD5 differs.
+    pub content_md5: Option<String>,
+    /// Archive policy tag value.
+    pub archive_policy: Option<String>,
+    /// Backup policy tag value.
+    pub backup_policy: Option<String>,
+    /// Storage class written with.
+    pub storage_class: Option<StorageClass>,
+}
+
+/// A snapshot of the catalog database in the bucket (`s3_backup_db_snapshots`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbSnapshotRecord {
+    /// Row id (0 before it is recorded).
+    pub id: i64,
+    /// Bucket (or local root).
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+    /// Region.
+    pub region: String,
+    /// Version id, when the bucket keeps versions.
+    pub version_id: Option<String>,
+    /// ETag after upload.
+    pub etag: Option<String>,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// MD5 of the snapshot's bytes (lower-case hex).
+    pub md5: String,
+    /// The database it is a snapshot of.
+    pub source_path: String,
+    /// What the user said about it.
+    pub description: Option<String>,
+    /// When the snapshot was taken.
+    pub created_at: DateTime<Utc>,
+}
+
 /// One row of `s3_backup_stats`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StatsSnapshot {
@@ -389,4 +455,17 @@ pub trait Tracker: Send + Sync {
 
     /// The newest statistics row.
     fn latest_stats(&self) -> Result<Option<StatsSnapshot>>;
+
+    /// Every session notes row, ordered by session id.
+    fn notes(&self) -> Result<Vec<NoteRecord>>;
+
+    /// In one transaction: replaces the session's notes row and appends the log entry.
+    fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> Result<()>;
+
+    /// Every catalog snapshot recorded, oldest first.
+    fn db_snapshots(&self) -> Result<Vec<DbSnapshotRecord>>;
+
+    /// In one transaction: records a catalog snapshot and appends the log entry.
+    /// Returns its row id.
+    fn record_db_snapshot(&self, snapshot: &DbSnapshotRecord, log: &LogEntry) -> Result<i64>;
 }

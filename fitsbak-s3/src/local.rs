@@ -23,7 +23,7 @@ use fitsbak_core::lifecycle::LifecycleRule;
 use fitsbak_core::model::{StorageClass, Tags};
 use fitsbak_core::store::{
     Checksum, GetResult, MultipartId, MultipartUploadInfo, ObjectChecksum, ObjectMeta, ObjectStore,
-    ObjectSummary, PartReceipt, PutOptions, PutResult, RestoreState, RestoreTier,
+    ObjectSummary, ObjectVersion, PartReceipt, PutOptions, PutResult, RestoreState, RestoreTier,
 };
 use futures::StreamExt;
 use md5::{Digest, Md5};
@@ -717,7 +717,45 @@ impl ObjectStore for LocalStore {
         Ok(())
     }
 
-    async fn restore(&self, key: &ObjectKey, _days: u32, _tier: RestoreTier) -> Result<()> {
+    async fn get_version(&self, key: &ObjectKey, version_id: &str) -> Result<GetResult> {
+        if version_id == "null" {
+            return self.get(key, None).await;
+        }
+        Err(StoreError::new(
+            StoreErrorKind::NotFound,
+            "GetObject",
+            key.to_string(),
+            format!(
+                "NoSuchVersion: the local target keeps one version of each object, not {version_id}"
+            ),
+        )
+        .into())
+    }
+
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>> {
+        Ok(self
+            .list(prefix)
+            .await?
+            .into_iter()
+            .map(|o| ObjectVersion {
+                key: o.key,
+                version_id: None,
+                is_latest: true,
+                size: o.size,
+                etag: o.etag,
+                last_modified: o.last_modified,
+                storage_class: o.storage_class,
+            })
+            .collect())
+    }
+
+    async fn restore(
+        &self,
+        key: &ObjectKey,
+        _version_id: Option<String>,
+        _days: u32,
+        _tier: RestoreTier,
+    ) -> Result<()> {
         match self.object_meta(key)? {
             Some(_) => Ok(()),
             None => Err(StoreError::new(

@@ -32,8 +32,8 @@ use fitsbak_core::lifecycle::LifecycleRule;
 use fitsbak_core::model::{StorageClass, Tags};
 use fitsbak_core::store::{
     BucketFacts, Checksum, Encryption, GetResult, MultipartId, MultipartUploadInfo, ObjectChecksum,
-    ObjectMeta, ObjectStore, ObjectSummary, PartReceipt, PutOptions, PutResult, RestoreState,
-    RestoreTier,
+    ObjectMeta, ObjectStore, ObjectSummary, ObjectVersion, PartReceipt, PutOptions, PutResult,
+    RestoreState, RestoreTier,
 };
 use futures::StreamExt;
 
@@ -77,6 +77,80 @@ pub struct S3Store {
 }
 
 impl S3Store {
+    /// GET of the object (one version of it), whole or a range.
+    async fn get_object(
+        &self,
+        key: &ObjectKey,
+        range: Option<Range<u64>>,
+        version_id: Option<String>,
+    ) -> Result<GetResult> {
+        let target = self.target(key.as_str());
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .set_version_id(version_id)
+            .set_range(
+                range
+                    .clone()
+                    .filter(|r| r.end > r.start)
+                    .map(|r| format!("bytes={}-{}", r.start, r.end - 1)),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error("GetObject", target.clone(), e))?;
+        let length = out.content_length().unwrap_or_default().max(0) as u64;
+        let start = range.as_ref().map_or(0, |r| r.start);
+        let total = out
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(length);
+        let meta = ObjectMeta {
+            key: key.clone(),
+            size: total,
+            etag: trim_etag(out.e_tag()),
+            last_modified: time(out.last_modified()),
+            storage_class: out
+                .storage_class()
+                .map_or(StorageClass::Standard, |c| StorageClass::parse(c.as_str())),
+            restore: out.restore().and_then(parse_restore),
+            version_id: out.version_id().map(str::to_owned),
+            metadata: out
+                .metadata()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            checksum: None,
+        };
+        let body = futures::stream::unfold(Some(out.body), move |body| {
+            let target = target.clone();
+            async move {
+                let mut body = body?;
+                match body.next().await {
+                    Some(Ok(bytes)) => Some((Ok(bytes), Some(body))),
+                    Some(Err(e)) => Some((
+                        Err(StoreError::new(
+                            StoreErrorKind::Network,
+                            "GetObject",
+                            target,
+                            format!("reading the body: {}", DisplayErrorContext(&e)),
+                        )
+                        .into()),
+                        None,
+                    )),
+                    None => None,
+                }
+            }
+        })
+        .boxed();
+        Ok(GetResult {
+            meta,
+            range: start..start + length,
+            body,
+        })
+    }
+
     /// Connects with the standard AWS credential chain (environment, profiles, SSO,
     /// instance roles).
     pub async fn connect(settings: &S3Settings) -> Self {
@@ -170,6 +244,17 @@ fn parse_list_parts_fallback(xml: &str) -> Option<(Vec<PartReceipt>, Option<Stri
         .then(|| field(xml, "NextPartNumberMarker"))
         .flatten();
     Some((parts, next))
+}
+
+/// The `Status` of a GetBucketVersioning answer the SDK refused because of its XML
+/// root (`GetBucketVersioningResponse`, as moto writes it).
+fn parse_versioning_fallback(xml: &str) -> Option<String> {
+    if !xml.contains("<GetBucketVersioningResponse") {
+        return None;
+    }
+    let start = xml.find("<Status>")? + "<Status>".len();
+    let end = xml[start..].find("</Status>")? + start;
+    Some(xml[start..end].trim().to_owned())
 }
 
 /// Maps an SDK failure to a store error naming the operation and the target.
@@ -669,70 +754,51 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<GetResult> {
-        let target = self.target(key.as_str());
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .set_range(
-                range
-                    .clone()
-                    .filter(|r| r.end > r.start)
-                    .map(|r| format!("bytes={}-{}", r.start, r.end - 1)),
-            )
-            .send()
+        self.get_object(key, range, None).await
+    }
+
+    async fn get_version(&self, key: &ObjectKey, version_id: &str) -> Result<GetResult> {
+        self.get_object(key, None, Some(version_id.to_owned()))
             .await
-            .map_err(|e| store_error("GetObject", target.clone(), e))?;
-        let length = out.content_length().unwrap_or_default().max(0) as u64;
-        let start = range.as_ref().map_or(0, |r| r.start);
-        let total = out
-            .content_range()
-            .and_then(|r| r.rsplit('/').next())
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(length);
-        let meta = ObjectMeta {
-            key: key.clone(),
-            size: total,
-            etag: trim_etag(out.e_tag()),
-            last_modified: time(out.last_modified()),
-            storage_class: out
-                .storage_class()
-                .map_or(StorageClass::Standard, |c| StorageClass::parse(c.as_str())),
-            restore: out.restore().and_then(parse_restore),
-            version_id: out.version_id().map(str::to_owned),
-            metadata: out
-                .metadata()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-            checksum: None,
-        };
-        let body = futures::stream::unfold(Some(out.body), move |body| {
-            let target = target.clone();
-            async move {
-                let mut body = body?;
-                match body.next().await {
-                    Some(Ok(bytes)) => Some((Ok(bytes), Some(body))),
-                    Some(Err(e)) => Some((
-                        Err(StoreError::new(
-                            StoreErrorKind::Network,
-                            "GetObject",
-                            target,
-                            format!("reading the body: {}", DisplayErrorContext(&e)),
-                        )
-                        .into()),
-                        None,
-                    )),
-                    None => None,
-                }
+    }
+
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<ObjectVersion>> {
+        let mut versions = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| store_error("ListObjectVersions", self.target(prefix), e))?;
+            for v in page.versions() {
+                versions.push(ObjectVersion {
+                    key: v.key().unwrap_or_default().to_owned(),
+                    version_id: v.version_id().map(str::to_owned),
+                    is_latest: v.is_latest().unwrap_or(false),
+                    size: v.size().unwrap_or_default().max(0) as u64,
+                    etag: v.e_tag().map(|e| trim_etag(Some(e))),
+                    last_modified: time(v.last_modified()),
+                    storage_class: v
+                        .storage_class()
+                        .map_or(StorageClass::Standard, |c| StorageClass::parse(c.as_str())),
+                });
             }
-        })
-        .boxed();
-        Ok(GetResult {
-            meta,
-            range: start..start + length,
-            body,
-        })
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        Ok(versions)
     }
 
     async fn get_tags(&self, key: &ObjectKey) -> Result<Tags> {
@@ -823,7 +889,13 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn restore(&self, key: &ObjectKey, days: u32, tier: RestoreTier) -> Result<()> {
+    async fn restore(
+        &self,
+        key: &ObjectKey,
+        version_id: Option<String>,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<()> {
         let target = self.target(key.as_str());
         let job = s3t::GlacierJobParameters::builder()
             .tier(s3t::Tier::from(tier.as_str()))
@@ -844,6 +916,7 @@ impl ObjectStore for S3Store {
             .restore_object()
             .bucket(&self.bucket)
             .key(key.as_str())
+            .set_version_id(version_id)
             .restore_request(request)
             .send()
             .await
@@ -940,14 +1013,21 @@ impl ObjectStore for S3Store {
                 .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| "us-east-1".to_owned()),
         );
-        let versioning = self
+        let versioning = match self
             .client
             .get_bucket_versioning()
             .bucket(&self.bucket)
             .send()
             .await
-            .ok()
-            .and_then(|v| v.status().map(|s| s.as_str().to_owned()));
+        {
+            Ok(v) => v.status().map(|s| s.as_str().to_owned()),
+            // moto answers with a `GetBucketVersioningResponse` root the SDK refuses.
+            Err(e) => e
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(parse_versioning_fallback),
+        };
         let public_access_blocked = match self
             .client
             .get_public_access_block()
@@ -1033,6 +1113,17 @@ mod tests {
         assert_eq!(parts[1].checksum.as_deref(), Some("x=="));
         assert_eq!(next.as_deref(), Some("2"));
         assert!(parse_list_parts_fallback("<ListPartsResult/>").is_none());
+    }
+
+    #[test]
+    fn a_versioning_answer_with_the_other_root_is_read() {
+        let xml = r#"<?xml version="1.0"?><GetBucketVersioningResponse xmlns="x"><Status>Enabled</Status></GetBucketVersioningResponse>"#;
+        assert_eq!(parse_versioning_fallback(xml).as_deref(), Some("Enabled"));
+        assert_eq!(
+            parse_versioning_fallback("<GetBucketVersioningResponse/>"),
+            None
+        );
+        assert_eq!(parse_versioning_fallback("<Error/>"), None);
     }
 
     #[test]

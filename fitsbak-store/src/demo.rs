@@ -103,8 +103,20 @@ pub struct DemoLibrary {
     pub library_dir: PathBuf,
     /// The local target's directory.
     pub local_root: PathBuf,
+    /// The notes directory (`notes_dir`): every session but each fourth has a note.
+    pub notes_dir: PathBuf,
     /// The sessions.
     pub sessions: Vec<DemoSession>,
+}
+
+impl DemoLibrary {
+    /// Where a session's note is (whether it has one or not).
+    pub fn note_path(&self, session: &DemoSession) -> PathBuf {
+        self.notes_dir
+            .join("Imaging_Sessions")
+            .join(session.date.year().to_string())
+            .join(format!("{}.md", session.id))
+    }
 }
 
 impl DemoLibrary {
@@ -276,6 +288,7 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DbError> {
     let database_path = root.join("catalog.db");
     let config_path = root.join("s3_config.json");
     let local_root = root.join("bucket");
+    let notes_dir = root.join("notes");
 
     let mut rng = Rng::new(spec.seed);
     let mut conn = Connection::open(&database_path).map_err(|e| {
@@ -375,6 +388,13 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DbError> {
                 frame_type: planned.frame_type.to_owned(),
             });
         }
+        if s % 4 != 3 && !spec.rows_only {
+            let note = notes_dir
+                .join("Imaging_Sessions")
+                .join(date.year().to_string())
+                .join(format!("{id}.md"));
+            write_note(&note, &id, object, date, telescope, camera, files.len())?;
+        }
         sessions.push(DemoSession {
             id,
             date,
@@ -386,6 +406,10 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DbError> {
     drop(conn);
 
     write_config(&config_path, "catalog.db", "bucket")?;
+    let with_notes = std::fs::read_to_string(&config_path)
+        .map_err(io(&config_path))?
+        .replace(r#""notes_dir": null"#, r#""notes_dir": "notes""#);
+    std::fs::write(&config_path, with_notes).map_err(io(&config_path))?;
     sessions.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
     Ok(DemoLibrary {
         root,
@@ -393,8 +417,40 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DbError> {
         database_path,
         library_dir,
         local_root,
+        notes_dir,
         sessions,
     })
+}
+
+/// Writes a session's markdown notes, as the cataloger's notes tool would.
+fn write_note(
+    path: &Path,
+    id: &str,
+    object: &str,
+    date: NaiveDate,
+    telescope: &str,
+    camera: &str,
+    frames: usize,
+) -> Result<(), DbError> {
+    let io = |source| DbError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let text = format!(
+        "# Imaging session {id}\n\n\
+         - Date: {date}\n\
+         - Target: {object}\n\
+         - Rig: {telescope} + {camera}\n\
+         - Frames: {frames}\n\n\
+         ## Conditions\n\n\
+         Seeing fair, transparency good, no wind after midnight.\n\n\
+         ## Notes\n\n\
+         Guiding RMS 0.6\". Flats taken at dawn with the same focus position.\n"
+    );
+    std::fs::write(path, text).map_err(io)
 }
 
 /// Writes the commented template with the local target, pointing at `database`

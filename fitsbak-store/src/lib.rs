@@ -13,6 +13,7 @@ pub mod demo;
 mod error;
 pub mod fits;
 pub mod schema;
+pub mod snapshot;
 mod tracker;
 
 use std::path::{Path, PathBuf};

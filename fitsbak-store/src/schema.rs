@@ -80,6 +80,7 @@ pub(crate) const SESSION_NOTES: Table = Table {
         ("current_storage_class", "VARCHAR(50)"),
         ("last_verified_at", "DATETIME"),
         ("verified", "BOOLEAN"),
+        ("content_md5", "VARCHAR(32)"),
     ],
     indexes: &[
         ("idx_backup_note_session", "session_id"),
@@ -189,6 +190,21 @@ CREATE TABLE IF NOT EXISTS s3_backup_upload_parts (
     client_checksum VARCHAR(100) NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 );
+
+CREATE TABLE IF NOT EXISTS s3_backup_db_snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    s3_bucket VARCHAR(255) NOT NULL,
+    s3_key VARCHAR(500) NOT NULL,
+    s3_region VARCHAR(50) NOT NULL,
+    s3_version_id VARCHAR(100),
+    s3_etag VARCHAR(100),
+    size_bytes INTEGER NOT NULL,
+    md5 VARCHAR(32) NOT NULL,
+    source_path TEXT NOT NULL,
+    description TEXT,
+    created_at DATETIME NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_backup_db_snapshot_key ON s3_backup_db_snapshots (s3_key, s3_version_id);
 ";
 
 fn create_table_sql(table: &Table) -> String {
@@ -271,7 +287,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
         rusqlite::params![
             SCHEMA_VERSION,
             fitsbak_core::time::to_db(fitsbak_core::time::now()),
-            "fitsbak tracking tables: archives, members, uploads in flight, log, stats"
+            "fitsbak tracking tables: archives, members, uploads in flight, notes, catalog snapshots, log, stats"
         ],
     )?;
     tx.commit()?;

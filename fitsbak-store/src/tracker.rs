@@ -6,8 +6,8 @@ use fitsbak_core::model::StorageClass;
 use fitsbak_core::store::{MultipartId, PartReceipt};
 use fitsbak_core::time::{from_db, to_db};
 use fitsbak_core::tracker::{
-    ArchiveRecord, CheckOutcome, CheckRecord, InflightUpload, LogEntry, NewArchive, PartRecord,
-    RestoreUpdate, StatsSnapshot, Tracker,
+    ArchiveRecord, CheckOutcome, CheckRecord, DbSnapshotRecord, InflightUpload, LogEntry,
+    NewArchive, NoteRecord, PartRecord, RestoreUpdate, StatsSnapshot, Tracker,
 };
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -528,6 +528,130 @@ impl Tracker for Database {
         })?;
         Ok(row)
     }
+
+    fn notes(&self) -> fitsbak_core::Result<Vec<NoteRecord>> {
+        let rows = self.query("reading s3_backup_session_notes", |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {NOTE_COLUMNS} FROM s3_backup_session_notes ORDER BY session_id"
+            ))?;
+            let rows = stmt.query_map([], |row| {
+                let Ok(session_id) = SessionId::new(text(row, 0)?.unwrap_or_default()) else {
+                    return Ok(None);
+                };
+                Ok(Some(NoteRecord {
+                    session_id,
+                    session_year: row.get::<_, Option<i64>>(1)?.unwrap_or_default() as i32,
+                    bucket: text(row, 2)?.unwrap_or_default(),
+                    key: text(row, 3)?.unwrap_or_default(),
+                    region: text(row, 4)?.unwrap_or_default(),
+                    etag: text(row, 5)?,
+                    uploaded_at: time(row, 6)?,
+                    size_bytes: count(row, 7)?,
+                    content_md5: text(row, 8)?,
+                    archive_policy: text(row, 9)?,
+                    backup_policy: text(row, 10)?,
+                    storage_class: class(row, 11)?,
+                }))
+            })?;
+            rows.filter_map(Result::transpose).collect()
+        })?;
+        Ok(rows)
+    }
+
+    fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> fitsbak_core::Result<()> {
+        self.tx("recording the session notes", |tx| {
+            tx.execute(
+                "DELETE FROM s3_backup_session_notes WHERE session_id = ?1",
+                [note.session_id.as_str()],
+            )?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO s3_backup_session_notes ({NOTE_COLUMNS}, verified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0)"
+                ),
+                params![
+                    note.session_id.as_str(),
+                    note.session_year,
+                    note.bucket,
+                    note.key,
+                    note.region,
+                    note.etag,
+                    note.uploaded_at.map(to_db),
+                    note.size_bytes as i64,
+                    note.content_md5,
+                    note.archive_policy,
+                    note.backup_policy,
+                    note.storage_class.as_ref().map(StorageClass::as_str),
+                ],
+            )?;
+            insert_log(tx, log)
+        })?;
+        Ok(())
+    }
+
+    fn db_snapshots(&self) -> fitsbak_core::Result<Vec<DbSnapshotRecord>> {
+        let rows = self.query("reading s3_backup_db_snapshots", |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {SNAPSHOT_COLUMNS} FROM s3_backup_db_snapshots ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([], snapshot_row)?;
+            rows.collect()
+        })?;
+        Ok(rows)
+    }
+
+    fn record_db_snapshot(
+        &self,
+        snapshot: &DbSnapshotRecord,
+        log: &LogEntry,
+    ) -> fitsbak_core::Result<i64> {
+        let id = self.tx("recording the catalog snapshot", |tx| {
+            tx.execute(
+                "INSERT INTO s3_backup_db_snapshots (s3_bucket, s3_key, s3_region, s3_version_id,
+                    s3_etag, size_bytes, md5, source_path, description, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    snapshot.bucket,
+                    snapshot.key,
+                    snapshot.region,
+                    snapshot.version_id,
+                    snapshot.etag,
+                    snapshot.size_bytes as i64,
+                    snapshot.md5,
+                    snapshot.source_path,
+                    snapshot.description,
+                    to_db(snapshot.created_at),
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            insert_log(tx, log)?;
+            Ok(id)
+        })?;
+        Ok(id)
+    }
+}
+
+const NOTE_COLUMNS: &str = "session_id, session_year, s3_bucket, s3_key, s3_region, s3_etag,
+    uploaded_at, file_size_bytes, content_md5, archive_policy, backup_policy,
+    current_storage_class";
+
+const SNAPSHOT_COLUMNS: &str = "id, s3_bucket, s3_key, s3_region, s3_version_id, s3_etag,
+    size_bytes, md5, source_path, description, created_at";
+
+fn snapshot_row(row: &Row<'_>) -> rusqlite::Result<DbSnapshotRecord> {
+    Ok(DbSnapshotRecord {
+        id: row.get(0)?,
+        bucket: text(row, 1)?.unwrap_or_default(),
+        key: text(row, 2)?.unwrap_or_default(),
+        region: text(row, 3)?.unwrap_or_default(),
+        version_id: text(row, 4)?,
+        etag: text(row, 5)?,
+        size_bytes: count(row, 6)?,
+        md5: text(row, 7)?.unwrap_or_default(),
+        source_path: text(row, 8)?.unwrap_or_default(),
+        description: text(row, 9)?,
+        created_at: time(row, 10)?.unwrap_or_default(),
+    })
 }
 
 fn insert_part(conn: &Connection, upload: &MultipartId, part: &PartRecord) -> rusqlite::Result<()> {

@@ -176,7 +176,7 @@ def main():
 
     def tar_rclone():
         cmds = [
-            f"tar -cf - -T {lists}/{sid}.txt 2>/dev/null | rclone rcat "
+            f"tar -cf - -T {lists}/{sid}.txt 2>/dev/null | env -u AWS_CA_BUNDLE rclone rcat "
             f"bench:bench/backups/raw/{date[:4]}/{sid}.tar"
             for sid, date in sessions
         ]

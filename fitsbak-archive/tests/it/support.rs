@@ -116,7 +116,7 @@ pub fn manifest(plan: &ArchivePlan, md5s: &[String]) -> Manifest {
         archive: ArchiveSummary {
             key: format!("backups/raw/2024/{SESSION}.tar"),
             size: plan.total_size,
-            crc64nvme: String::new(),
+            crc32c: String::new(),
             etag: None,
             checksum: None,
             part_size: 0,

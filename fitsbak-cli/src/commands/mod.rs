@@ -2,11 +2,14 @@
 //! call the engine, print.
 
 mod analyze;
+mod costs;
+mod database;
 mod demo;
 mod doctor;
 mod init_config;
 mod lifecycle;
 mod list_sessions;
+mod notes;
 mod restore;
 mod status;
 mod upload;
@@ -42,6 +45,17 @@ pub enum S3Command {
     Restore(restore::Command),
     /// Rebuild the tracking tables from the bucket's manifests (after losing the database).
     SyncDb(restore::SyncArgs),
+    /// Session notes (notes_dir): upload the new and changed ones, or show where each stands.
+    #[command(subcommand)]
+    Notes(notes::Command),
+    /// Snapshot the catalog database (SQLite online backup) and upload it.
+    BackupDb(database::BackupArgs),
+    /// The catalog snapshots in the bucket: versions, or timestamped keys.
+    ListDbBackups(database::ListArgs),
+    /// Download a catalog snapshot and check it with PRAGMA integrity_check.
+    RestoreDb(database::RestoreArgs),
+    /// Storage cost per month and first year, with the lifecycle rules, and of restoring everything.
+    EstimateCosts(costs::Args),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -62,5 +76,10 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::Doctor(a) => doctor::exec(&Context::load(global)?, &a).await,
         S3Command::Restore(c) => restore::exec(&Context::load(global)?, &c).await,
         S3Command::SyncDb(a) => restore::sync(&Context::load(global)?, &a).await,
+        S3Command::Notes(c) => notes::exec(&Context::load(global)?, &c).await,
+        S3Command::BackupDb(a) => database::backup(&Context::load(global)?, &a).await,
+        S3Command::ListDbBackups(a) => database::list(&Context::load(global)?, &a).await,
+        S3Command::RestoreDb(a) => database::restore(&Context::load(global)?, &a).await,
+        S3Command::EstimateCosts(a) => costs::exec(&Context::load(global)?, &a),
     }
 }

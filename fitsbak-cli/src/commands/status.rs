@@ -12,7 +12,7 @@ pub struct Args {}
 
 pub fn exec(ctx: &Context, _args: &Args) -> anyhow::Result<Outcome> {
     let db = ctx.open_database()?;
-    let r = report::status(&db, &db, ctx.config.target_description())?;
+    let r = report::status(&db, &db, &ctx.config)?;
     ctx.warn_rejected(&r.rejected_sessions);
     if ctx.global.json {
         print_json(&r)?;
@@ -40,6 +40,30 @@ pub fn exec(ctx: &Context, _args: &Args) -> anyhow::Result<Outcome> {
         count(r.archives_verified),
         human_bytes(r.archive_bytes)
     );
+    if r.notes_backed_up > 0 || r.db_snapshots > 0 {
+        println!(
+            "Also:       {} session note(s), {} catalog snapshot(s)",
+            count(r.notes_backed_up),
+            count(r.db_snapshots)
+        );
+    }
+    println!(
+        "Cost:       about ${:.2}/month as stored now, ${:.2}/month once the lifecycle rules \
+         apply (`fitsbak estimate-costs`)",
+        r.cost.monthly_usd_as_stored, r.cost.monthly_usd_with_lifecycle
+    );
+    match &r.last_run {
+        Some(run) => println!(
+            "Last run:   {}: {} upload(s), {}, {} verification(s)",
+            run.stat_date
+                .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "unknown time".into()),
+            count(run.uploads_count),
+            human_bytes(run.uploads_bytes),
+            count(run.verifications_count)
+        ),
+        None => println!("Last run:   none yet"),
+    }
     if r.uploads_in_flight > 0 {
         println!(
             "In flight:  {} interrupted upload(s); `fitsbak upload` resumes them",

@@ -141,6 +141,7 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
             human_bytes(total),
             human_duration(transfer_seconds(total, bandwidth))
         );
+        print_notes(&summary);
     } else {
         let mut t = table(&["Session", "Result", "Size", "Time", "Details"], &[2, 3]);
         for s in &summary.sessions {
@@ -226,12 +227,29 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         if let Some(dir) = keep_copy {
             println!("Copies of the archives are in {}", dir.display());
         }
+        print_notes(&summary);
     }
+    let notes_failed = summary.notes.as_ref().is_some_and(|n| n.failed() > 0);
     Ok(if summary.interrupted() {
         Outcome::Interrupted
-    } else if summary.failed() > 0 {
+    } else if summary.failed() > 0 || notes_failed {
         Outcome::Failures
     } else {
         Outcome::Success
     })
+}
+
+/// The notes line of an upload run, and each note that failed.
+fn print_notes(summary: &fitsbak_core::engine::upload::UploadSummary) {
+    if let Some(why) = &summary.notes_error {
+        eprintln!("warning: session notes not backed up: {why}");
+    }
+    if let Some(notes) = &summary.notes {
+        println!("Notes: {}", notes.line());
+        for n in &notes.notes {
+            if let fitsbak_core::engine::notes::NoteAction::Failed(why) = &n.action {
+                eprintln!("error: notes of {}: {why}", n.session_id);
+            }
+        }
+    }
 }

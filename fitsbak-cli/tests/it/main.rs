@@ -4,6 +4,7 @@ mod bad_input;
 mod bad_upload_input;
 mod disaster;
 mod lifecycle;
+mod notes_and_snapshots;
 mod read_only;
 mod resilience;
 mod support;

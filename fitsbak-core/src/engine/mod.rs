@@ -3,7 +3,10 @@
 //! Nothing here knows about S3, SQLite or a terminal; the CLI wires real
 //! implementations into an [`Engine`], and the unit tests wire mocks in.
 
+pub mod costs;
+pub mod database;
 pub mod lifecycle;
+pub mod notes;
 pub mod report;
 pub mod restore;
 pub mod stream;

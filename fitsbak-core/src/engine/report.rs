@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::error::Result;
 use crate::ids::SessionId;
 use crate::model::{RejectedSession, Session, SessionPaths};
@@ -56,14 +57,37 @@ pub struct StatusReport {
     pub uploads_in_flight: u64,
     /// Catalog rows that are not usable sessions.
     pub rejected_sessions: Vec<RejectedSession>,
+    /// Session notes in the target.
+    pub notes_backed_up: u64,
+    /// Catalog snapshots in the target.
+    pub db_snapshots: u64,
+    /// Storage cost of what is tracked: as stored now, and once the lifecycle
+    /// rules have moved it.
+    pub cost: CostLine,
+    /// The last upload or verify run, from `s3_backup_stats`.
+    pub last_run: Option<crate::tracker::StatsSnapshot>,
+}
+
+/// The storage cost of what is tracked, per month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CostLine {
+    /// In the classes recorded now.
+    pub monthly_usd_as_stored: f64,
+    /// Once the lifecycle transitions have happened.
+    pub monthly_usd_with_lifecycle: f64,
 }
 
 /// Builds the status report.
 pub fn status(
     catalog: &dyn Catalog,
     tracker: &dyn Tracker,
-    target: String,
+    config: &Config,
 ) -> Result<StatusReport> {
+    let target = config.target_description();
+    let estimate = crate::engine::costs::estimate_from(config, tracker, None)?;
+    let notes_backed_up = tracker.notes()?.len() as u64;
+    let db_snapshots = tracker.db_snapshots()?.len() as u64;
+    let last_run = tracker.latest_stats()?;
     let scan = catalog.sessions()?;
     let archives = tracker.archives()?;
     let in_flight = tracker.inflight()?.len() as u64;
@@ -107,6 +131,13 @@ pub fn status(
             .count() as u64,
         uploads_in_flight: in_flight,
         rejected_sessions: scan.rejected,
+        notes_backed_up,
+        db_snapshots,
+        cost: CostLine {
+            monthly_usd_as_stored: estimate.as_stored.monthly_usd,
+            monthly_usd_with_lifecycle: estimate.with_lifecycle.monthly_usd,
+        },
+        last_run,
     })
 }
 
@@ -544,7 +575,10 @@ mod tests {
             ])
         });
         tracker.expect_inflight().returning(|| Ok(vec![]));
-        let report = status(&catalog, &tracker, "local:/x".into()).unwrap();
+        tracker.expect_notes().returning(|| Ok(vec![]));
+        tracker.expect_db_snapshots().returning(|| Ok(vec![]));
+        tracker.expect_latest_stats().returning(|| Ok(None));
+        let report = status(&catalog, &tracker, &Config::default()).unwrap();
         assert_eq!(report.sessions_total, 3);
         assert_eq!(report.sessions_backed_up, 2);
         assert_eq!(report.sessions_not_backed_up, 1);
@@ -555,6 +589,12 @@ mod tests {
         assert_eq!(report.archives_without_session, 1);
         assert_eq!(report.storage_classes["STANDARD"].archives, 2);
         assert_eq!(report.storage_classes["DEEP_ARCHIVE"].bytes, 1324);
+        // Archives of 1424 + 1034 bytes in STANDARD, 1324 bytes in DEEP_ARCHIVE.
+        let gb = |b: f64| b / (1u64 << 30) as f64;
+        let as_stored = gb(2458.0) * 0.023 + gb(1324.0) * 0.00099;
+        assert!((report.cost.monthly_usd_as_stored - as_stored).abs() < 1e-15);
+        let with_rules = gb(3782.0) * 0.00099;
+        assert!((report.cost.monthly_usd_with_lifecycle - with_rules).abs() < 1e-15);
     }
 
     #[test]

@@ -21,30 +21,7 @@ use crate::tracker::{
     ArchiveRecord, LogEntry, NewArchive, Operation, OperationStatus, RestoreUpdate,
 };
 
-/// AWS's published wait for a restore.
-pub fn restore_wait(class: &StorageClass, tier: RestoreTier) -> Option<&'static str> {
-    match (class, tier) {
-        (StorageClass::DeepArchive, RestoreTier::Standard) => Some("within 12 hours"),
-        (StorageClass::DeepArchive, RestoreTier::Bulk) => Some("within 48 hours"),
-        (StorageClass::DeepArchive, RestoreTier::Expedited) => None,
-        (_, RestoreTier::Expedited) => Some("1-5 minutes"),
-        (_, RestoreTier::Standard) => Some("3-5 hours"),
-        (_, RestoreTier::Bulk) => Some("5-12 hours"),
-    }
-}
-
-/// What a restore would cost and take at one tier.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TierEstimate {
-    /// The tier.
-    pub tier: RestoreTier,
-    /// Retrieval cost in USD.
-    pub cost_usd: f64,
-    /// The longest wait among the objects, or why the tier is not offered.
-    pub wait: String,
-    /// False when some object cannot be restored at this tier.
-    pub available: bool,
-}
+pub use crate::engine::costs::{TierEstimate, restore_wait};
 
 /// The plan of a restore request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -271,48 +248,23 @@ impl Engine {
                 }
             }
         }
-        let gb = |r: &ArchiveRecord| r.archive_size_bytes as f64 / 1e9;
         let costs = &self.config.cost_tracking;
-        let tiers = [
-            RestoreTier::Bulk,
-            RestoreTier::Standard,
-            RestoreTier::Expedited,
-        ]
-        .into_iter()
-        .map(|tier| {
-            let mut waits = Vec::new();
-            let mut available = true;
-            let mut cost = 0.0;
-            for r in &archives {
-                let class = r
-                    .current_storage_class
-                    .clone()
-                    .unwrap_or(StorageClass::DeepArchive);
-                match restore_wait(&class, tier) {
-                    Some(w) => waits.push(w),
-                    None => available = false,
-                }
-                cost += gb(r) * costs.retrieval_price(&class, tier.as_str());
-            }
-            let wait = if !available {
-                "not offered for DEEP_ARCHIVE".to_owned()
-            } else {
-                waits
-                    .iter()
-                    .max_by_key(|w| w.len())
-                    .map_or("-".into(), |w| w.to_string())
-            };
-            TierEstimate {
-                tier,
-                cost_usd: cost,
-                wait,
-                available,
-            }
-        })
-        .collect();
+        let objects: Vec<(u64, StorageClass)> = archives
+            .iter()
+            .map(|r| {
+                (
+                    r.archive_size_bytes,
+                    r.current_storage_class
+                        .clone()
+                        .unwrap_or(StorageClass::DeepArchive),
+                )
+            })
+            .collect();
+        let tiers = crate::engine::costs::tier_estimates(&objects, costs);
         let bytes = archives.iter().map(|r| r.archive_size_bytes).sum::<u64>();
         Ok(RestorePlan {
-            download_cost_usd: bytes as f64 / 1e9 * costs.data_transfer_cost_per_gb.download,
+            download_cost_usd: crate::engine::costs::gb(bytes)
+                * costs.data_transfer_cost_per_gb.download,
             bytes,
             archives,
             not_needed,
@@ -339,7 +291,7 @@ impl Engine {
         let mut rows = Vec::new();
         for record in &plan.archives {
             let key = ObjectKey::new(record.key.clone())?;
-            let status = match self.store.restore(&key, days, tier).await {
+            let status = match self.store.restore(&key, None, days, tier).await {
                 Ok(()) => "in-progress",
                 Err(e) if e.store_kind() == Some(StoreErrorKind::RestoreInProgress) => {
                     "in-progress"

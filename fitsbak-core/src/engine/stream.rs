@@ -2,7 +2,7 @@
 //!
 //! The tar bytes are produced on a blocking thread (`ArchiveBuilder::write`) into a
 //! [`PartSink`], which cuts them into parts of the chosen size, checksums each part
-//! and the whole stream, and hands the parts over a channel with room for one. The
+//! (and the whole stream, combined from the parts' CRCs), and hands the parts over a channel with room for one. The
 //! async side uploads up to `concurrency` parts at once and takes the next part only
 //! when a slot is free, so at most about (concurrency + 2) parts are in memory
 //! whatever the archive's size: `concurrency` in flight, one in the channel, one
@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::checksum::{StreamCrc, of_part};
+use crate::checksum::{StreamCrc, crc32c, of_part};
 use crate::config::ChecksumAlgorithm;
 use crate::error::{Error, Result};
 use crate::ids::ObjectKey;
@@ -58,8 +58,8 @@ pub type PartReceiver = mpsc::Receiver<Part>;
 pub struct StreamSummary {
     /// Bytes written.
     pub bytes: u64,
-    /// CRC-64/NVME of all of them, hex.
-    pub crc64nvme: String,
+    /// CRC32C of all of them, hex.
+    pub crc32c: String,
     /// Checksums of the parts, in order.
     pub part_checksums: Vec<Checksum>,
 }
@@ -104,6 +104,11 @@ impl PartSink {
         let bytes =
             std::mem::replace(&mut self.buf, BytesMut::with_capacity(self.part_size)).freeze();
         let checksum = of_part(self.algorithm, &bytes);
+        let crc = match checksum {
+            Checksum::Crc32c(crc) => crc,
+            _ => crc32c(&bytes),
+        };
+        self.crc.append(crc, bytes.len() as u64);
         self.checksums.push(checksum);
         let part = Part {
             number: self.checksums.len() as u32,
@@ -127,7 +132,7 @@ impl PartSink {
         }
         Ok(StreamSummary {
             bytes: self.bytes,
-            crc64nvme: self.crc.hex(),
+            crc32c: self.crc.hex(),
             part_checksums: self.checksums,
         })
     }
@@ -138,7 +143,6 @@ impl Write for PartSink {
         let room = self.part_size - self.buf.len();
         let n = room.min(data.len());
         self.buf.extend_from_slice(&data[..n]);
-        self.crc.update(&data[..n]);
         if let Some(copy) = &mut self.copy {
             copy.write_all(&data[..n])?;
         }
@@ -164,8 +168,8 @@ pub struct PartUploader {
     pub upload: MultipartId,
     /// Parts in flight at most.
     pub concurrency: usize,
-    /// Records each completed part, for resume.
-    pub tracker: Arc<dyn Tracker>,
+    /// Records each completed part, for resume (`None`: the upload is not resumable).
+    pub tracker: Option<Arc<dyn Tracker>>,
     /// Told about every byte sent.
     pub progress: Arc<dyn Progress>,
     /// Stop between parts, or abort.
@@ -253,13 +257,15 @@ impl PartUploader {
         };
         let (receipt, checksum) =
             joined.map_err(|e| Error::Refused(format!("part upload task failed: {e}")))??;
-        self.tracker.record_part(
-            &self.upload,
-            &PartRecord {
-                receipt: receipt.clone(),
-                client_checksum: checksum.to_string(),
-            },
-        )?;
+        if let Some(tracker) = &self.tracker {
+            tracker.record_part(
+                &self.upload,
+                &PartRecord {
+                    receipt: receipt.clone(),
+                    client_checksum: checksum.to_string(),
+                },
+            )?;
+        }
         self.progress.advance(receipt.size);
         receipts.push(receipt);
         Ok(())
@@ -306,14 +312,25 @@ mod tests {
             [1, 2, 3]
         );
         assert_eq!(summary.bytes, 10);
-        assert_eq!(
-            summary.crc64nvme,
-            crate::checksum::crc64nvme_hex(b"0123456789")
-        );
+        assert_eq!(summary.crc32c, crate::checksum::crc32c_hex(b"0123456789"));
         assert_eq!(
             summary.part_checksums,
             parts.iter().map(|p| p.checksum).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_stream_crc_is_the_same_in_md5_mode() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for algorithm in [ChecksumAlgorithm::Md5, ChecksumAlgorithm::Crc32c] {
+            let (mut sink, mut rx) = PartSink::new(3000, algorithm);
+            let drain = std::thread::spawn(move || while rx.blocking_recv().is_some() {});
+            sink.write_all(&data).unwrap();
+            let summary = sink.finish().unwrap();
+            drain.join().unwrap();
+            assert_eq!(summary.part_checksums.len(), 4);
+            assert_eq!(summary.crc32c, crate::checksum::crc32c_hex(&data));
+        }
     }
 
     #[test]

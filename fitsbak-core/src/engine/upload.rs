@@ -29,6 +29,9 @@ use crate::tracker::{
     ArchiveRecord, InflightUpload, LogEntry, NewArchive, Operation, OperationStatus,
 };
 
+/// Why a session with a good archive is skipped.
+const ALREADY_BACKED_UP: &str = "already backed up";
+
 /// What `upload` is asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct UploadOptions {
@@ -119,6 +122,12 @@ pub struct UploadSummary {
     pub seconds: f64,
     /// Retries made.
     pub retries: u64,
+    /// The notes of the sessions backed up (`None` when `notes_dir` is not set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<crate::engine::notes::NotesSummary>,
+    /// Why the notes could not be backed up, when they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes_error: Option<String>,
 }
 
 impl UploadSummary {
@@ -299,11 +308,13 @@ impl Engine {
                     outcome,
                 });
             }
-            return Ok(UploadSummary {
+            let mut summary = UploadSummary {
                 sessions: results,
                 seconds: started.elapsed().as_secs_f64(),
                 ..UploadSummary::default()
-            });
+            };
+            self.back_up_notes(&mut summary, true).await?;
+            return Ok(summary);
         }
 
         let total: u64 = selected
@@ -394,14 +405,53 @@ impl Engine {
             results.push(result);
         }
         self.progress.run_finished();
-        let summary = UploadSummary {
+        let mut summary = UploadSummary {
             sessions: results,
             bytes_uploaded,
             seconds: started.elapsed().as_secs_f64(),
             retries: self.retries() - retries_before,
+            ..UploadSummary::default()
         };
+        if !summary.interrupted() {
+            self.back_up_notes(&mut summary, false).await?;
+        }
         self.record_run_stats(summary.done() as u64, bytes_uploaded, 0)?;
         Ok(summary)
+    }
+
+    /// Backs up the notes of the sessions the run backed up, now or before (those
+    /// uploaded, adopted, planned or already backed up), when `notes_dir` is set.
+    async fn back_up_notes(&self, summary: &mut UploadSummary, dry_run: bool) -> Result<()> {
+        if self.config.notes_dir.is_none() {
+            return Ok(());
+        }
+        let backed_up: HashSet<&str> = summary
+            .sessions
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.outcome,
+                    SessionOutcome::Uploaded { .. }
+                        | SessionOutcome::Adopted { .. }
+                        | SessionOutcome::Planned { .. }
+                ) || matches!(&r.outcome, SessionOutcome::Skipped { reason } if reason == ALREADY_BACKED_UP)
+            })
+            .map(|r| r.session_id.as_str())
+            .collect();
+        let sessions: Vec<Session> = self
+            .catalog
+            .sessions()?
+            .sessions
+            .into_iter()
+            .filter(|s| backed_up.contains(s.id.as_str()))
+            .collect();
+        match self.upload_notes(&sessions, false, dry_run).await {
+            Ok(notes) => summary.notes = Some(notes),
+            // A run whose archives went up does not fail for want of notes: it says so.
+            Err(Error::Refused(why)) => summary.notes_error = Some(why),
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// Chooses the sessions to upload and plans their archives. Sessions that need
@@ -498,7 +548,7 @@ impl Engine {
                                 }
                             }
                         }
-                        results.push(skipped(session.id.as_str(), "already backed up"));
+                        results.push(skipped(session.id.as_str(), ALREADY_BACKED_UP));
                         continue;
                     }
                 } else if in_bucket.contains(key.as_str()) && !interrupted.contains(&session.id) {
@@ -713,13 +763,13 @@ impl Engine {
             archive: ArchiveSummary {
                 key: key.to_string(),
                 size: plan.total_size,
-                crc64nvme: sent.stream.crc64nvme.clone(),
+                crc32c: sent.stream.crc32c.clone(),
                 etag: Some(sent.put.etag.clone()),
                 checksum: sent.put.checksum.clone().or(head.checksum.clone()),
                 part_size: sent.part_size,
                 data_bytes: plan.data_bytes(),
             },
-            members: plan.manifest_members(&sent.md5s),
+            members: plan.manifest_members(&sent.output),
             excluded: planned.excluded.clone(),
         };
         // The manifest goes first: if the run dies before the database commit, the
@@ -809,9 +859,8 @@ impl Engine {
         self.store.put(&key, body, Some(checksum), &options).await
     }
 
-    /// Streams the archive of `plan` to `key`: one PUT below the multipart
-    /// threshold, else a multipart upload. Checks the stored object's checksum (or
-    /// ETag) against the bytes sent; a mismatch deletes the object.
+    /// Streams the archive of `plan` to `key`, resuming the session's interrupted
+    /// upload when there is one.
     async fn send_archive(
         &self,
         key: &ObjectKey,
@@ -819,52 +868,170 @@ impl Engine {
         options: &PutOptions,
         copy: Option<std::fs::File>,
         session: &SessionId,
-    ) -> Result<Sent> {
+    ) -> Result<Sent<Vec<String>>> {
+        let archiver = self.archiver.clone();
+        let resume = Resume {
+            session,
+            snapshot: snapshot_of(&plan),
+        };
+        let writer_plan = plan.clone();
+        self.send_stream(
+            key,
+            plan.total_size,
+            options,
+            move |sink| archiver.write(&writer_plan, sink),
+            copy,
+            Some(resume),
+        )
+        .await
+    }
+
+    /// Streams the file at `path` to `key` (a catalog snapshot, for one): one PUT
+    /// below the multipart threshold, else a multipart upload with bounded memory.
+    /// The file must not change size while it is read; the stored object's checksum
+    /// is checked against the bytes sent. Returns the store's answer and the MD5
+    /// (hex) of the bytes sent.
+    pub async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &std::path::Path,
+        options: &PutOptions,
+    ) -> Result<(PutResult, String)> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::io(path.to_path_buf(), e))?
+            .len();
+        let source = path.to_path_buf();
+        let sent = self
+            .send_stream(
+                key,
+                size,
+                options,
+                move |sink| {
+                    use md5::Digest as _;
+                    use std::io::{Read as _, Write as _};
+                    let io = |e| Error::io(source.clone(), e);
+                    let mut file = std::fs::File::open(&source).map_err(io)?;
+                    let mut md5 = md5::Md5::new();
+                    let mut buf = vec![0u8; 1 << 20];
+                    let mut copied = 0u64;
+                    loop {
+                        let n = match file.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(io(e)),
+                        };
+                        copied += n as u64;
+                        if copied > size {
+                            break;
+                        }
+                        md5.update(&buf[..n]);
+                        sink.write_all(&buf[..n]).map_err(io)?;
+                    }
+                    if copied != size {
+                        return Err(Error::Refused(format!(
+                            "{} changed while it was read ({size} bytes planned, {copied} read)",
+                            source.display()
+                        )));
+                    }
+                    Ok(hex::encode(md5.finalize()))
+                },
+                None,
+                None,
+            )
+            .await?;
+        Ok((sent.put, sent.output))
+    }
+
+    /// Writes `body` to `key` (one PUT below the multipart threshold), checking the
+    /// stored object's checksum against the bytes sent.
+    pub async fn put_bytes(
+        &self,
+        key: &ObjectKey,
+        body: bytes::Bytes,
+        options: &PutOptions,
+    ) -> Result<PutResult> {
+        let size = body.len() as u64;
+        let what = key.to_string();
+        let sent = self
+            .send_stream(
+                key,
+                size,
+                options,
+                move |sink| {
+                    std::io::Write::write_all(sink, &body)
+                        .map_err(|e| Error::Refused(format!("writing {what}: {e}")))
+                },
+                None,
+                None,
+            )
+            .await?;
+        Ok(sent.put)
+    }
+
+    /// Streams what `write` writes (exactly `total_size` bytes) to `key`: one PUT
+    /// below the multipart threshold, else a multipart upload, resumable when
+    /// `resume` names the session it belongs to. Checks the stored object's
+    /// checksum (or ETag) against the bytes sent; a mismatch deletes the object.
+    async fn send_stream<T: Send + 'static>(
+        &self,
+        key: &ObjectKey,
+        total_size: u64,
+        options: &PutOptions,
+        write: impl FnOnce(&mut PartSink) -> Result<T> + Send + 'static,
+        copy: Option<std::fs::File>,
+        resume: Option<Resume<'_>>,
+    ) -> Result<Sent<T>> {
         let settings = &self.config.upload_settings;
         let algorithm = settings.checksum_algorithm;
-        let multipart = plan.total_size >= settings.threshold_bytes();
+        let multipart = total_size >= settings.threshold_bytes();
         let part_size = if multipart {
-            part_size(plan.total_size, settings.chunk_bytes())
+            part_size(total_size, settings.chunk_bytes())
         } else {
-            plan.total_size
+            total_size
         };
         let (mut sink, mut parts) = PartSink::new(part_size, algorithm);
         if let Some(file) = copy {
             sink = sink.with_copy(file);
         }
-        let archiver = self.archiver.clone();
-        let writer_plan = plan.clone();
-        let writer =
-            tokio::task::spawn_blocking(move || -> Result<(Vec<String>, StreamSummary)> {
-                let md5s = archiver.write(&writer_plan, &mut sink)?;
-                let summary = sink
-                    .finish()
-                    .map_err(|e| Error::Refused(format!("writing the archive: {e}")))?;
-                Ok((md5s, summary))
-            });
+        let what = key.to_string();
+        let writer = tokio::task::spawn_blocking(move || -> Result<(T, StreamSummary)> {
+            let output = write(&mut sink)?;
+            let summary = sink
+                .finish()
+                .map_err(|e| Error::Refused(format!("writing {what}: {e}")))?;
+            Ok((output, summary))
+        });
 
         if !multipart {
             // An interrupted multipart upload of the session cannot be resumed as one PUT.
-            for upload in self.tracker.inflight()? {
-                if upload.session_id == *session {
-                    self.abort(&ObjectKey::new(upload.key.clone())?, &upload.upload_id)
-                        .await;
+            if let Some(resume) = &resume {
+                for upload in self.tracker.inflight()? {
+                    if upload.session_id == *resume.session {
+                        self.abort(&ObjectKey::new(upload.key.clone())?, &upload.upload_id)
+                            .await;
+                    }
                 }
             }
             let part = parts.recv().await;
             let written = join_writer(writer).await;
-            let (md5s, stream) = written?;
-            let part =
-                part.ok_or_else(|| Error::Refused("the archive writer sent nothing".into()))?;
+            let (output, stream) = written?;
+            if stream.bytes != total_size {
+                return Err(Error::Refused(format!(
+                    "{key}: {} bytes were written, {total_size} planned",
+                    stream.bytes
+                )));
+            }
+            let part = part.ok_or_else(|| Error::Refused("the writer sent nothing".into()))?;
             let put = self
                 .store
                 .put(key, part.bytes, Some(part.checksum), options)
                 .await?;
-            self.progress.advance(plan.total_size);
+            self.progress.advance(total_size);
             let sent = Sent {
                 put,
                 stream,
-                md5s,
+                output,
                 part_size: 0,
                 resumed_parts: 0,
             };
@@ -872,37 +1039,43 @@ impl Engine {
             return Ok(sent);
         }
 
-        let snapshot = snapshot_of(&plan);
         let algorithm_name = (algorithm == ChecksumAlgorithm::Crc32c).then(|| "CRC32C".to_owned());
-        let (upload, done) = match self
-            .resumable(
-                session,
-                key,
-                &snapshot,
-                plan.total_size,
-                part_size,
-                &algorithm_name,
-            )
-            .await?
-        {
+        let resumed = match &resume {
+            Some(resume) => {
+                self.resumable(
+                    resume.session,
+                    key,
+                    &resume.snapshot,
+                    total_size,
+                    part_size,
+                    &algorithm_name,
+                )
+                .await?
+            }
+            None => None,
+        };
+        let (upload, done) = match resumed {
             Some(resumed) => resumed,
             None => {
                 let upload = self
                     .store
                     .create_multipart(key, options, algorithm_name.is_some().then_some("CRC32C"))
                     .await?;
-                let recorded = self.tracker.begin_upload(&InflightUpload {
-                    session_id: session.clone(),
-                    bucket: self.store.bucket(),
-                    key: key.to_string(),
-                    upload_id: upload.clone(),
-                    part_size,
-                    archive_size: plan.total_size,
-                    checksum_algorithm: algorithm_name.clone(),
-                    snapshot,
-                    started_at: crate::time::now(),
-                    parts: Vec::new(),
-                });
+                let recorded = match &resume {
+                    Some(resume) => self.tracker.begin_upload(&InflightUpload {
+                        session_id: resume.session.clone(),
+                        bucket: self.store.bucket(),
+                        key: key.to_string(),
+                        upload_id: upload.clone(),
+                        part_size,
+                        archive_size: total_size,
+                        checksum_algorithm: algorithm_name.clone(),
+                        snapshot: resume.snapshot.clone(),
+                        started_at: crate::time::now(),
+                        parts: Vec::new(),
+                    }),
+                    None => Ok(()),
+                };
                 if let Err(e) = recorded {
                     drop(parts);
                     let _ = join_writer(writer).await;
@@ -918,7 +1091,7 @@ impl Engine {
             key: key.clone(),
             upload: upload.clone(),
             concurrency: settings.max_concurrency,
-            tracker: self.tracker.clone(),
+            tracker: resume.is_some().then(|| self.tracker.clone()),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
         };
@@ -929,15 +1102,16 @@ impl Engine {
         let result = match (uploaded, written) {
             (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(e),
-            (Ok(receipts), Ok((md5s, stream))) => Ok((receipts, md5s, stream)),
+            (Ok(receipts), Ok((output, stream))) => Ok((receipts, output, stream)),
         };
-        let (receipts, md5s, stream) = match result {
+        let (receipts, output, stream) = match result {
             Ok(r) => r,
             // Stopped between parts, or cut off from the store after every retry: the
             // parts sent are recorded, and the next run resumes the upload.
             Err(e)
-                if (matches!(e, Error::Interrupted) && !self.cancel.abort.is_cancelled())
-                    || crate::layers::is_transient(&e) =>
+                if resume.is_some()
+                    && ((matches!(e, Error::Interrupted) && !self.cancel.abort.is_cancelled())
+                        || crate::layers::is_transient(&e)) =>
             {
                 return Err(e);
             }
@@ -946,13 +1120,20 @@ impl Engine {
                 return Err(e);
             }
         };
+        if stream.bytes != total_size {
+            self.abort(key, &upload).await;
+            return Err(Error::Refused(format!(
+                "{key}: {} bytes were written, {total_size} planned",
+                stream.bytes
+            )));
+        }
         let put = match self.store.complete_multipart(key, &upload, &receipts).await {
             Ok(put) => put,
             // A retried Complete whose first attempt went through finds the upload
             // gone: the object is there, and the integrity check below decides.
             Err(e) if e.store_kind() == Some(StoreErrorKind::NoSuchUpload) => {
                 match self.store.head(key).await? {
-                    Some(meta) if meta.size == plan.total_size => PutResult {
+                    Some(meta) if meta.size == total_size => PutResult {
                         etag: meta.etag,
                         version_id: meta.version_id,
                         checksum: meta.checksum,
@@ -972,7 +1153,7 @@ impl Engine {
         let sent = Sent {
             put,
             stream,
-            md5s,
+            output,
             part_size,
             resumed_parts,
         };
@@ -1062,7 +1243,12 @@ impl Engine {
 
     /// The stored object's checksum (CRC32C) or ETag (MD5) must be what the bytes
     /// sent give; otherwise the object is deleted and the upload fails.
-    async fn check_integrity(&self, key: &ObjectKey, sent: &Sent, multipart: bool) -> Result<()> {
+    async fn check_integrity<T>(
+        &self,
+        key: &ObjectKey,
+        sent: &Sent<T>,
+        multipart: bool,
+    ) -> Result<()> {
         let expected = expected_object_checksum(&sent.stream.part_checksums, multipart);
         let (what, actual) = match self.config.upload_settings.checksum_algorithm {
             ChecksumAlgorithm::Md5 => {
@@ -1232,13 +1418,7 @@ impl Engine {
                 .filter(|a| a.current_storage_class.as_ref() == Some(&c))
                 .count() as u64
         };
-        let cost: f64 = archives
-            .iter()
-            .map(|a| {
-                let class = a.current_storage_class.clone().unwrap_or_default();
-                a.archive_size_bytes as f64 / 1e9 * self.config.cost_tracking.storage_price(&class)
-            })
-            .sum();
+        let cost = self.estimate_costs(None)?.as_stored.monthly_usd;
         self.tracker.record_stats(&crate::tracker::StatsSnapshot {
             stat_date: Some(crate::time::now()),
             period_type: "run".into(),
@@ -1263,12 +1443,19 @@ impl Engine {
 }
 
 /// What was sent, and what the store answered.
-struct Sent {
+struct Sent<T> {
     put: PutResult,
     stream: StreamSummary,
-    md5s: Vec<String>,
+    /// What the writer returned (an archive's member MD5s).
+    output: T,
     part_size: u64,
     resumed_parts: u64,
+}
+
+/// The session an upload belongs to, and the member snapshot it can resume on.
+struct Resume<'a> {
+    session: &'a SessionId,
+    snapshot: String,
 }
 
 /// The member snapshot an upload in flight is resumed against: paths, sizes and

@@ -117,6 +117,8 @@ fn catalog(files: Vec<CatalogFile>) -> MockCatalog {
 fn tracker_recording_nothing() -> MockTracker {
     let mut tracker = MockTracker::new();
     tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker.expect_notes().returning(|| Ok(vec![]));
+    tracker.expect_db_snapshots().returning(|| Ok(vec![]));
     tracker.expect_inflight().returning(|| Ok(vec![]));
     tracker.expect_begin_upload().returning(|_| Ok(()));
     tracker.expect_record_part().returning(|_, _| Ok(()));
@@ -219,27 +221,28 @@ fn receipt(n: u32, body: &bytes::Bytes, checksum: Option<Checksum>) -> PartRecei
     }
 }
 
-#[tokio::test]
-async fn a_failed_part_aborts_the_upload_and_records_nothing() {
+/// Uploads one session whose part 3 fails with `kind`; `aborts` says whether the
+/// multipart upload must be aborted. Returns the session's error.
+async fn upload_with_a_failing_part(
+    kind: StoreErrorKind,
+    message: &'static str,
+    aborts: bool,
+) -> String {
     let s = setup();
     let mut store = MockObjectStore::new();
     store_basics(&mut store);
-    store.expect_put_part().returning(|key, _, n, body, c| {
-        if n == 3 {
-            Err(StoreError::new(
-                StoreErrorKind::Network,
-                "UploadPart",
-                key.to_string(),
-                "connection reset",
-            )
-            .into())
-        } else {
-            Ok(receipt(n, &body, c))
-        }
-    });
+    store
+        .expect_put_part()
+        .returning(move |key, _, n, body, c| {
+            if n == 3 {
+                Err(StoreError::new(kind, "UploadPart", key.to_string(), message).into())
+            } else {
+                Ok(receipt(n, &body, c))
+            }
+        });
     store
         .expect_abort_multipart()
-        .times(1)
+        .times(usize::from(aborts))
         .returning(|_, _| Ok(()));
     store.expect_complete_multipart().times(0);
     let e = engine(
@@ -253,6 +256,27 @@ async fn a_failed_part_aborts_the_upload_and_records_nothing() {
     let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
         panic!("{summary:?}");
     };
+    error.clone()
+}
+
+#[tokio::test]
+async fn a_failed_part_aborts_the_upload_and_records_nothing() {
+    let error = upload_with_a_failing_part(
+        StoreErrorKind::Integrity,
+        "BadDigest: the CRC32C you specified did not match the calculated checksum",
+        true,
+    )
+    .await;
+    assert!(
+        error.contains("UploadPart") && error.contains("BadDigest"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_network_failure_after_every_retry_keeps_the_upload_for_the_next_run() {
+    let error =
+        upload_with_a_failing_part(StoreErrorKind::Network, "connection reset", false).await;
     assert!(
         error.contains("UploadPart") && error.contains("connection reset"),
         "{error}"
@@ -351,6 +375,8 @@ async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
     store.expect_abort_multipart().times(0);
     let mut tracker = MockTracker::new();
     tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker.expect_notes().returning(|| Ok(vec![]));
+    tracker.expect_db_snapshots().returning(|| Ok(vec![]));
     tracker.expect_inflight().returning(|| Ok(vec![]));
     tracker.expect_begin_upload().returning(|_| Ok(()));
     tracker.expect_record_part().returning(|_, _| Ok(()));
@@ -437,6 +463,8 @@ fn interrupted(
 fn resuming_tracker(inflight: crate::tracker::InflightUpload) -> MockTracker {
     let mut tracker = MockTracker::new();
     tracker.expect_archives().returning(|| Ok(vec![]));
+    tracker.expect_notes().returning(|| Ok(vec![]));
+    tracker.expect_db_snapshots().returning(|| Ok(vec![]));
     tracker
         .expect_inflight()
         .returning(move || Ok(vec![inflight.clone()]));

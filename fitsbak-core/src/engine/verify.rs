@@ -292,7 +292,7 @@ impl Engine {
             archive: ArchiveSummary {
                 key: record.key.clone(),
                 size: record.archive_size_bytes,
-                crc64nvme: String::new(),
+                crc32c: String::new(),
                 etag: record.etag.clone(),
                 checksum: None,
                 part_size: 0,
@@ -345,7 +345,7 @@ impl Engine {
         let body = got.body.map(|chunk| chunk.map_err(std::io::Error::other));
         let mut bridge = SyncIoBridge::new(StreamReader::new(body));
         let reader = self.reader.clone();
-        let expected_crc = manifest.archive.crc64nvme.clone();
+        let expected_crc = manifest.archive.crc32c.clone();
         let checked = tokio::task::spawn_blocking(
             move || -> Result<(crate::archive::VerifyReport, String)> {
                 let mut counted = CrcReader {
@@ -368,7 +368,7 @@ impl Engine {
         }
         if !expected_crc.is_empty() && crc != expected_crc {
             problems.push(format!(
-                "the archive's CRC-64 is {crc}, the manifest says {expected_crc}"
+                "the archive's CRC32C is {crc}, the manifest says {expected_crc}"
             ));
         }
         let outcome = if problems.is_empty() {

@@ -63,7 +63,7 @@ async fn deep_archive_objects_need_a_restore_before_a_get() {
         "{err}"
     );
 
-    store.restore(&k, 3, RestoreTier::Bulk).await.unwrap();
+    store.restore(&k, None, 3, RestoreTier::Bulk).await.unwrap();
     let head = store.head(&k).await.unwrap().unwrap();
     assert!(
         matches!(

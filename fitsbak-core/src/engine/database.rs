@@ -1,0 +1,507 @@
+//! Catalog database snapshots in the bucket: upload, list, restore.
+//!
+//! A snapshot (taken by the caller with SQLite's online backup API, see
+//! `fitsbak_store::snapshot`) goes to `backups/database/{file name}` when the
+//! bucket keeps versions, each upload a new version; otherwise to a timestamped
+//! key, `backups/database/{stem}_{YYYYMMDDTHHMMSS.mmmZ}.{ext}`, written only if no
+//! object has that key, so that no snapshot replaces another. Each object carries its MD5 and description as metadata, so
+//! that a listing and a restore need nothing but the bucket.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use md5::{Digest, Md5};
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result, StoreErrorKind};
+use crate::ids::ObjectKey;
+use crate::model::StorageClass;
+use crate::store::{ObjectVersion, PutOptions, RestoreTier};
+use crate::tags::ObjectKind;
+use crate::tracker::{DbSnapshotRecord, LogEntry, Operation, OperationStatus};
+
+/// Characters escaped in metadata values: S3 metadata travels as HTTP headers.
+const METADATA_ESCAPES: &AsciiSet = &CONTROLS.add(b'%');
+
+/// A snapshot in the bucket, as `list-db-backups` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbSnapshotListing {
+    /// The object key.
+    pub key: String,
+    /// Its version id (`None` for a store without versions).
+    pub version_id: Option<String>,
+    /// The current version of its key.
+    pub is_latest: bool,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// When it was written.
+    pub last_modified: Option<DateTime<Utc>>,
+    /// Storage class.
+    pub storage_class: StorageClass,
+    /// What was said about it when it was taken (from the tracking table).
+    pub description: Option<String>,
+}
+
+/// Which snapshot to restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotSelector {
+    /// Its key (the newest snapshot when neither is given).
+    pub key: Option<String>,
+    /// Its version id.
+    pub version_id: Option<String>,
+}
+
+/// A restored snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestoredSnapshot {
+    /// Where it came from.
+    pub key: String,
+    /// Which version.
+    pub version_id: Option<String>,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Its MD5, checked against the one recorded at upload when there was one.
+    pub md5: String,
+    /// Whether that MD5 was checked.
+    pub md5_checked: bool,
+}
+
+fn md5_of_metadata(metadata: &BTreeMap<String, String>) -> Option<String> {
+    metadata.get("md5").cloned()
+}
+
+/// The timestamped key name of a snapshot of `file_name` taken at `at`.
+pub fn timestamped_name(file_name: &str, at: DateTime<Utc>) -> String {
+    let stamp = at.format("%Y%m%dT%H%M%S%.3fZ");
+    match file_name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}_{stamp}.{ext}"),
+        _ => format!("{file_name}_{stamp}"),
+    }
+}
+
+impl Engine {
+    /// Uploads the snapshot file at `snapshot` (a copy of the catalog at `source`)
+    /// and records it. `description` goes in the tracking table and, escaped, in the
+    /// object's metadata.
+    pub async fn upload_db_snapshot(
+        &self,
+        snapshot: &Path,
+        source: &Path,
+        description: Option<String>,
+    ) -> Result<DbSnapshotRecord> {
+        let started = Instant::now();
+        let created_at = crate::time::now();
+        let file_name = source
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "{} has no file name that can be a key",
+                    source.display()
+                ))
+            })?
+            .to_owned();
+        let versioned = self.store.bucket_facts().await?.versioning.as_deref() == Some("Enabled");
+        let name = if versioned {
+            file_name.clone()
+        } else {
+            timestamped_name(&file_name, created_at)
+        };
+        let key = self.config.s3_paths.database_key(&name)?;
+        let rule = self
+            .config
+            .rule_for(ObjectKind::DatabaseSnapshot)
+            .unwrap_or(&self.config.backup_rules.imaging_sessions)
+            .clone();
+        let mut metadata = BTreeMap::new();
+        metadata.insert("source-file".to_owned(), escape(&file_name));
+        metadata.insert("created-at".to_owned(), crate::time::to_db(created_at));
+        metadata.insert("tool-version".to_owned(), crate::tool_version());
+        if let Some(d) = &description {
+            metadata.insert("description".to_owned(), escape(d));
+        }
+        let mut options = PutOptions {
+            tags: self.config.tags_for(ObjectKind::DatabaseSnapshot),
+            metadata,
+            storage_class: rule.storage_class.clone(),
+            content_type: Some("application/vnd.sqlite3".into()),
+            encryption: self.encryption(),
+            if_none_match: !versioned,
+        };
+        // The MD5 must be in the metadata before the bytes are sent: hash first.
+        let md5 = hash_file(snapshot).await?;
+        options.metadata.insert("md5".to_owned(), md5.clone());
+        let result = self.put_file(&key, snapshot, &options).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let (put, sent_md5) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let log = LogEntry {
+                    bucket: Some(self.store.bucket()),
+                    key: Some(key.to_string()),
+                    duration_seconds: Some(seconds),
+                    error_message: Some(e.to_string()),
+                    ..LogEntry::new(Operation::DatabaseBackup, OperationStatus::Failed)
+                };
+                if let Err(log_err) = self.tracker.log(&log) {
+                    tracing::warn!("could not log the failed snapshot upload: {log_err}");
+                }
+                return Err(e);
+            }
+        };
+        if sent_md5 != md5 {
+            let _ = self.store.delete(&key).await;
+            return Err(Error::Refused(format!(
+                "{} changed while it was uploaded (MD5 {md5} before, {sent_md5} sent); nothing was kept",
+                snapshot.display()
+            )));
+        }
+        let size = std::fs::metadata(snapshot)
+            .map_err(|e| Error::io(snapshot.to_path_buf(), e))?
+            .len();
+        let mut record = DbSnapshotRecord {
+            id: 0,
+            bucket: self.store.bucket(),
+            key: key.to_string(),
+            region: self.store.region(),
+            version_id: put.version_id,
+            etag: Some(put.etag),
+            size_bytes: size,
+            md5,
+            source_path: source.display().to_string(),
+            description,
+            created_at,
+        };
+        let log = LogEntry {
+            bucket: Some(record.bucket.clone()),
+            key: Some(record.key.clone()),
+            duration_seconds: Some(seconds),
+            bytes_transferred: Some(size),
+            notes: record.version_id.as_ref().map(|v| format!("version {v}")),
+            ..LogEntry::new(Operation::DatabaseBackup, OperationStatus::Success)
+        };
+        record.id = self.tracker.record_db_snapshot(&record, &log)?;
+        Ok(record)
+    }
+
+    /// Every snapshot in the bucket, newest first, with the descriptions the
+    /// tracking table has.
+    pub async fn list_db_snapshots(&self) -> Result<Vec<DbSnapshotListing>> {
+        let prefix = format!(
+            "{}/",
+            self.config.s3_paths.database_backups.trim_matches('/')
+        );
+        let recorded: HashMap<(String, Option<String>), Option<String>> = self
+            .tracker
+            .db_snapshots()?
+            .into_iter()
+            .filter(|s| s.bucket == self.store.bucket())
+            .map(|s| ((s.key, s.version_id), s.description))
+            .collect();
+        let mut out: Vec<DbSnapshotListing> = self
+            .store
+            .list_versions(&prefix)
+            .await?
+            .into_iter()
+            .map(|v: ObjectVersion| {
+                let description = recorded
+                    .get(&(v.key.clone(), v.version_id.clone()))
+                    .cloned()
+                    .flatten();
+                DbSnapshotListing {
+                    key: v.key,
+                    version_id: v.version_id,
+                    is_latest: v.is_latest,
+                    size_bytes: v.size,
+                    last_modified: v.last_modified,
+                    storage_class: v.storage_class,
+                    description,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.last_modified
+                .cmp(&a.last_modified)
+                .then_with(|| b.is_latest.cmp(&a.is_latest))
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        Ok(out)
+    }
+
+    /// The snapshot a selector names: by version id (and key), by key (its newest
+    /// version), or the newest of all.
+    pub async fn find_db_snapshot(&self, selector: &SnapshotSelector) -> Result<DbSnapshotListing> {
+        let all = self.list_db_snapshots().await?;
+        let prefix = self.config.s3_paths.database_backups.trim_matches('/');
+        let key = selector.key.as_deref().map(|k| {
+            if k.contains('/') {
+                k.to_owned()
+            } else {
+                format!("{prefix}/{k}")
+            }
+        });
+        let found = all.into_iter().find(|s| {
+            key.as_ref().is_none_or(|k| *k == s.key)
+                && match &selector.version_id {
+                    Some(v) => s.version_id.as_ref() == Some(v),
+                    None => true,
+                }
+        });
+        found.ok_or_else(|| {
+            let what = match (&key, &selector.version_id) {
+                (Some(k), Some(v)) => format!("version {v} of {k}"),
+                (None, Some(v)) => format!("version {v}"),
+                (Some(k), None) => k.clone(),
+                (None, None) => "any snapshot".to_owned(),
+            };
+            Error::Refused(format!(
+                "no catalog snapshot matches {what} in {} under {prefix}/ (`fitsbak list-db-backups` lists them)",
+                self.store.describe()
+            ))
+        })
+    }
+
+    /// Downloads the snapshot `selector` names to `output`: into a partial file
+    /// beside it, checked against the MD5 recorded at upload and by `check` (the
+    /// caller's `PRAGMA integrity_check`), then renamed into place. An existing
+    /// `output` is replaced only with `overwrite`. A snapshot in GLACIER or
+    /// DEEP_ARCHIVE must be restored first: the error says how.
+    pub async fn restore_db_snapshot(
+        &self,
+        selector: &SnapshotSelector,
+        output: &Path,
+        overwrite: bool,
+        check: &(dyn Fn(&Path) -> Result<()> + Sync),
+    ) -> Result<RestoredSnapshot> {
+        if output.exists() && !overwrite {
+            return Err(Error::Refused(format!(
+                "{} exists; pass --overwrite to replace it",
+                output.display()
+            )));
+        }
+        let started = Instant::now();
+        let snapshot = self.find_db_snapshot(selector).await?;
+        let key = ObjectKey::new(snapshot.key.clone())?;
+        let got = match &snapshot.version_id {
+            Some(v) if v != "null" => self.store.get_version(&key, v).await,
+            _ => self.store.get(&key, None).await,
+        };
+        let got = match got {
+            Ok(got) => got,
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NeedsRestore) => {
+                return Err(Error::Refused(format!(
+                    "{key}{} is in {} and must be restored before it can be read: run \
+                     `fitsbak restore-db --request-restore{}` and wait (Standard: within 12 hours, \
+                     Bulk: within 48 hours for DEEP_ARCHIVE)",
+                    version_note(&snapshot.version_id),
+                    snapshot.storage_class,
+                    selector_args(&snapshot),
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let expected_md5 = match md5_of_metadata(&got.meta.metadata) {
+            Some(md5) => Some(md5),
+            // Snapshots written without the metadata: the MD5 recorded at upload.
+            None => self
+                .tracker
+                .db_snapshots()?
+                .into_iter()
+                .find(|r| r.key == snapshot.key && r.version_id == snapshot.version_id)
+                .map(|r| r.md5),
+        };
+        let partial = partial_path(output);
+        if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Error::io(dir.to_path_buf(), e))?;
+        }
+        let written: Result<(u64, String)> = async {
+            let mut file = tokio::fs::File::create(&partial)
+                .await
+                .map_err(|e| Error::io(partial.clone(), e))?;
+            let mut md5 = Md5::new();
+            let mut size = 0u64;
+            let mut body = got.body;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                md5.update(&chunk);
+                size += chunk.len() as u64;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::io(partial.clone(), e))?;
+            }
+            file.sync_all()
+                .await
+                .map_err(|e| Error::io(partial.clone(), e))?;
+            Ok((size, hex::encode(md5.finalize())))
+        }
+        .await;
+        let checked = written.and_then(|(size, md5)| {
+            if size != snapshot.size_bytes {
+                return Err(Error::Refused(format!(
+                    "{key}: read {size} bytes, the listing says {}",
+                    snapshot.size_bytes
+                )));
+            }
+            if let Some(expected) = &expected_md5
+                && *expected != md5
+            {
+                return Err(Error::Refused(format!(
+                    "{key}: the bytes read have MD5 {md5}, the snapshot was uploaded with {expected}"
+                )));
+            }
+            check(&partial)?;
+            Ok((size, md5))
+        });
+        let (size, md5) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&partial, output).map_err(|e| Error::io(output.to_path_buf(), e))?;
+        let log = LogEntry {
+            bucket: Some(self.store.bucket()),
+            key: Some(key.to_string()),
+            duration_seconds: Some(started.elapsed().as_secs_f64()),
+            bytes_transferred: Some(size),
+            notes: Some(format!(
+                "to {}{}",
+                output.display(),
+                version_note(&snapshot.version_id)
+            )),
+            ..LogEntry::new(Operation::DatabaseRestore, OperationStatus::Success)
+        };
+        if let Err(e) = self.tracker.log(&log) {
+            tracing::warn!("could not log the snapshot restore: {e}");
+        }
+        Ok(RestoredSnapshot {
+            key: key.to_string(),
+            version_id: snapshot.version_id,
+            path: output.to_path_buf(),
+            size_bytes: size,
+            md5_checked: expected_md5.is_some(),
+            md5,
+        })
+    }
+
+    /// Asks for a readable copy of an archived snapshot for `days`.
+    pub async fn request_db_snapshot_restore(
+        &self,
+        selector: &SnapshotSelector,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<DbSnapshotListing> {
+        let snapshot = self.find_db_snapshot(selector).await?;
+        if tier == RestoreTier::Expedited && snapshot.storage_class == StorageClass::DeepArchive {
+            return Err(Error::Refused(
+                "the Expedited tier is not offered for DEEP_ARCHIVE objects: use --tier Standard \
+                 (within 12 h) or Bulk (within 48 h)"
+                    .into(),
+            ));
+        }
+        let key = ObjectKey::new(snapshot.key.clone())?;
+        let version = snapshot.version_id.clone().filter(|v| v != "null");
+        match self.store.restore(&key, version, days, tier).await {
+            Ok(()) => Ok(snapshot),
+            Err(e) if e.store_kind() == Some(StoreErrorKind::RestoreInProgress) => Ok(snapshot),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A metadata value for any text: controls, `%` and every non-ASCII byte escaped.
+fn escape(value: &str) -> String {
+    utf8_percent_encode(value, METADATA_ESCAPES).to_string()
+}
+
+/// The text of an escaped metadata value.
+pub fn unescape(value: &str) -> String {
+    percent_decode_str(value).decode_utf8_lossy().into_owned()
+}
+
+fn version_note(version: &Option<String>) -> String {
+    version
+        .as_ref()
+        .filter(|v| *v != "null")
+        .map(|v| format!(" (version {v})"))
+        .unwrap_or_default()
+}
+
+fn selector_args(snapshot: &DbSnapshotListing) -> String {
+    match &snapshot.version_id {
+        Some(v) if v != "null" => format!(" --version-id {v}"),
+        _ => format!(" --key {}", snapshot.key),
+    }
+}
+
+fn partial_path(output: &Path) -> PathBuf {
+    let mut name = output
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".fitsbak-partial");
+    output.with_file_name(name)
+}
+
+async fn hash_file(path: &Path) -> Result<String> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        crate::engine::verify::hash_file(&path)
+            .map(|(_, md5)| md5)
+            .map_err(|e| Error::io(path.clone(), e))
+    })
+    .await
+    .map_err(|e| Error::Refused(format!("hashing the snapshot failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timestamped_names_keep_the_extension() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 21, 30, 5).unwrap()
+            + chrono::Duration::milliseconds(42);
+        assert_eq!(
+            timestamped_name("fits_catalog.db", at),
+            "fits_catalog_20261127T213005.042Z.db"
+        );
+        assert_eq!(
+            timestamped_name("catalog", at),
+            "catalog_20261127T213005.042Z"
+        );
+        assert_eq!(
+            timestamped_name(".hidden", at),
+            ".hidden_20261127T213005.042Z"
+        );
+    }
+
+    #[test]
+    fn metadata_values_round_trip_any_text() {
+        for text in ["before the flip", "Hα 100% – ok\nline two", ""] {
+            let escaped = escape(text);
+            assert!(escaped.is_ascii() && !escaped.contains('\n'), "{escaped}");
+            assert_eq!(unescape(&escaped), text);
+        }
+    }
+
+    #[test]
+    fn partial_files_sit_beside_the_output() {
+        assert_eq!(
+            partial_path(Path::new("/r/catalog.db")),
+            PathBuf::from("/r/catalog.db.fitsbak-partial")
+        );
+    }
+}

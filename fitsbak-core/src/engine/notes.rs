@@ -1,0 +1,382 @@
+//! Session notes: each session's markdown notes, written by the cataloger at
+//! `{notes_dir}/Imaging_Sessions/{year}/{session_id}.md`, go to
+//! `backups/sessions/{year}/{session_id}_notes.md` with the notes rule's tags and
+//! are tracked in `s3_backup_session_notes`. A note is uploaded again only when its
+//! content changed: the MD5 of its bytes is compared with the one recorded at the
+//! last upload (an edit that keeps the content, or a touched mtime, uploads nothing).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::ids::{ObjectKey, SessionId};
+use crate::model::Session;
+use crate::progress::{ItemOutcome, RunPlan};
+use crate::store::PutOptions;
+use crate::tags::ObjectKind;
+use crate::tracker::{LogEntry, NoteRecord, Operation, OperationStatus};
+
+/// Notes larger than this are refused: they are not notes.
+pub const MAX_NOTE_BYTES: u64 = 64 << 20;
+
+/// Where a session's note stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteState {
+    /// Never uploaded (to this bucket).
+    New,
+    /// Uploaded, and the content changed since.
+    Changed,
+    /// Uploaded with this content.
+    UpToDate,
+    /// The session has no note on disk.
+    NoNote,
+}
+
+impl NoteState {
+    /// As shown in tables.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NoteState::New => "new",
+            NoteState::Changed => "changed",
+            NoteState::UpToDate => "up to date",
+            NoteState::NoNote => "no note",
+        }
+    }
+}
+
+/// One session's note, on disk and in the tracking table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoteStatus {
+    /// The session.
+    pub session_id: SessionId,
+    /// Its year.
+    pub year: i32,
+    /// Where its note is (or would be) on disk.
+    pub path: PathBuf,
+    /// Where it goes in the bucket.
+    pub key: String,
+    /// Where it stands.
+    pub state: NoteState,
+    /// Size on disk.
+    pub size_bytes: u64,
+    /// MD5 of the content on disk.
+    pub md5: Option<String>,
+    /// When it was last uploaded.
+    pub uploaded_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What happened to one note.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action", content = "detail")]
+pub enum NoteAction {
+    /// Uploaded.
+    Uploaded,
+    /// Would be uploaded (`--dry-run`).
+    WouldUpload,
+    /// Unchanged since its last upload.
+    Unchanged,
+    /// The session has no note.
+    NoNote,
+    /// Failed; the others went on.
+    Failed(String),
+}
+
+/// One line of a notes run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoteOutcome {
+    /// The session.
+    pub session_id: SessionId,
+    /// Where the note goes.
+    pub key: String,
+    /// Its size.
+    pub size_bytes: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub action: NoteAction,
+}
+
+/// A notes run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NotesSummary {
+    /// Per session, in session order.
+    pub notes: Vec<NoteOutcome>,
+}
+
+impl NotesSummary {
+    /// Notes with this action.
+    pub fn count(&self, f: impl Fn(&NoteAction) -> bool) -> usize {
+        self.notes.iter().filter(|n| f(&n.action)).count()
+    }
+
+    /// Notes uploaded.
+    pub fn uploaded(&self) -> usize {
+        self.count(|a| *a == NoteAction::Uploaded)
+    }
+
+    /// Notes that failed.
+    pub fn failed(&self) -> usize {
+        self.count(|a| matches!(a, NoteAction::Failed(_)))
+    }
+
+    /// One line: `2 uploaded, 5 unchanged, 1 without notes, 0 failed`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} uploaded{}, {} unchanged, {} without notes, {} failed",
+            self.uploaded(),
+            match self.count(|a| *a == NoteAction::WouldUpload) {
+                0 => String::new(),
+                n => format!(" ({n} would be)"),
+            },
+            self.count(|a| *a == NoteAction::Unchanged),
+            self.count(|a| *a == NoteAction::NoNote),
+            self.failed()
+        )
+    }
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
+impl Engine {
+    /// The notes directory, or an error saying how to set it.
+    pub fn notes_dir(&self) -> Result<PathBuf> {
+        let dir = self.config.notes_dir().ok_or_else(|| {
+            Error::Refused(
+                "notes_dir is not set in the config: set it to the cataloger's notes directory \
+                 (the one holding Imaging_Sessions/)"
+                    .into(),
+            )
+        })?;
+        if !dir.is_dir() {
+            return Err(Error::Refused(format!(
+                "notes directory {} (notes_dir in the config) does not exist",
+                dir.display()
+            )));
+        }
+        Ok(dir)
+    }
+
+    /// Where a session's note is on disk.
+    pub fn note_path(dir: &std::path::Path, session: &Session) -> PathBuf {
+        dir.join("Imaging_Sessions")
+            .join(session.year().to_string())
+            .join(format!("{}.md", session.id))
+    }
+
+    fn note_key(&self, session: &Session) -> Result<ObjectKey> {
+        Ok(self
+            .config
+            .s3_paths
+            .notes_key(session.year(), &session.id)?)
+    }
+
+    /// Reads a note: its bytes, or `None` when the session has none.
+    fn read_note(path: &std::path::Path) -> Result<Option<Vec<u8>>> {
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path.to_path_buf(), e)),
+        };
+        if !meta.is_file() {
+            return Err(Error::Refused(format!("{} is not a file", path.display())));
+        }
+        if meta.len() > MAX_NOTE_BYTES {
+            return Err(Error::Refused(format!(
+                "{} is {} bytes: larger than a note can be ({MAX_NOTE_BYTES})",
+                path.display(),
+                meta.len()
+            )));
+        }
+        std::fs::read(path)
+            .map(Some)
+            .map_err(|e| Error::io(path.to_path_buf(), e))
+    }
+
+    /// The recorded notes of the store in use, by session.
+    fn recorded_notes(&self) -> Result<HashMap<SessionId, NoteRecord>> {
+        let bucket = self.store.bucket();
+        Ok(self
+            .tracker
+            .notes()?
+            .into_iter()
+            .filter(|n| n.bucket == bucket)
+            .map(|n| (n.session_id.clone(), n))
+            .collect())
+    }
+
+    /// Where each session's note stands, comparing the content on disk with the
+    /// MD5 recorded at its last upload.
+    pub fn notes_status(&self, sessions: &[Session]) -> Result<Vec<NoteStatus>> {
+        let dir = self.notes_dir()?;
+        let recorded = self.recorded_notes()?;
+        let mut out = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            let path = Self::note_path(&dir, session);
+            let key = self.note_key(session)?.to_string();
+            let row = recorded.get(&session.id);
+            let content = Self::read_note(&path)?;
+            let md5 = content.as_deref().map(md5_hex);
+            let state = match (&md5, row) {
+                (None, _) => NoteState::NoNote,
+                (Some(_), None) => NoteState::New,
+                (Some(now), Some(row)) if row.content_md5.as_deref() == Some(now) => {
+                    NoteState::UpToDate
+                }
+                (Some(_), Some(_)) => NoteState::Changed,
+            };
+            out.push(NoteStatus {
+                session_id: session.id.clone(),
+                year: session.year(),
+                path,
+                key,
+                state,
+                size_bytes: content.map_or(0, |c| c.len() as u64),
+                md5,
+                uploaded_at: row.and_then(|r| r.uploaded_at),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Uploads the notes of `sessions` that are new or changed (all of them with
+    /// `force`); `dry_run` says what would be uploaded and sends nothing. One
+    /// failure does not stop the others.
+    pub async fn upload_notes(
+        &self,
+        sessions: &[Session],
+        force: bool,
+        dry_run: bool,
+    ) -> Result<NotesSummary> {
+        let statuses = self.notes_status(sessions)?;
+        let to_send: Vec<&NoteStatus> = statuses
+            .iter()
+            .filter(|s| s.state != NoteState::NoNote && (force || s.state != NoteState::UpToDate))
+            .collect();
+        if !dry_run {
+            self.progress.run_started(&RunPlan {
+                operation: "notes",
+                items: to_send.len() as u64,
+                bytes: to_send.iter().map(|s| s.size_bytes).sum(),
+            });
+        }
+        let mut summary = NotesSummary::default();
+        for status in &statuses {
+            let action = match status.state {
+                NoteState::NoNote => NoteAction::NoNote,
+                NoteState::UpToDate if !force => NoteAction::Unchanged,
+                _ if dry_run => NoteAction::WouldUpload,
+                _ => {
+                    let item = format!("{} notes", status.session_id);
+                    self.progress.item_started(&item, status.size_bytes);
+                    let action = match self.upload_note(status).await {
+                        Ok(()) => NoteAction::Uploaded,
+                        Err(e) => NoteAction::Failed(e.to_string()),
+                    };
+                    self.progress.item_finished(
+                        &item,
+                        &match &action {
+                            NoteAction::Failed(reason) => ItemOutcome::Failed {
+                                reason: reason.clone(),
+                            },
+                            _ => ItemOutcome::Done {
+                                bytes: status.size_bytes,
+                            },
+                        },
+                    );
+                    action
+                }
+            };
+            summary.notes.push(NoteOutcome {
+                session_id: status.session_id.clone(),
+                key: status.key.clone(),
+                size_bytes: status.size_bytes,
+                action,
+            });
+        }
+        if !dry_run {
+            self.progress.run_finished();
+        }
+        Ok(summary)
+    }
+
+    /// Uploads one note and records it; a failure is logged.
+    async fn upload_note(&self, status: &NoteStatus) -> Result<()> {
+        let started = Instant::now();
+        let key = ObjectKey::new(status.key.clone())?;
+        let result: Result<NoteRecord> = async {
+            // Read again: what is sent and what is recorded are the same bytes.
+            let content = Self::read_note(&status.path)?
+                .ok_or_else(|| Error::Refused(format!("{} disappeared", status.path.display())))?;
+            let md5 = md5_hex(&content);
+            let rule = self
+                .config
+                .rule_for(ObjectKind::SessionNotes)
+                .unwrap_or(&self.config.backup_rules.imaging_sessions)
+                .clone();
+            let mut metadata = BTreeMap::new();
+            metadata.insert("session-id".to_owned(), status.session_id.to_string());
+            metadata.insert("content-md5".to_owned(), md5.clone());
+            metadata.insert("tool-version".to_owned(), crate::tool_version());
+            let options = PutOptions {
+                tags: self.config.tags_for(ObjectKind::SessionNotes),
+                metadata,
+                storage_class: rule.storage_class.clone(),
+                content_type: Some("text/markdown; charset=utf-8".into()),
+                encryption: self.encryption(),
+                if_none_match: false,
+            };
+            let size = content.len() as u64;
+            let put = self.put_bytes(&key, content.into(), &options).await?;
+            Ok(NoteRecord {
+                session_id: status.session_id.clone(),
+                session_year: status.year,
+                bucket: self.store.bucket(),
+                key: key.to_string(),
+                region: self.store.region(),
+                etag: Some(put.etag),
+                uploaded_at: Some(crate::time::now()),
+                size_bytes: size,
+                content_md5: Some(md5),
+                archive_policy: Some(rule.archive_value()),
+                backup_policy: Some(rule.backup_value()),
+                storage_class: Some(rule.storage_class),
+            })
+        }
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(record) => {
+                let log = LogEntry {
+                    session_id: Some(status.session_id.clone()),
+                    bucket: Some(record.bucket.clone()),
+                    key: Some(record.key.clone()),
+                    duration_seconds: Some(seconds),
+                    bytes_transferred: Some(record.size_bytes),
+                    ..LogEntry::new(Operation::NotesUpload, OperationStatus::Success)
+                };
+                self.tracker.record_note(&record, &log)
+            }
+            Err(e) => {
+                let log = LogEntry {
+                    session_id: Some(status.session_id.clone()),
+                    bucket: Some(self.store.bucket()),
+                    key: Some(key.to_string()),
+                    duration_seconds: Some(seconds),
+                    error_message: Some(e.to_string()),
+                    ..LogEntry::new(Operation::NotesUpload, OperationStatus::Failed)
+                };
+                if let Err(log_err) = self.tracker.log(&log) {
+                    tracing::warn!("could not log the failed notes upload: {log_err}");
+                }
+                Err(e)
+            }
+        }
+    }
+}
