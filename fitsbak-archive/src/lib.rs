@@ -12,7 +12,7 @@ pub mod layout;
 pub mod read;
 pub mod write;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use fitsbak_core::archive::{
@@ -37,7 +37,11 @@ impl ArchiveBuilder for TarArchiver {
         Ok(layout::plan(session, sources)?)
     }
 
-    fn write(&self, plan: &ArchivePlan, out: &mut dyn Write) -> fitsbak_core::Result<Vec<String>> {
+    fn write(
+        &self,
+        plan: &ArchivePlan,
+        out: &mut dyn fitsbak_core::archive::ArchiveSink,
+    ) -> fitsbak_core::Result<Vec<String>> {
         Ok(write::write(plan, out)?)
     }
 }

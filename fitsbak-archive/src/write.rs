@@ -6,9 +6,9 @@
 //! instead of producing a malformed one (`tar`'s `append_data` would not notice).
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 
-use fitsbak_core::archive::{ArchivePlan, PlannedMember};
+use fitsbak_core::archive::{ArchivePlan, ArchiveSink, PlannedMember};
 use md5::{Digest, Md5};
 
 use crate::error::ArchiveError;
@@ -22,14 +22,14 @@ const ZEROS: [u8; 512] = [0; 512];
 pub use fitsbak_core::time::mtime_seconds;
 
 /// Writes the archive of `plan` to `out`; returns each member's MD5 in order.
-pub fn write(plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>, ArchiveError> {
+pub fn write(plan: &ArchivePlan, out: &mut dyn ArchiveSink) -> Result<Vec<String>, ArchiveError> {
     let mut md5s = Vec::with_capacity(plan.members.len());
     let mut buf = vec![0u8; READ_SIZE];
     for member in &plan.members {
         let header = member_header(&member.path, member.source.size, member.source.mtime);
-        out.write_all(&header).map_err(ArchiveError::Sink)?;
+        out.put(&header).map_err(ArchiveError::Sink)?;
         let md5 = copy_member(member, &mut buf, out)?;
-        out.write_all(&ZEROS[..padding(member.source.size) as usize])
+        out.put(&ZEROS[..padding(member.source.size) as usize])
             .map_err(ArchiveError::Sink)?;
         if let Some(catalog) = &member.source.catalog.md5sum
             && *catalog != md5
@@ -42,15 +42,25 @@ pub fn write(plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>, Arc
         }
         md5s.push(md5);
     }
-    out.write_all(&END_OF_ARCHIVE).map_err(ArchiveError::Sink)?;
+    out.put(&END_OF_ARCHIVE).map_err(ArchiveError::Sink)?;
     Ok(md5s)
+}
+
+/// One read, retried when interrupted; 0 at the end of the file.
+fn read_some(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Copies exactly the planned bytes of one file to `out`, returning their MD5.
 fn copy_member(
     member: &PlannedMember,
     buf: &mut [u8],
-    out: &mut dyn Write,
+    out: &mut dyn ArchiveSink,
 ) -> Result<String, ArchiveError> {
     let path = &member.source.catalog.path;
     let planned = member.source.size;
@@ -65,21 +75,32 @@ fn copy_member(
     let mut md5 = Md5::new();
     let mut done = 0u64;
     while done < planned {
-        let want = buf.len().min((planned - done) as usize);
-        let n = match file.read(&mut buf[..want]) {
-            Ok(0) => {
-                return Err(ArchiveError::SizeChanged {
-                    path: path.clone(),
-                    planned,
-                    actual: done,
-                });
+        let want = READ_SIZE.min((planned - done) as usize);
+        // Read into the sink's own buffer when it lends one (no copy), else ours.
+        let (n, lent) = match out.room(want) {
+            Some(room) => {
+                let n = read_some(&mut file, room).map_err(read_err)?;
+                md5.update(&room[..n]);
+                (n, true)
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(e)),
+            None => {
+                let n = read_some(&mut file, &mut buf[..want]).map_err(read_err)?;
+                md5.update(&buf[..n]);
+                (n, false)
+            }
         };
-        md5.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(ArchiveError::Sink)?;
+        if n == 0 {
+            return Err(ArchiveError::SizeChanged {
+                path: path.clone(),
+                planned,
+                actual: done,
+            });
+        }
+        if lent {
+            out.filled(n).map_err(ArchiveError::Sink)?;
+        } else {
+            out.put(&buf[..n]).map_err(ArchiveError::Sink)?;
+        }
         done += n as u64;
     }
     let meta = file.metadata().map_err(read_err)?;

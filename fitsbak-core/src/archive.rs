@@ -86,6 +86,31 @@ impl ArchivePlan {
     }
 }
 
+/// Where an archive's bytes go. Every `io::Write` is one. A sink with buffers of
+/// its own (the upload's part sink) also lends them: the writer reads file bytes
+/// straight into the part being filled instead of copying them there.
+pub trait ArchiveSink {
+    /// Takes all of `bytes`.
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+
+    /// Room for at most `max` of the next bytes, to be read into directly; `None`
+    /// when the sink has no buffer to lend.
+    fn room(&mut self, _max: usize) -> Option<&mut [u8]> {
+        None
+    }
+
+    /// The first `n` bytes of the room last lent hold the next bytes.
+    fn filled(&mut self, _n: usize) -> std::io::Result<()> {
+        Err(std::io::Error::other("this sink lends no room"))
+    }
+}
+
+impl<W: Write + ?Sized> ArchiveSink for W {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)
+    }
+}
+
 /// Writes session archives.
 pub trait ArchiveBuilder: Send + Sync {
     /// Lays out an archive of `sources`: stable member order and paths (distinct
@@ -97,7 +122,7 @@ pub trait ArchiveBuilder: Send + Sync {
     /// the plan, or its MD5 differs from the catalog's. Returns each member's MD5
     /// (lower-case hex) in archive order. Exactly `plan.total_size` bytes are written
     /// when it succeeds.
-    fn write(&self, plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>>;
+    fn write(&self, plan: &ArchivePlan, out: &mut dyn ArchiveSink) -> Result<Vec<String>>;
 }
 
 /// A member whose bytes do not match the manifest.

@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::archive::ArchiveSink;
 use crate::checksum::{StreamCrc, crc32c, of_part};
 use crate::config::ChecksumAlgorithm;
 use crate::error::{Error, Result};
@@ -64,11 +65,54 @@ pub struct StreamSummary {
     pub part_checksums: Vec<Checksum>,
 }
 
-/// The `io::Write` the archive builder writes into, on a blocking thread.
+/// Part buffers given back once their upload is done, so that the next parts reuse
+/// them: no fresh pages to fault in and zero for every part.
+#[derive(Debug, Clone, Default)]
+pub struct PartPool {
+    free: Arc<std::sync::Mutex<Vec<BytesMut>>>,
+}
+
+impl PartPool {
+    /// Most buffers kept: as many as can be in use at once.
+    const KEEP: usize = 16;
+
+    fn take(&self, size: usize) -> BytesMut {
+        let reused = self
+            .free
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .filter(|b| b.capacity() >= size);
+        match reused {
+            Some(mut buf) => {
+                buf.resize(size, 0);
+                buf
+            }
+            None => BytesMut::zeroed(size),
+        }
+    }
+
+    /// Gives a part's bytes back, when nothing else holds them any more.
+    pub fn give(&self, bytes: Bytes) {
+        if let Ok(buf) = bytes.try_into_mut()
+            && let Ok(mut free) = self.free.lock()
+            && free.len() < Self::KEEP
+        {
+            free.push(buf);
+        }
+    }
+}
+
+/// Where the archive builder writes, on a blocking thread: it cuts the stream into
+/// parts, lends the part being filled so that file bytes are read straight into it,
+/// and sends each full part over the channel.
 pub struct PartSink {
     part_size: usize,
     algorithm: ChecksumAlgorithm,
+    /// The part being filled: `part_size` bytes long, the first `filled` of them set.
     buf: BytesMut,
+    filled: usize,
+    pool: PartPool,
     tx: mpsc::Sender<Part>,
     crc: StreamCrc,
     bytes: u64,
@@ -81,10 +125,13 @@ impl PartSink {
     pub fn new(part_size: u64, algorithm: ChecksumAlgorithm) -> (Self, PartReceiver) {
         let (tx, rx) = mpsc::channel(1);
         let part_size = part_size as usize;
+        let pool = PartPool::default();
         let sink = Self {
             part_size,
             algorithm,
-            buf: BytesMut::with_capacity(part_size),
+            buf: BytesMut::new(),
+            filled: 0,
+            pool,
             tx,
             crc: StreamCrc::default(),
             bytes: 0,
@@ -100,9 +147,23 @@ impl PartSink {
         self
     }
 
+    /// Where the uploader gives the part buffers back.
+    pub fn pool(&self) -> PartPool {
+        self.pool.clone()
+    }
+
+    /// A buffer for the next part, taken when the first byte of it comes (a stream
+    /// of one part never holds a second buffer).
+    fn ensure_buffer(&mut self) {
+        if self.buf.len() != self.part_size {
+            self.buf = self.pool.take(self.part_size);
+        }
+    }
+
     fn send(&mut self) -> std::io::Result<()> {
-        let bytes =
-            std::mem::replace(&mut self.buf, BytesMut::with_capacity(self.part_size)).freeze();
+        let mut bytes = std::mem::take(&mut self.buf).freeze();
+        bytes.truncate(self.filled);
+        self.filled = 0;
         let checksum = of_part(self.algorithm, &bytes);
         let crc = match checksum {
             Checksum::Crc32c(crc) => crc,
@@ -120,10 +181,23 @@ impl PartSink {
             .map_err(|_| std::io::Error::other("the upload stopped"))
     }
 
+    /// Records `n` new bytes at the end of the part, sending it when full.
+    fn advance(&mut self, n: usize) -> std::io::Result<()> {
+        if let Some(copy) = &mut self.copy {
+            copy.write_all(&self.buf[self.filled..self.filled + n])?;
+        }
+        self.filled += n;
+        self.bytes += n as u64;
+        if self.filled == self.part_size {
+            self.send()?;
+        }
+        Ok(())
+    }
+
     /// Sends the last part (an empty stream still sends one empty part) and returns
     /// what was written.
     pub fn finish(mut self) -> std::io::Result<StreamSummary> {
-        if !self.buf.is_empty() || self.checksums.is_empty() {
+        if self.filled > 0 || self.checksums.is_empty() {
             self.send()?;
         }
         if let Some(mut copy) = self.copy.take() {
@@ -138,23 +212,29 @@ impl PartSink {
     }
 }
 
-impl Write for PartSink {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = self.part_size - self.buf.len();
-        let n = room.min(data.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if let Some(copy) = &mut self.copy {
-            copy.write_all(&data[..n])?;
+impl ArchiveSink for PartSink {
+    fn put(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            self.ensure_buffer();
+            let n = (self.part_size - self.filled).min(data.len());
+            self.buf[self.filled..self.filled + n].copy_from_slice(&data[..n]);
+            self.advance(n)?;
+            data = &data[n..];
         }
-        self.bytes += n as u64;
-        if self.buf.len() == self.part_size {
-            self.send()?;
-        }
-        Ok(n)
+        Ok(())
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    fn room(&mut self, max: usize) -> Option<&mut [u8]> {
+        self.ensure_buffer();
+        let end = self.part_size.min(self.filled.saturating_add(max));
+        (end > self.filled).then(|| &mut self.buf[self.filled..end])
+    }
+
+    fn filled(&mut self, n: usize) -> std::io::Result<()> {
+        if self.filled + n > self.part_size {
+            return Err(std::io::Error::other("more bytes filled than lent"));
+        }
+        self.advance(n)
     }
 }
 
@@ -174,6 +254,8 @@ pub struct PartUploader {
     pub progress: Arc<dyn Progress>,
     /// Stop between parts, or abort.
     pub cancel: crate::engine::Cancel,
+    /// Where each part's buffer goes back once it is uploaded.
+    pub pool: Option<PartPool>,
 }
 
 impl PartUploader {
@@ -221,14 +303,22 @@ impl PartUploader {
                     )));
                 }
                 self.progress.advance(part.bytes.len() as u64);
+                if let Some(pool) = &self.pool {
+                    pool.give(part.bytes);
+                }
                 continue;
             }
             let store = self.store.clone();
             let (key, upload) = (self.key.clone(), self.upload.clone());
+            let pool = self.pool.clone();
             running.spawn(async move {
+                let kept = part.bytes.clone();
                 let receipt = store
                     .put_part(&key, &upload, part.number, part.bytes, Some(part.checksum))
                     .await?;
+                if let Some(pool) = pool {
+                    pool.give(kept);
+                }
                 Ok((receipt, part.checksum))
             });
         }
@@ -302,7 +392,7 @@ mod tests {
             }
             parts
         });
-        sink.write_all(b"0123456789").unwrap();
+        sink.put(b"0123456789").unwrap();
         let summary = sink.finish().unwrap();
         let parts = reader.join().unwrap();
         let bodies: Vec<&[u8]> = parts.iter().map(|p| p.bytes.as_ref()).collect();
@@ -325,7 +415,7 @@ mod tests {
         for algorithm in [ChecksumAlgorithm::Md5, ChecksumAlgorithm::Crc32c] {
             let (mut sink, mut rx) = PartSink::new(3000, algorithm);
             let drain = std::thread::spawn(move || while rx.blocking_recv().is_some() {});
-            sink.write_all(&data).unwrap();
+            sink.put(&data).unwrap();
             let summary = sink.finish().unwrap();
             drain.join().unwrap();
             assert_eq!(summary.part_checksums.len(), 4);
@@ -334,10 +424,65 @@ mod tests {
     }
 
     #[test]
+    fn bytes_read_into_lent_room_make_the_same_parts_as_put() {
+        let (mut sink, mut rx) = PartSink::new(4, ChecksumAlgorithm::Crc32c);
+        let reader = std::thread::spawn(move || {
+            let mut parts = Vec::new();
+            while let Some(p) = rx.blocking_recv() {
+                parts.push(p.bytes);
+            }
+            parts
+        });
+        let room = sink.room(3).unwrap();
+        assert_eq!(room.len(), 3);
+        room.copy_from_slice(b"abc");
+        sink.filled(3).unwrap();
+        assert_eq!(
+            sink.room(10).unwrap().len(),
+            1,
+            "only the rest of the part is lent"
+        );
+        sink.put(b"defg").unwrap();
+        let room = sink.room(8).unwrap();
+        assert_eq!(room.len(), 1);
+        room[0] = b'h';
+        sink.filled(1).unwrap();
+        let room = sink.room(8).unwrap();
+        assert_eq!(room.len(), 4, "a new part");
+        room[0] = b'i';
+        sink.filled(1).unwrap();
+        assert!(sink.filled(5).is_err(), "more than lent");
+        let summary = sink.finish().unwrap();
+        let parts = reader.join().unwrap();
+        assert_eq!(parts, vec![&b"abcd"[..], b"efgh", b"i"]);
+        assert_eq!(summary.bytes, 9);
+        assert_eq!(summary.crc32c, crate::checksum::crc32c_hex(b"abcdefghi"));
+    }
+
+    #[test]
+    fn part_buffers_are_reused_once_nothing_holds_them() {
+        let pool = PartPool::default();
+        let first = pool.take(64);
+        let address = first.as_ptr();
+        let frozen = first.freeze();
+        let held = frozen.clone();
+        pool.give(frozen);
+        assert_ne!(
+            pool.take(64).as_ptr(),
+            address,
+            "a buffer still held is not reused"
+        );
+        pool.give(held);
+        let again = pool.take(64);
+        assert_eq!(again.as_ptr(), address);
+        assert_eq!(again.len(), 64);
+    }
+
+    #[test]
     fn a_closed_receiver_stops_the_writer() {
         let (mut sink, rx) = PartSink::new(2, ChecksumAlgorithm::Crc32c);
         drop(rx);
-        let err = sink.write_all(b"abcdef").unwrap_err();
+        let err = sink.put(b"abcdef").unwrap_err();
         assert!(err.to_string().contains("upload stopped"));
     }
 }

@@ -907,8 +907,9 @@ impl Engine {
                 size,
                 options,
                 move |sink| {
+                    use crate::archive::ArchiveSink as _;
                     use md5::Digest as _;
-                    use std::io::{Read as _, Write as _};
+                    use std::io::Read as _;
                     let io = |e| Error::io(source.clone(), e);
                     let mut file = std::fs::File::open(&source).map_err(io)?;
                     let mut md5 = md5::Md5::new();
@@ -926,7 +927,7 @@ impl Engine {
                             break;
                         }
                         md5.update(&buf[..n]);
-                        sink.write_all(&buf[..n]).map_err(io)?;
+                        sink.put(&buf[..n]).map_err(io)?;
                     }
                     if copied != size {
                         return Err(Error::Refused(format!(
@@ -959,7 +960,7 @@ impl Engine {
                 size,
                 options,
                 move |sink| {
-                    std::io::Write::write_all(sink, &body)
+                    crate::archive::ArchiveSink::put(sink, &body)
                         .map_err(|e| Error::Refused(format!("writing {what}: {e}")))
                 },
                 None,
@@ -994,6 +995,7 @@ impl Engine {
         if let Some(file) = copy {
             sink = sink.with_copy(file);
         }
+        let pool = sink.pool();
         let what = key.to_string();
         let writer = tokio::task::spawn_blocking(move || -> Result<(T, StreamSummary)> {
             let output = write(&mut sink)?;
@@ -1094,6 +1096,7 @@ impl Engine {
             tracker: resume.is_some().then(|| self.tracker.clone()),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
+            pool: Some(pool),
         };
         let uploaded = uploader.run(parts, done).await;
         let written = join_writer(writer).await;

@@ -2,14 +2,13 @@
 //! multipart upload and the tracking rows when a part fails, when the stored
 //! object's checksum is wrong, and when a retried Complete finds its upload gone.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use md5::Digest;
 
 use super::*;
-use crate::archive::{ArchiveBuilder, PlannedMember};
+use crate::archive::{ArchiveBuilder, ArchiveSink, PlannedMember};
 use crate::catalog::MockCatalog;
 use crate::checksum::expected_object_checksum;
 use crate::config::Config;
@@ -47,13 +46,12 @@ impl ArchiveBuilder for FlatArchiver {
         })
     }
 
-    fn write(&self, plan: &ArchivePlan, out: &mut dyn Write) -> Result<Vec<String>> {
+    fn write(&self, plan: &ArchivePlan, out: &mut dyn ArchiveSink) -> Result<Vec<String>> {
         plan.members
             .iter()
             .map(|m| {
                 let bytes = std::fs::read(&m.source.catalog.path).unwrap();
-                out.write_all(&bytes)
-                    .map_err(|e| Error::Refused(e.to_string()))?;
+                out.put(&bytes).map_err(|e| Error::Refused(e.to_string()))?;
                 Ok(hex::encode(md5::Md5::digest(&bytes)))
             })
             .collect()

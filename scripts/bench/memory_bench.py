@@ -1,0 +1,144 @@
+"""Memory benchmark: peak RSS (and CPU) of `fitsbak upload` at default settings for
+one 2 GiB session and one 20 GiB session, so that memory is seen not to grow with
+the session's size.
+
+The 2 GiB session is a real demo session (16 files x 128 MiB of FITS data). The
+20 GiB one reads 20 sparse files of 1 GiB (zeros, no disk blocks), catalogued
+with their true MD5, so that it needs no 20 GiB of source data. The server is
+s3s-fs (`cargo install s3s-fs --version 0.14.1 --features binary`), which writes
+objects to disk fast; it reports no composite CRC32C for multipart uploads and keeps
+no tags, so these runs use `checksum_algorithm: "md5"` (the multipart ETag is
+checked instead) and skip the check after upload. Its RSS is not counted: only
+fitsbak's.
+
+Run it through scripts/bench-memory.sh.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(ROOT, "bench-out", "memory")
+FITSBAK = os.path.join(ROOT, "target", "release", "fitsbak")
+VENV = os.path.join(ROOT, ".venv", "bin")
+S3S = shutil.which("s3s-fs") or os.path.expanduser("~/.cargo/bin/s3s-fs")
+KEY, SECRET = "AKIABENCHMARK0000002", "benchmark-secret"
+GIB = 1 << 30
+
+
+def env():
+    e = dict(os.environ)
+    e.update(
+        AWS_ACCESS_KEY_ID=KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return e
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def zeros_md5(size):
+    md5 = hashlib.md5()
+    block = bytes(1 << 20)
+    for _ in range(size // len(block)):
+        md5.update(block)
+    md5.update(bytes(size % len(block)))
+    return md5.hexdigest()
+
+
+def library(name, files, file_mib, sparse):
+    """A one-session library; returns its directory."""
+    lib = os.path.join(OUT, name)
+    if os.path.exists(os.path.join(lib, "ready")):
+        return lib
+    shutil.rmtree(lib, ignore_errors=True)
+    args = [FITSBAK, "-q", "demo", "init", lib, "--sessions", "1", "--files-per-session", str(files)]
+    if sparse:
+        args.append("--rows-only")
+    else:
+        args += ["--file-size-kib", str(file_mib * 1024)]
+    subprocess.run(args, check=True)
+    if sparse:
+        size = file_mib << 20
+        digest = zeros_md5(size)
+        con = sqlite3.connect(os.path.join(lib, "catalog.db"))
+        for rowid, folder, file in con.execute("SELECT id, folder, file FROM fits_files").fetchall():
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, file), "wb") as f:
+                f.truncate(size)
+            con.execute("UPDATE fits_files SET md5sum = ? WHERE id = ?", (digest, rowid))
+        con.commit()
+    open(os.path.join(lib, "ready"), "w").close()
+    return lib
+
+
+def run(lib, label):
+    data = tempfile.mkdtemp(prefix="s3s-", dir=OUT)
+    port = free_port()
+    server = subprocess.Popen(
+        [S3S, "--host", "127.0.0.1", "--port", str(port), "--access-key", KEY, "--secret-key", SECRET, data],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        os.makedirs(os.path.join(data, "bench"))
+        config = os.path.join(lib, "s3_config.json")
+        c = json.load(open(config))
+        c.update(target="s3", endpoint_url=f"http://127.0.0.1:{port}", force_path_style=True, notes_dir=None)
+        c["buckets"]["primary"] = "bench"
+        c["upload_settings"]["checksum_algorithm"] = "md5"
+        c["archive_settings"]["verify_after_upload"] = False
+        c["tracking_database_path"] = os.path.join(data, "tracking.db")
+        bench_config = os.path.join(lib, "bench_config.json")
+        json.dump(c, open(bench_config, "w"), indent=2)
+        timing = os.path.join(data, "time.txt")
+        subprocess.run(
+            ["/usr/bin/time", "-o", timing, "-f", "%e %U %S %M", FITSBAK, "-q", "--config", bench_config, "upload"],
+            env=env(), check=True,
+        )
+        wall, user, sys_, rss = open(timing).read().split()[-4:]
+        stored = sum(
+            os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(data, "bench")) for f in fs
+        )
+        cpu = float(user) + float(sys_)
+        print(f"{label:28} archive {stored / GIB:6.2f} GiB  wall {float(wall):6.1f} s  "
+              f"CPU {cpu:6.1f} s ({cpu / (stored / GIB):.2f} s/GiB)  peak RSS {int(rss) / 1024:5.0f} MB")
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def main():
+    if not os.path.exists(S3S):
+        sys.exit("s3s-fs not found: cargo install s3s-fs --version 0.14.1 --features binary")
+    os.makedirs(OUT, exist_ok=True)
+    small = library("session-2g", 16, 128, sparse=False)
+    large = library("session-20g", 20, 1024, sparse=True)
+    print("fitsbak upload, default settings (8 MiB parts, 4 at once), to s3s-fs on loopback")
+    run(small, "2 GiB session (real data)")
+    run(large, "20 GiB session (sparse files)")
+
+
+if __name__ == "__main__":
+    main()
