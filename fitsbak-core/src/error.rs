@@ -151,6 +151,9 @@ pub enum StoreErrorKind {
     Network,
     /// The request was not valid for the server.
     InvalidRequest,
+    /// The store does not offer this request (some S3-compatible stores lack
+    /// ListMultipartUploads, tagging or versioning).
+    NotImplemented,
     /// Anything else.
     Other,
 }

@@ -291,7 +291,7 @@ where
                 }
                 "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout"
                 | "OperationAborted" => Throttled,
-                "NotImplemented" => InvalidRequest,
+                "NotImplemented" => NotImplemented,
                 _ => match status {
                     404 => NotFound,
                     403 => AccessDenied,

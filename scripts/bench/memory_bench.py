@@ -3,8 +3,9 @@ one 2 GiB session and one 20 GiB session, so that memory is seen not to grow wit
 the session's size.
 
 The 2 GiB session is a real demo session (16 files x 128 MiB of FITS data). The
-20 GiB one reads 20 sparse files of 1 GiB (zeros, no disk blocks), catalogued
-with their true MD5, so that it needs no 20 GiB of source data. The server is
+20 GiB one reads 20 sparse files of 1 GiB (zeros but for a distinct last block, so
+that no disk space is used and every file has its own MD5, as the catalog's
+md5sum column is unique), catalogued with their true MD5. The server is
 s3s-fs (`cargo install s3s-fs --version 0.14.1 --features binary`), which writes
 objects to disk fast; it reports no composite CRC32C for multipart uploads and keeps
 no tags, so these runs use `checksum_algorithm: "md5"` (the multipart ETag is
@@ -52,13 +53,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-def zeros_md5(size):
+TAIL = 2880
+
+
+def zeros_state(size):
+    """MD5 state after `size` zero bytes."""
     md5 = hashlib.md5()
     block = bytes(1 << 20)
     for _ in range(size // len(block)):
         md5.update(block)
     md5.update(bytes(size % len(block)))
-    return md5.hexdigest()
+    return md5
+
+
+def tail(index):
+    return f"fitsbak memory benchmark, sparse file {index}".encode().ljust(TAIL, b" ")
 
 
 def library(name, files, file_mib, sparse):
@@ -75,13 +84,18 @@ def library(name, files, file_mib, sparse):
     subprocess.run(args, check=True)
     if sparse:
         size = file_mib << 20
-        digest = zeros_md5(size)
+        zeros = zeros_state(size - TAIL)
         con = sqlite3.connect(os.path.join(lib, "catalog.db"))
-        for rowid, folder, file in con.execute("SELECT id, folder, file FROM fits_files").fetchall():
+        rows = con.execute("SELECT id, folder, file FROM fits_files").fetchall()
+        for index, (rowid, folder, file) in enumerate(rows):
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, file), "wb") as f:
-                f.truncate(size)
-            con.execute("UPDATE fits_files SET md5sum = ? WHERE id = ?", (digest, rowid))
+                f.truncate(size - TAIL)
+                f.seek(size - TAIL)
+                f.write(tail(index))
+            md5 = zeros.copy()
+            md5.update(tail(index))
+            con.execute("UPDATE fits_files SET md5sum = ? WHERE id = ?", (md5.hexdigest(), rowid))
         con.commit()
     open(os.path.join(lib, "ready"), "w").close()
     return lib

@@ -65,8 +65,13 @@ class Server:
     def fresh_bucket(self, name):
         req = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")
         urllib.request.urlopen(req).read()
+        aws = [os.path.join(VENV, "aws"), "--endpoint-url", self.endpoint]
+        subprocess.run(aws + ["s3", "mb", f"s3://{name}"], env=env(), check=True, stdout=subprocess.DEVNULL)
+        # Versioning on, for every client alike: rclone (1.60) HEADs `?versionId=null`
+        # after an upload, which moto refuses in a bucket without versioning.
         subprocess.run(
-            [os.path.join(VENV, "aws"), "--endpoint-url", self.endpoint, "s3", "mb", f"s3://{name}"],
+            aws + ["s3api", "put-bucket-versioning", "--bucket", name,
+                   "--versioning-configuration", "Status=Enabled"],
             env=env(), check=True, stdout=subprocess.DEVNULL,
         )
 

@@ -521,10 +521,24 @@ impl Engine {
         checks: &mut Vec<DoctorCheck>,
     ) -> Result<()> {
         let cutoff = crate::time::now() - chrono::Duration::days(i64::from(options.stale_days));
-        let stale: Vec<_> = self
+        let listed = match self
             .store
             .list_multipart_uploads(&common_prefix(&self.config))
-            .await?
+            .await
+        {
+            Ok(listed) => listed,
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => {
+                checks.push(check(
+                    "stale uploads",
+                    Health::Warn,
+                    format!("the store cannot list incomplete multipart uploads ({e})"),
+                    Some("rely on the lifecycle rule's AbortIncompleteMultipartUpload, or the store's own expiry".into()),
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let stale: Vec<_> = listed
             .into_iter()
             .filter(|u| u.initiated.is_some_and(|t| t < cutoff))
             .collect();

@@ -1225,7 +1225,17 @@ impl Engine {
         // Uploads of this key the tracking tables do not know (the run died between
         // CreateMultipartUpload and recording it) can never be resumed: abort them.
         let keep = found.as_ref().map(|(id, _)| id.clone());
-        for orphan in self.store.list_multipart_uploads(key.as_str()).await? {
+        let orphans = match self.store.list_multipart_uploads(key.as_str()).await {
+            Ok(orphans) => orphans,
+            // A store that cannot list them: the lifecycle rule's
+            // AbortIncompleteMultipartUpload (or the store's own expiry) cleans up.
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => {
+                tracing::info!("{key}: no clean-up of unrecorded multipart uploads: {e}");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        for orphan in orphans {
             if orphan.key == key.as_str() && Some(&orphan.upload_id) != keep.as_ref() {
                 self.abort(key, &orphan.upload_id).await;
             }

@@ -371,6 +371,24 @@ async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
         })
     });
     store.expect_abort_multipart().times(0);
+    let e = engine(
+        config(false),
+        catalog(s.files),
+        tracker_recording_one_archive("whole-6"),
+        store,
+    );
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    assert!(
+        matches!(
+            summary.sessions[0].outcome,
+            SessionOutcome::Uploaded { parts: 6, .. }
+        ),
+        "{summary:?}"
+    );
+}
+
+/// A tracker that must record exactly one archive, with `etag`, as a success.
+fn tracker_recording_one_archive(etag: &'static str) -> MockTracker {
     let mut tracker = MockTracker::new();
     tracker.expect_archives().returning(|| Ok(vec![]));
     tracker.expect_notes().returning(|| Ok(vec![]));
@@ -381,13 +399,83 @@ async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
     tracker.expect_end_upload().returning(|_| Ok(()));
     tracker
         .expect_record_archive()
-        .withf(|a, members, log| {
-            a.etag == "whole-6" && members.len() == 2 && log.status == OperationStatus::Success
+        .withf(move |a, members, log| {
+            a.etag == etag && members.len() == 2 && log.status == OperationStatus::Success
         })
         .times(1)
         .returning(|_, _, _| Ok(1));
     tracker.expect_record_stats().returning(|_| Ok(()));
-    let e = engine(config(false), catalog(s.files), tracker, store);
+    tracker
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_list_multipart_uploads_still_uploads() {
+    let s = setup();
+    let whole = composite(&s.files);
+    let mut store = MockObjectStore::new();
+    store.expect_describe().return_const("s3://b".to_owned());
+    store.expect_bucket().return_const("b".to_owned());
+    store.expect_region().return_const("us-east-1".to_owned());
+    store.expect_list().returning(|_| Ok(vec![]));
+    store
+        .expect_create_multipart()
+        .returning(|_, _, _| Ok(MultipartId("up-1".into())));
+    store
+        .expect_list_multipart_uploads()
+        .times(1)
+        .returning(|prefix| {
+            Err(StoreError::new(
+                StoreErrorKind::NotImplemented,
+                "ListMultipartUploads",
+                prefix.to_owned(),
+                "NotImplemented: A header you provided implies functionality that is not implemented",
+            )
+            .into())
+        });
+    store
+        .expect_put_part()
+        .times(6)
+        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
+    store
+        .expect_complete_multipart()
+        .times(1)
+        .returning(move |_, _, _| {
+            Ok(PutResult {
+                etag: "whole-6".into(),
+                version_id: None,
+                checksum: Some(ObjectChecksum {
+                    algorithm: "CRC32C".into(),
+                    value: whole.clone(),
+                }),
+            })
+        });
+    store.expect_head().returning(|key| {
+        Ok(Some(ObjectMeta {
+            key: key.clone(),
+            size: 6000,
+            etag: "whole-6".into(),
+            last_modified: None,
+            storage_class: StorageClass::Standard,
+            restore: None,
+            version_id: None,
+            metadata: Default::default(),
+            checksum: None,
+        }))
+    });
+    store.expect_put().times(1).returning(|_, _, _, _| {
+        Ok(PutResult {
+            etag: "manifest".into(),
+            version_id: None,
+            checksum: None,
+        })
+    });
+    store.expect_abort_multipart().times(0);
+    let e = engine(
+        config(false),
+        catalog(s.files),
+        tracker_recording_one_archive("whole-6"),
+        store,
+    );
     let summary = e.upload(&UploadOptions::default()).await.unwrap();
     assert!(
         matches!(
