@@ -150,6 +150,8 @@ def main():
     small = library("session-2g", 16, 128, sparse=False)
     large = library("session-20g", 20, 1024, sparse=True)
     print("fitsbak upload, default settings (8 MiB parts, 4 at once), to s3s-fs on loopback")
+    print("(part checksums are Content-MD5: s3s-fs has no composite CRC32C, so CPU includes a")
+    print(" second MD5 pass over every byte; bench-upload.sh measures CPU with the default CRC32C)")
     run(small, "2 GiB session (real data)")
     run(large, "20 GiB session (sparse files)")
 
