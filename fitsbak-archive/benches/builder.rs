@@ -6,8 +6,10 @@
 //! ```
 //!
 //! Both read the files with 1 MiB reads; the builder also writes the tar stream (to
-//! a sink that drops it) and checks each file's MD5 against the catalog's. The
-//! target is a builder at >= 85 % of the plain MD5 throughput.
+//! a sink that drops it) and checks each file's MD5 against the catalog's. It hashes
+//! files 8 at a time in SIMD lanes and reads each twice (the second time from the
+//! page cache), so it can outrun one plain MD5 stream: the target is a builder at
+//! >= 85 % of the plain MD5 throughput, whatever the CPU.
 
 use std::fs::File;
 use std::io::Read;

@@ -51,6 +51,14 @@ pub enum ArchiveError {
         path: PathBuf,
     },
 
+    /// A file's bytes differ between the read that hashed it and the read that
+    /// archived it (same size and modification time: rewritten in place).
+    #[error("{} changed while it was archived: its bytes differ between the read that hashed it and the read that archived it", path.display())]
+    ContentChanged {
+        /// The file.
+        path: PathBuf,
+    },
+
     /// A file's MD5 differs from the catalog's.
     #[error("{}: MD5 {actual} differs from the catalog's {catalog}", path.display())]
     Md5Mismatch {

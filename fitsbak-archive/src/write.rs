@@ -1,21 +1,37 @@
-//! Writing an archive as a stream: header, file bytes (hashed as they pass),
-//! padding, for each member of the plan, then the end-of-archive blocks.
+//! Writing an archive as a stream: header, file bytes, padding, for each member of
+//! the plan, then the end-of-archive blocks.
 //!
 //! Each file is read through a bound of exactly its planned size, and the count is
 //! checked: a file that shrank, grew or was modified while read fails the archive
-//! instead of producing a malformed one (`tar`'s `append_data` would not notice).
+//! instead of producing a malformed one (`tar`'s `append_data` does not notice).
+//!
+//! MD5 is most of the CPU an upload spends, and one MD5 stream cannot use SIMD
+//! (each 64-byte block depends on the one before). So members are taken
+//! [`LANES`] at a time: a first pass reads the batch's files side by side and
+//! hashes them together, one file per SIMD lane (md5-many; about 6x the
+//! throughput of one stream on AVX2), also taking each file's CRC32C, and checks
+//! the MD5s against the catalog before any of the batch's bytes are written. The
+//! second pass writes the files into the archive, taking their CRC32C again: a
+//! file whose bytes differ between the two reads fails the archive, so the MD5
+//! recorded is always the MD5 of the bytes archived. The second read of a batch
+//! (at most [`LANES`] files) normally comes from the page cache.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 
 use fitsbak_core::archive::{ArchivePlan, ArchiveSink, PlannedMember};
+use fitsbak_core::checksum::StreamCrc;
 use md5::{Digest, Md5};
+use md5_many::{Md5Many, Md5State};
 
 use crate::error::ArchiveError;
 use crate::layout::{END_OF_ARCHIVE, member_header, padding};
 
 /// Size of each read from a source file.
 const READ_SIZE: usize = 1 << 20;
+
+/// Members hashed together in the first pass: AVX2 has 8 lanes of 32 bits.
+pub const LANES: usize = 8;
 
 const ZEROS: [u8; 512] = [0; 512];
 
@@ -25,25 +41,176 @@ pub use fitsbak_core::time::mtime_seconds;
 pub fn write(plan: &ArchivePlan, out: &mut dyn ArchiveSink) -> Result<Vec<String>, ArchiveError> {
     let mut md5s = Vec::with_capacity(plan.members.len());
     let mut buf = vec![0u8; READ_SIZE];
-    for member in &plan.members {
-        let header = member_header(&member.path, member.source.size, member.source.mtime);
-        out.put(&header).map_err(ArchiveError::Sink)?;
-        let md5 = copy_member(member, &mut buf, out)?;
-        out.put(&ZEROS[..padding(member.source.size) as usize])
-            .map_err(ArchiveError::Sink)?;
-        if let Some(catalog) = &member.source.catalog.md5sum
-            && *catalog != md5
-        {
-            return Err(ArchiveError::Md5Mismatch {
-                path: member.source.catalog.path.clone(),
-                catalog: catalog.clone(),
-                actual: md5,
-            });
+    let mut lanes = LaneHasher::default();
+    for batch in plan.members.chunks(LANES) {
+        // One file alone gains nothing from lanes: hash it as it streams.
+        let first = if batch.len() > 1 {
+            Some(lanes.hash(batch)?)
+        } else {
+            None
+        };
+        for (i, member) in batch.iter().enumerate() {
+            let header = member_header(&member.path, member.source.size, member.source.mtime);
+            out.put(&header).map_err(ArchiveError::Sink)?;
+            let md5 = match &first {
+                Some(first) => {
+                    let mut crc = StreamCrc::default();
+                    copy_member(member, &mut buf, out, &mut |bytes| crc.update(bytes))?;
+                    if crc.hex() != first[i].crc {
+                        return Err(ArchiveError::ContentChanged {
+                            path: member.source.catalog.path.clone(),
+                        });
+                    }
+                    first[i].md5.clone()
+                }
+                None => {
+                    let mut md5 = Md5::new();
+                    copy_member(member, &mut buf, out, &mut |bytes| md5.update(bytes))?;
+                    let md5 = hex::encode(md5.finalize());
+                    check_catalog(member, &md5)?;
+                    md5
+                }
+            };
+            out.put(&ZEROS[..padding(member.source.size) as usize])
+                .map_err(ArchiveError::Sink)?;
+            md5s.push(md5);
         }
-        md5s.push(md5);
     }
     out.put(&END_OF_ARCHIVE).map_err(ArchiveError::Sink)?;
     Ok(md5s)
+}
+
+/// Fails when the catalog knows the file's MD5 and it is not `md5`.
+fn check_catalog(member: &PlannedMember, md5: &str) -> Result<(), ArchiveError> {
+    match &member.source.catalog.md5sum {
+        Some(catalog) if catalog != md5 => Err(ArchiveError::Md5Mismatch {
+            path: member.source.catalog.path.clone(),
+            catalog: catalog.clone(),
+            actual: md5.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What the first pass learnt of one file.
+struct FirstPass {
+    md5: String,
+    crc: String,
+}
+
+/// The first pass: up to [`LANES`] files read side by side, a read buffer each.
+struct LaneHasher {
+    engine: Md5Many,
+    buffers: Vec<Vec<u8>>,
+}
+
+impl Default for LaneHasher {
+    fn default() -> Self {
+        Self {
+            engine: Md5Many::new(),
+            buffers: Vec::new(),
+        }
+    }
+}
+
+/// One file of a batch being hashed.
+struct Lane<'a> {
+    member: &'a PlannedMember,
+    file: File,
+    done: u64,
+    md5: Md5State,
+    crc: StreamCrc,
+}
+
+impl LaneHasher {
+    /// Hashes the files of `batch` side by side, with the same size, mtime and
+    /// catalog checks as the archiving read.
+    fn hash(&mut self, batch: &[PlannedMember]) -> Result<Vec<FirstPass>, ArchiveError> {
+        self.buffers
+            .resize_with(batch.len(), || vec![0u8; READ_SIZE]);
+        let mut lanes = batch
+            .iter()
+            .map(|member| {
+                Ok(Lane {
+                    member,
+                    file: open(member)?,
+                    done: 0,
+                    md5: Md5State::new(),
+                    crc: StreamCrc::default(),
+                })
+            })
+            .collect::<Result<Vec<_>, ArchiveError>>()?;
+        let mut active: Vec<usize> = (0..lanes.len()).collect();
+        while !active.is_empty() {
+            let mut states = Vec::with_capacity(active.len());
+            let mut filled = Vec::with_capacity(active.len());
+            for (&i, buffer) in active.iter().zip(self.buffers.iter_mut()) {
+                let lane = &mut lanes[i];
+                let want = READ_SIZE.min((lane.member.source.size - lane.done) as usize);
+                let n = read_exactly(&mut lane.file, &mut buffer[..want])
+                    .map_err(|e| read_err(lane.member, e))?;
+                if n < want {
+                    return Err(ArchiveError::SizeChanged {
+                        path: lane.member.source.catalog.path.clone(),
+                        planned: lane.member.source.size,
+                        actual: lane.done + n as u64,
+                    });
+                }
+                lane.crc.update(&buffer[..n]);
+                lane.done += n as u64;
+                states.push(lane.md5);
+                filled.push(&buffer[..n]);
+            }
+            self.engine.update_many(&mut states, &filled);
+            for (&i, state) in active.iter().zip(states) {
+                lanes[i].md5 = state;
+            }
+            active.retain(|&i| lanes[i].done < lanes[i].member.source.size);
+        }
+        let states: Vec<Md5State> = lanes.iter().map(|lane| lane.md5).collect();
+        let mut digests = vec![Default::default(); lanes.len()];
+        self.engine.finalize_many(&states, &mut digests);
+        lanes
+            .into_iter()
+            .zip(digests)
+            .map(|(mut lane, digest)| {
+                check_end(lane.member, &mut lane.file, &mut self.buffers[0])?;
+                let md5 = hex::encode(digest);
+                check_catalog(lane.member, &md5)?;
+                Ok(FirstPass {
+                    md5,
+                    crc: lane.crc.hex(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn read_err(member: &PlannedMember, source: std::io::Error) -> ArchiveError {
+    ArchiveError::Read {
+        path: member.source.catalog.path.clone(),
+        source,
+    }
+}
+
+fn open(member: &PlannedMember) -> Result<File, ArchiveError> {
+    let path = &member.source.catalog.path;
+    File::open(path).map_err(|source| match source.kind() {
+        ErrorKind::NotFound => ArchiveError::Missing { path: path.clone() },
+        _ => read_err(member, source),
+    })
+}
+
+/// Fills `buf` unless the file ends first; returns the bytes read.
+fn read_exactly(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match read_some(file, &mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 /// One read, retried when interrupted; 0 at the end of the file.
@@ -56,36 +223,29 @@ fn read_some(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
-/// Copies exactly the planned bytes of one file to `out`, returning their MD5.
+/// Copies exactly the planned bytes of one file to `out`, each piece also to `seen`.
 fn copy_member(
     member: &PlannedMember,
     buf: &mut [u8],
     out: &mut dyn ArchiveSink,
-) -> Result<String, ArchiveError> {
+    seen: &mut dyn FnMut(&[u8]),
+) -> Result<(), ArchiveError> {
     let path = &member.source.catalog.path;
     let planned = member.source.size;
-    let read_err = |source: std::io::Error| ArchiveError::Read {
-        path: path.clone(),
-        source,
-    };
-    let mut file = File::open(path).map_err(|source| match source.kind() {
-        ErrorKind::NotFound => ArchiveError::Missing { path: path.clone() },
-        _ => read_err(source),
-    })?;
-    let mut md5 = Md5::new();
+    let mut file = open(member)?;
     let mut done = 0u64;
     while done < planned {
         let want = READ_SIZE.min((planned - done) as usize);
         // Read into the sink's own buffer when it lends one (no copy), else ours.
         let (n, lent) = match out.room(want) {
             Some(room) => {
-                let n = read_some(&mut file, room).map_err(read_err)?;
-                md5.update(&room[..n]);
+                let n = read_some(&mut file, room).map_err(|e| read_err(member, e))?;
+                seen(&room[..n]);
                 (n, true)
             }
             None => {
-                let n = read_some(&mut file, &mut buf[..want]).map_err(read_err)?;
-                md5.update(&buf[..n]);
+                let n = read_some(&mut file, &mut buf[..want]).map_err(|e| read_err(member, e))?;
+                seen(&buf[..n]);
                 (n, false)
             }
         };
@@ -103,12 +263,20 @@ fn copy_member(
         }
         done += n as u64;
     }
-    let meta = file.metadata().map_err(read_err)?;
+    check_end(member, &mut file, buf)
+}
+
+/// After the planned bytes: the file must end there, with its planned size and
+/// modification time.
+fn check_end(member: &PlannedMember, file: &mut File, buf: &mut [u8]) -> Result<(), ArchiveError> {
+    let path = &member.source.catalog.path;
+    let planned = member.source.size;
+    let meta = file.metadata().map_err(|e| read_err(member, e))?;
     let grew = loop {
         match file.read(&mut buf[..1]) {
             Ok(n) => break n > 0,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(e)),
+            Err(e) => return Err(read_err(member, e)),
         }
     };
     if grew || meta.len() != planned {
@@ -121,5 +289,5 @@ fn copy_member(
     if mtime_seconds(&meta) != member.source.mtime {
         return Err(ArchiveError::Modified { path: path.clone() });
     }
-    Ok(hex::encode(md5.finalize()))
+    Ok(())
 }

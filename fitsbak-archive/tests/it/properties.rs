@@ -1,5 +1,6 @@
 //! The size property: for any shape of session, the planned size is the written
-//! size, and the archive reads back member for member.
+//! size, the archive reads back member for member, and each member's MD5 is the
+//! reference MD5 of its bytes.
 
 use std::io::Read;
 
@@ -46,13 +47,14 @@ proptest! {
 
         let mut archive = tar::Archive::new(&bytes[..]);
         let mut count = 0;
-        for (entry, member) in archive.entries().unwrap().zip(&plan.members) {
+        for ((entry, member), md5) in archive.entries().unwrap().zip(&plan.members).zip(&md5s) {
             let mut entry = entry.unwrap();
             let name = entry.path_bytes().into_owned();
             prop_assert_eq!(name.as_slice(), member.path.as_str().as_bytes());
             prop_assert_eq!(entry.raw_file_position(), member.data_offset);
             let mut data = Vec::new();
             entry.read_to_end(&mut data).unwrap();
+            prop_assert_eq!(md5, &md5_hex(&data));
             prop_assert_eq!(data, std::fs::read(&member.source.catalog.path).unwrap());
             count += 1;
         }

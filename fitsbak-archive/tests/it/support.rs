@@ -41,6 +41,11 @@ pub fn content(seed: usize, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The MD5 of `bytes` in hex, by the reference implementation.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
 /// Writes the files below `root` and returns their member sources (with the true
 /// MD5 in the catalog).
 pub fn write_files(root: &Path, files: &[(&str, &str)]) -> Vec<MemberSource> {
@@ -57,7 +62,7 @@ pub fn write_files(root: &Path, files: &[(&str, &str)]) -> Vec<MemberSource> {
                 content(i, 700 + i * 1000)
             };
             std::fs::write(&path, &bytes).unwrap();
-            source_for(&path, Some(hex::encode(Md5::digest(&bytes))))
+            source_for(&path, Some(md5_hex(&bytes)))
         })
         .collect()
 }

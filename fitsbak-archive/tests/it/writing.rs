@@ -143,3 +143,105 @@ fn a_sink_that_refuses_bytes_stops_the_writer() {
         .to_string();
     assert!(err.contains("upload cancelled"), "{err}");
 }
+
+/// Sizes around MD5's 64-byte blocks and the 1 MiB reads, more files than one
+/// batch of SIMD lanes holds.
+const AWKWARD_SIZES: [usize; 11] = [
+    0,
+    1,
+    63,
+    64,
+    65,
+    (1 << 20) - 1,
+    1 << 20,
+    (1 << 20) + 1,
+    (5 << 19) + 7,
+    3 << 20,
+    4096,
+];
+
+#[test]
+fn each_member_md5_is_the_md5_of_its_bytes_across_batches_and_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources: Vec<_> = AWKWARD_SIZES
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let path = dir.path().join(format!("light_{i:02}.fits"));
+            let bytes = content(i, len);
+            std::fs::write(&path, &bytes).unwrap();
+            source_for(&path, Some(md5_hex(&bytes)))
+        })
+        .collect();
+    let built = build(sources);
+    assert_eq!(built.manifest.members.len(), AWKWARD_SIZES.len());
+    for m in &built.manifest.members {
+        let data = &built.bytes[m.data_offset as usize..(m.data_offset + m.size) as usize];
+        assert_eq!(m.md5, md5_hex(data), "{}", m.path);
+        assert_eq!(m.catalog_md5.as_deref(), Some(m.md5.as_str()), "{}", m.path);
+    }
+}
+
+#[test]
+fn a_lone_file_whose_md5_differs_from_the_catalog_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = write_files(dir.path(), &awkward_names()[..1]);
+    let wrong = "fedcba9876543210fedcba9876543210".to_owned();
+    let right = sources[0].catalog.md5sum.replace(wrong.clone()).unwrap();
+    let plan = TarArchiver.plan(&session(), sources).unwrap();
+    let err = TarArchiver
+        .write(&plan, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Caldwell 49 Rosette - Hα 300s.fits"), "{err}");
+    assert!(err.contains(&wrong) && err.contains(&right), "{err}");
+}
+
+#[test]
+fn a_file_rewritten_in_place_between_hashing_and_archiving_fails() {
+    /// Collects the archive; on its first bytes (after the batch was hashed,
+    /// before any file was archived) rewrites `victim`: same size, same mtime.
+    struct Rewriter {
+        victim: std::path::PathBuf,
+        done: bool,
+        bytes: Vec<u8>,
+    }
+    impl std::io::Write for Rewriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if !self.done {
+                self.done = true;
+                let meta = std::fs::metadata(&self.victim)?;
+                let mut bytes = std::fs::read(&self.victim)?;
+                bytes[0] ^= 0xff;
+                std::fs::write(&self.victim, &bytes)?;
+                std::fs::File::options()
+                    .write(true)
+                    .open(&self.victim)?
+                    .set_modified(meta.modified()?)?;
+            }
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sources = write_files(dir.path(), &awkward_names());
+    let plan = TarArchiver.plan(&session(), sources).unwrap();
+    let victim = plan.members[1].source.catalog.path.clone();
+    let mut sink = Rewriter {
+        victim: victim.clone(),
+        done: false,
+        bytes: Vec::new(),
+    };
+    let err = TarArchiver.write(&plan, &mut sink).unwrap_err().to_string();
+    assert!(
+        err.contains("bytes differ between the read that hashed it and the read that archived it"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&*victim.file_name().unwrap().to_string_lossy()),
+        "{err}"
+    );
+}
