@@ -14,7 +14,8 @@
 //! second pass writes the files into the archive, taking their CRC32C again: a
 //! file whose bytes differ between the two reads fails the archive, so the MD5
 //! recorded is always the MD5 of the bytes archived. The second read of a batch
-//! (at most [`LANES`] files) normally comes from the page cache.
+//! (at most [`LANES`] files and [`BATCH_BYTES`] bytes) normally comes from the
+//! page cache.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -33,6 +34,34 @@ const READ_SIZE: usize = 1 << 20;
 /// Members hashed together in the first pass: AVX2 has 8 lanes of 32 bits.
 pub const LANES: usize = 8;
 
+/// Most bytes in one batch, so that its second read still finds them in the page
+/// cache; a file larger than this is read once, hashed as it streams.
+pub const BATCH_BYTES: u64 = 1 << 30;
+
+/// The plan's members in batches of at most [`LANES`] files and [`BATCH_BYTES`]
+/// bytes (a batch of one when a file alone exceeds it), in archive order.
+fn batches(members: &[PlannedMember]) -> impl Iterator<Item = &[PlannedMember]> {
+    let mut rest = members;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0u64;
+        let len = rest
+            .iter()
+            .take(LANES)
+            .take_while(|m| {
+                bytes = bytes.saturating_add(m.source.size);
+                bytes <= BATCH_BYTES
+            })
+            .count()
+            .max(1);
+        let (batch, tail) = rest.split_at(len);
+        rest = tail;
+        Some(batch)
+    })
+}
+
 const ZEROS: [u8; 512] = [0; 512];
 
 pub use fitsbak_core::time::mtime_seconds;
@@ -42,7 +71,7 @@ pub fn write(plan: &ArchivePlan, out: &mut dyn ArchiveSink) -> Result<Vec<String
     let mut md5s = Vec::with_capacity(plan.members.len());
     let mut buf = vec![0u8; READ_SIZE];
     let mut lanes = LaneHasher::default();
-    for batch in plan.members.chunks(LANES) {
+    for batch in batches(&plan.members) {
         // One file alone gains nothing from lanes: hash it as it streams.
         let first = if batch.len() > 1 {
             Some(lanes.hash(batch)?)
@@ -290,4 +319,61 @@ fn check_end(member: &PlannedMember, file: &mut File, buf: &mut [u8]) -> Result<
         return Err(ArchiveError::Modified { path: path.clone() });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use fitsbak_core::archive::MemberSource;
+    use fitsbak_core::ids::{MemberPath, SessionId};
+    use fitsbak_core::model::CatalogFile;
+
+    use super::*;
+
+    fn members(sizes: &[u64]) -> Vec<PlannedMember> {
+        let session = SessionId::new("S1").unwrap();
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| PlannedMember {
+                path: MemberPath::in_session(&session, &format!("f{i}.fits")).unwrap(),
+                header_offset: 0,
+                data_offset: 0,
+                source: MemberSource {
+                    catalog: CatalogFile {
+                        id: i as i64,
+                        session_id: session.clone(),
+                        file: format!("f{i}.fits"),
+                        folder: "/data".into(),
+                        path: format!("/data/f{i}.fits").into(),
+                        frame_type: None,
+                        md5sum: None,
+                        object: None,
+                        filter: None,
+                        bad: false,
+                        file_not_found: false,
+                    },
+                    size,
+                    mtime: 0,
+                },
+            })
+            .collect()
+    }
+
+    fn shape(sizes: &[u64]) -> Vec<usize> {
+        batches(&members(sizes)).map(<[_]>::len).collect()
+    }
+
+    #[test]
+    fn batches_hold_at_most_eight_files_and_a_gibibyte_in_archive_order() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(shape(&[16 * MIB; 20]), [8, 8, 4]);
+        assert_eq!(shape(&[120 * MIB; 10]), [8, 2]);
+        assert_eq!(shape(&[300 * MIB; 7]), [3, 3, 1]);
+        assert_eq!(shape(&[2 << 30, MIB, MIB, 2 << 30]), [1, 2, 1]);
+        assert_eq!(shape(&[0; 9]), [8, 1]);
+        assert!(shape(&[]).is_empty());
+        let all = members(&[5, 6, 7]);
+        let flat: Vec<u64> = batches(&all).flatten().map(|m| m.source.size).collect();
+        assert_eq!(flat, [5, 6, 7]);
+    }
 }
