@@ -95,19 +95,64 @@ pub struct SessionPaths {
     pub folders: Vec<FolderFiles>,
 }
 
-/// Files of one folder.
+/// Files of one folder. The names are kept end to end in one string: a catalog of
+/// half a million files is then a few thousand allocations, not half a million.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderFiles {
     /// The folder, resolved.
     pub dir: PathBuf,
-    /// File names in it.
-    pub files: Vec<String>,
+    names: String,
+    ends: Vec<usize>,
+}
+
+impl FolderFiles {
+    /// A folder with no files yet.
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            names: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// A folder with these files.
+    pub fn with<'a>(dir: PathBuf, names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut folder = Self::new(dir);
+        for name in names {
+            folder.push(name);
+        }
+        folder
+    }
+
+    /// Adds a file name.
+    pub fn push(&mut self, name: &str) {
+        self.names.push_str(name);
+        self.ends.push(self.names.len());
+    }
+
+    /// How many files.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// No files.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The file names, in the order added.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.names[start..end])
+    }
 }
 
 impl SessionPaths {
     /// How many files.
     pub fn file_count(&self) -> usize {
-        self.folders.iter().map(|f| f.files.len()).sum()
+        self.folders.iter().map(FolderFiles::len).sum()
     }
 }
 
@@ -255,6 +300,22 @@ pub fn human_duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folder_names_come_back_as_added_even_empty_or_non_ascii() {
+        let names = ["a.fits", "", "Caldwell 49 - Hα.fits", "b"];
+        let folder = FolderFiles::with(PathBuf::from("/data"), names);
+        assert_eq!(folder.len(), 4);
+        assert!(!folder.is_empty());
+        assert_eq!(folder.names().collect::<Vec<_>>(), names);
+        let empty = FolderFiles::new(PathBuf::from("/data"));
+        assert!(empty.is_empty() && empty.names().next().is_none());
+        let session = SessionPaths {
+            session: SessionId::new("S1").unwrap(),
+            folders: vec![folder, empty],
+        };
+        assert_eq!(session.file_count(), 4);
+    }
 
     #[test]
     fn storage_class_names_parse_from_every_spelling() {

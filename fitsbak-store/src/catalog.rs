@@ -236,7 +236,7 @@ impl Database {
             let Some(slot) = last.1 else { continue };
             let folder = borrowed_text(row, 1).map_err(err)?;
             let file = borrowed_text(row, 2).map_err(err)?;
-            groups[slot].add(&base, &folder, file.into_owned());
+            groups[slot].add(&base, &folder, &file);
         }
         Ok(groups.into_iter().map(|g| g.paths).collect())
     }
@@ -259,20 +259,19 @@ impl Grouping {
         }
     }
 
-    fn add(&mut self, base: &Path, folder: &str, file: String) {
+    fn add(&mut self, base: &Path, folder: &str, file: &str) {
         let slot = match self.folders.get(folder) {
             Some(&slot) => slot,
             None => {
-                self.paths.folders.push(FolderFiles {
-                    dir: resolve_dir(base, folder),
-                    files: Vec::new(),
-                });
+                self.paths
+                    .folders
+                    .push(FolderFiles::new(resolve_dir(base, folder)));
                 self.folders
                     .insert(folder.to_owned(), self.paths.folders.len() - 1);
                 self.paths.folders.len() - 1
             }
         };
-        self.paths.folders[slot].files.push(file);
+        self.paths.folders[slot].push(file);
     }
 }
 

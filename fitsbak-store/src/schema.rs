@@ -9,8 +9,13 @@
 
 use rusqlite::Connection;
 
-/// The newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The newest schema version this build writes. Every version brings older tables
+/// forward by the same idempotent steps (create what is missing, add missing
+/// columns), so a bump is all a schema change needs:
+///
+/// 1. archives, members, uploads in flight and their parts, notes, log, stats;
+/// 2. `s3_backup_session_notes.content_md5` and `s3_backup_db_snapshots`.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A column: name and SQL type, as the cataloger declares it.
 type Column = (&'static str, &'static str);

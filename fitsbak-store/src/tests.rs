@@ -203,6 +203,36 @@ fn older_tracking_tables_gain_missing_columns_and_keep_their_rows() {
 }
 
 #[test]
+fn a_database_at_schema_version_1_gains_note_md5s_and_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = small_demo(dir.path());
+    drop(open(&lib.database_path).unwrap());
+    let conn = Connection::open(&lib.database_path).unwrap();
+    // What version 1 wrote: no content_md5 column, no snapshot table.
+    conn.execute_batch(
+        "ALTER TABLE s3_backup_session_notes DROP COLUMN content_md5;
+         DROP TABLE s3_backup_db_snapshots;
+         DELETE FROM s3_backup_schema_version;
+         INSERT INTO s3_backup_schema_version (version, applied_at, description)
+         VALUES (1, '2026-01-01 00:00:00.000000', 'version 1');",
+    )
+    .unwrap();
+    drop(conn);
+    let db = open(&lib.database_path).unwrap();
+    assert!(db.notes().unwrap().is_empty());
+    assert!(db.db_snapshots().unwrap().is_empty());
+    let conn = Connection::open(&lib.database_path).unwrap();
+    let version: i64 = conn
+        .query_row(
+            "SELECT MAX(version) FROM s3_backup_schema_version",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, crate::schema::SCHEMA_VERSION);
+}
+
+#[test]
 fn invalid_session_rows_are_rejected_with_the_reason_and_others_kept() {
     let dir = tempfile::tempdir().unwrap();
     let lib = small_demo(dir.path());

@@ -449,15 +449,15 @@ fn measure(group: SessionPaths, list_missing: usize) -> (SessionId, DiskUsage) {
     for folder in group.folders {
         // A folder that is gone costs one stat for all its files.
         if !folder.dir.is_dir() {
-            usage.missing_files += folder.files.len() as u64;
+            usage.missing_files += folder.len() as u64;
             let room = list_missing.saturating_sub(usage.missing.len());
             usage
                 .missing
-                .extend(folder.files.iter().take(room).map(|f| folder.dir.join(f)));
+                .extend(folder.names().take(room).map(|f| folder.dir.join(f)));
             continue;
         }
-        let mut path = folder.dir;
-        for file in folder.files {
+        let mut path = folder.dir.clone();
+        for file in folder.names() {
             path.push(file);
             match std::fs::metadata(&path) {
                 Ok(m) if m.is_file() => usage.bytes += m.len(),
@@ -535,18 +535,15 @@ mod tests {
     ) -> SessionPaths {
         SessionPaths {
             session: SessionId::new(session).unwrap(),
-            folders: vec![FolderFiles {
-                dir: dir.to_owned(),
-                files: names
-                    .iter()
-                    .map(|(name, bytes)| {
-                        if let Some(n) = bytes {
-                            std::fs::write(dir.join(name), vec![0u8; *n]).unwrap();
-                        }
-                        name.to_string()
-                    })
-                    .collect(),
-            }],
+            folders: vec![FolderFiles::with(
+                dir.to_owned(),
+                names.iter().map(|(name, bytes)| {
+                    if let Some(n) = bytes {
+                        std::fs::write(dir.join(name), vec![0u8; *n]).unwrap();
+                    }
+                    *name
+                }),
+            )],
         }
     }
 
@@ -710,10 +707,8 @@ mod tests {
         // and a file after them in a folder that exists is still measured.
         std::fs::create_dir(dir.path().join("here")).unwrap();
         std::fs::write(dir.path().join("here/x"), b"12345").unwrap();
-        let folder = |name: &str, files: &[&str]| FolderFiles {
-            dir: dir.path().join(name),
-            files: files.iter().map(|f| f.to_string()).collect(),
-        };
+        let folder =
+            |name: &str, files: &[&str]| FolderFiles::with(dir.path().join(name), files.to_vec());
         let gone = SessionPaths {
             session: SessionId::new("G").unwrap(),
             folders: vec![
