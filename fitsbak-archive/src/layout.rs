@@ -179,11 +179,12 @@ pub fn plan(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use fitsbak_core::model::CatalogFile;
     use std::path::PathBuf;
 
+    /// A file to plan: its name, folder and size; nothing is read.
     pub(crate) fn source(file: &str, folder: &str, size: u64) -> MemberSource {
         MemberSource {
             catalog: CatalogFile {

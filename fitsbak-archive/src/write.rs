@@ -147,7 +147,6 @@ struct Lane<'a> {
     member: &'a PlannedMember,
     file: File,
     done: u64,
-    md5: Md5State,
     crc: StreamCrc,
 }
 
@@ -164,17 +163,15 @@ impl LaneHasher {
                     member,
                     file: open(member)?,
                     done: 0,
-                    md5: Md5State::new(),
                     crc: StreamCrc::default(),
                 })
             })
             .collect::<Result<Vec<_>, ArchiveError>>()?;
-        let mut active: Vec<usize> = (0..lanes.len()).collect();
-        while !active.is_empty() {
-            let mut states = Vec::with_capacity(active.len());
-            let mut filled = Vec::with_capacity(active.len());
-            for (&i, buffer) in active.iter().zip(self.buffers.iter_mut()) {
-                let lane = &mut lanes[i];
+        let mut states = vec![Md5State::new(); lanes.len()];
+        loop {
+            // A file already read to its end takes an empty piece.
+            let mut pieces = Vec::with_capacity(lanes.len());
+            for (lane, buffer) in lanes.iter_mut().zip(self.buffers.iter_mut()) {
                 let want = READ_SIZE.min((lane.member.source.size - lane.done) as usize);
                 let n = read_exactly(&mut lane.file, &mut buffer[..want])
                     .map_err(|e| read_err(lane.member, e))?;
@@ -187,16 +184,13 @@ impl LaneHasher {
                 }
                 lane.crc.update(&buffer[..n]);
                 lane.done += n as u64;
-                states.push(lane.md5);
-                filled.push(&buffer[..n]);
+                pieces.push(&buffer[..n]);
             }
-            self.engine.update_many(&mut states, &filled);
-            for (&i, state) in active.iter().zip(states) {
-                lanes[i].md5 = state;
+            if pieces.iter().all(|piece| piece.is_empty()) {
+                break;
             }
-            active.retain(|&i| lanes[i].done < lanes[i].member.source.size);
+            self.engine.update_many(&mut states, &pieces);
         }
-        let states: Vec<Md5State> = lanes.iter().map(|lane| lane.md5).collect();
         let mut digests = vec![Default::default(); lanes.len()];
         self.engine.finalize_many(&states, &mut digests);
         lanes
@@ -301,13 +295,7 @@ fn check_end(member: &PlannedMember, file: &mut File, buf: &mut [u8]) -> Result<
     let path = &member.source.catalog.path;
     let planned = member.source.size;
     let meta = file.metadata().map_err(|e| read_err(member, e))?;
-    let grew = loop {
-        match file.read(&mut buf[..1]) {
-            Ok(n) => break n > 0,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(member, e)),
-        }
-    };
+    let grew = read_some(file, &mut buf[..1]).map_err(|e| read_err(member, e))? > 0;
     if grew || meta.len() != planned {
         return Err(ArchiveError::SizeChanged {
             path: path.clone(),
@@ -323,40 +311,21 @@ fn check_end(member: &PlannedMember, file: &mut File, buf: &mut [u8]) -> Result<
 
 #[cfg(test)]
 mod tests {
-    use fitsbak_core::archive::MemberSource;
-    use fitsbak_core::ids::{MemberPath, SessionId};
-    use fitsbak_core::model::CatalogFile;
+    use fitsbak_core::ids::SessionId;
 
     use super::*;
+    use crate::layout::{plan, tests::source};
 
+    /// Planned members of these sizes, in this order.
     fn members(sizes: &[u64]) -> Vec<PlannedMember> {
-        let session = SessionId::new("S1").unwrap();
-        sizes
+        let sources = sizes
             .iter()
             .enumerate()
-            .map(|(i, &size)| PlannedMember {
-                path: MemberPath::in_session(&session, &format!("f{i}.fits")).unwrap(),
-                header_offset: 0,
-                data_offset: 0,
-                source: MemberSource {
-                    catalog: CatalogFile {
-                        id: i as i64,
-                        session_id: session.clone(),
-                        file: format!("f{i}.fits"),
-                        folder: "/data".into(),
-                        path: format!("/data/f{i}.fits").into(),
-                        frame_type: None,
-                        md5sum: None,
-                        object: None,
-                        filter: None,
-                        bad: false,
-                        file_not_found: false,
-                    },
-                    size,
-                    mtime: 0,
-                },
-            })
-            .collect()
+            .map(|(i, &size)| source(&format!("f{i:03}.fits"), "/data", size))
+            .collect();
+        plan(&SessionId::new("S1").unwrap(), sources)
+            .unwrap()
+            .members
     }
 
     fn shape(sizes: &[u64]) -> Vec<usize> {

@@ -19,38 +19,16 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from common import FITSBAK, GIB, KEY, ROOT, SECRET, env, free_port, start_server
+
 OUT = os.path.join(ROOT, "bench-out", "memory")
-FITSBAK = os.path.join(ROOT, "target", "release", "fitsbak")
-VENV = os.path.join(ROOT, ".venv", "bin")
 S3S = shutil.which("s3s-fs") or os.path.expanduser("~/.cargo/bin/s3s-fs")
-KEY, SECRET = "AKIABENCHMARK0000002", "benchmark-secret"
-GIB = 1 << 30
 
-
-def env():
-    e = dict(os.environ)
-    e.update(
-        AWS_ACCESS_KEY_ID=KEY,
-        AWS_SECRET_ACCESS_KEY=SECRET,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    return e
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 TAIL = 2880
@@ -104,17 +82,12 @@ def library(name, files, file_mib, sparse):
 def run(lib, label):
     data = tempfile.mkdtemp(prefix="s3s-", dir=OUT)
     port = free_port()
-    server = subprocess.Popen(
+    server = start_server(
+        "s3s-fs",
         [S3S, "--host", "127.0.0.1", "--port", str(port), "--access-key", KEY, "--secret-key", SECRET, data],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        port,
     )
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         os.makedirs(os.path.join(data, "bench"))
         config = os.path.join(lib, "s3_config.json")
         c = json.load(open(config))

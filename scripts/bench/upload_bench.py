@@ -8,59 +8,29 @@ Run it through scripts/bench-upload.sh, which builds fitsbak and installs the pe
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from common import FITSBAK, GIB, KEY, ROOT, SECRET, VENV, env, free_port, start_server
+
 OUT = os.path.join(ROOT, "bench-out", "upload")
-FITSBAK = os.path.join(ROOT, "target", "release", "fitsbak")
-VENV = os.path.join(ROOT, ".venv", "bin")
-KEY, SECRET = "AKIABENCHMARK0000001", "benchmark-secret"
-GIB = 1 << 30
 
-
-def env():
-    e = dict(os.environ)
-    e.update(
-        AWS_ACCESS_KEY_ID=KEY,
-        AWS_SECRET_ACCESS_KEY=SECRET,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        PATH=VENV + os.pathsep + e["PATH"],
-    )
-    return e
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     def __init__(self):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
+        self.proc = start_server(
+            "moto_server",
             [os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.port,
         )
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise SystemExit("moto_server did not start")
 
     def fresh_bucket(self, name):
         req = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")

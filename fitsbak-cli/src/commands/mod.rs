@@ -61,6 +61,37 @@ pub enum S3Command {
     Demo(demo::Command),
 }
 
+/// Which recorded archives a command works on: all, one session's, or one year's.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "which", required = true, multiple = false)]
+pub struct ArchiveChoice {
+    /// Every recorded archive.
+    #[arg(long)]
+    all: bool,
+    /// Only this session's archive.
+    #[arg(long, value_name = "ID")]
+    session_id: Option<String>,
+    /// Only archives of this year.
+    #[arg(long)]
+    year: Option<i32>,
+}
+
+impl ArchiveChoice {
+    /// The session chosen, checked.
+    pub fn session(&self) -> anyhow::Result<Option<fitsbak_core::ids::SessionId>> {
+        Ok(self
+            .session_id
+            .as_deref()
+            .map(fitsbak_core::ids::SessionId::new)
+            .transpose()?)
+    }
+
+    /// The year chosen.
+    pub fn year(&self) -> Option<i32> {
+        self.year
+    }
+}
+
 /// Runs a command.
 pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
     let global = &args.global;

@@ -9,6 +9,7 @@ use fitsbak_core::ids::SessionId;
 use fitsbak_core::store::RestoreTier;
 
 use crate::Outcome;
+use crate::commands::ArchiveChoice;
 use crate::context::Context;
 use crate::output::{human_bytes, print_json, table};
 
@@ -25,17 +26,9 @@ pub enum Command {
 
 /// Which sessions.
 #[derive(Debug, Clone, clap::Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "session_id", "year"])))]
 pub struct RequestArgs {
-    /// Every archived session.
-    #[arg(long)]
-    all: bool,
-    /// Only this session.
-    #[arg(long, value_name = "ID")]
-    session_id: Option<String>,
-    /// Only sessions of this year.
-    #[arg(long)]
-    year: Option<i32>,
+    #[command(flatten)]
+    which: ArchiveChoice,
     /// Retrieval tier: Bulk, Standard or Expedited (default: restore_settings.default_tier).
     #[arg(long)]
     tier: Option<String>,
@@ -117,7 +110,8 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
                 .days
                 .unwrap_or(ctx.config.restore_settings.default_days);
             anyhow::ensure!(days >= 1, "--days must be at least 1");
-            let records = engine.select_archives(session(&args.session_id)?.as_ref(), args.year)?;
+            let records =
+                engine.select_archives(args.which.session()?.as_ref(), args.which.year())?;
             let plan = engine.plan_restore(records).await?;
             if !ctx.global.json {
                 for (id, why) in &plan.not_needed {

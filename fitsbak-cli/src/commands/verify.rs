@@ -2,26 +2,18 @@
 
 use fitsbak_core::engine::report::SessionFilter;
 use fitsbak_core::engine::verify::CheckMethod;
-use fitsbak_core::ids::SessionId;
 use fitsbak_core::tracker::CheckOutcome;
 
 use crate::Outcome;
+use crate::commands::ArchiveChoice;
 use crate::context::Context;
 use crate::output::{print_json, table};
 
 /// Check recorded archives: quick (HEAD, tags, manifest) by default.
 #[derive(Debug, Clone, clap::Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "session_id", "year"])))]
 pub struct Args {
-    /// Every recorded archive.
-    #[arg(long)]
-    all: bool,
-    /// Only this session's archive.
-    #[arg(long, value_name = "ID")]
-    session_id: Option<String>,
-    /// Only archives of this year.
-    #[arg(long)]
-    year: Option<i32>,
+    #[command(flatten)]
+    which: ArchiveChoice,
     /// Read each archive and re-hash every member against its manifest (objects in
     /// GLACIER or DEEP_ARCHIVE must be restored first).
     #[arg(long)]
@@ -33,9 +25,9 @@ pub struct Args {
 
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let filter = SessionFilter {
-        year: args.year,
+        year: args.which.year(),
         not_backed_up: false,
-        session_id: args.session_id.as_deref().map(SessionId::new).transpose()?,
+        session_id: args.which.session()?,
     };
     let mut methods = Vec::new();
     if args.deep {

@@ -7,7 +7,6 @@ use std::io::Read;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::manifest::Manifest;
 use fitsbak_core::store::ObjectStore;
 use rusqlite::Connection;
@@ -67,17 +66,7 @@ async fn a_file_changed_while_it_is_read_fails_its_session() {
         error.contains(victim.to_str().unwrap()) && error.contains("changed while it was archived"),
         "{error}"
     );
-    assert!(
-        d.store
-            .head(&ObjectKey::new(d.archive_key(0)).unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        d.store.list_multipart_uploads("").await.unwrap().is_empty(),
-        "aborted"
-    );
+    d.assert_nothing_left_of(0).await;
     assert_eq!(archive_rows(&d), 0);
 }
 

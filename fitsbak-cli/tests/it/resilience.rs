@@ -30,15 +30,7 @@ fn spawn(d: &S3Demo, args: &[&str], extra_env: &[(&str, &str)]) -> Child {
 
 /// Runs to the end; returns the exit code and the JSON summary.
 fn finish(child: Child) -> (Option<i32>, serde_json::Value) {
-    let out = child.wait_with_output().unwrap();
-    let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {} stderr {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), value)
+    exit_and_json(child.wait_with_output().unwrap())
 }
 
 /// After a run that completed: one row, the object its ETag says, no upload left.

@@ -156,15 +156,7 @@ impl S3Demo {
 
     /// Runs and parses the JSON on stdout, whatever the exit code.
     pub fn json_any(&self, args: &[&str]) -> (Option<i32>, serde_json::Value) {
-        let out = self.cmd(args).arg("--json").output().unwrap();
-        let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{e}: stdout {} stderr {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.code(), value)
+        exit_and_json(self.cmd(args).arg("--json").output().unwrap())
     }
 
     /// The bytes of an object.
@@ -178,6 +170,25 @@ impl S3Demo {
             .unwrap();
         let chunks: Vec<bytes::Bytes> = got.body.try_collect().await.unwrap();
         chunks.concat()
+    }
+
+    /// A failed `session` left nothing in the bucket: no archive object, and no
+    /// incomplete multipart upload of any session.
+    pub async fn assert_nothing_left_of(&self, session: usize) {
+        use fitsbak_core::store::ObjectStore;
+        let key = fitsbak_core::ids::ObjectKey::new(self.archive_key(session)).unwrap();
+        assert!(
+            self.store.head(&key).await.unwrap().is_none(),
+            "no archive of session {session}"
+        );
+        assert!(
+            self.store
+                .list_multipart_uploads("")
+                .await
+                .unwrap()
+                .is_empty(),
+            "its multipart upload was aborted"
+        );
     }
 
     pub fn archive_key(&self, session: usize) -> String {
@@ -205,4 +216,16 @@ impl S3Demo {
         use fitsbak_core::store::ObjectStore;
         self.store.bucket()
     }
+}
+
+/// A finished run's exit code and the JSON it printed on stdout.
+pub fn exit_and_json(out: std::process::Output) -> (Option<i32>, serde_json::Value) {
+    let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), value)
 }

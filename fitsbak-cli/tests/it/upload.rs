@@ -234,15 +234,8 @@ async fn a_missing_file_fails_only_its_session_and_leaves_nothing_behind() {
         error.contains(victim.to_str().unwrap()) && error.contains("--allow-missing"),
         "{error}"
     );
-    assert!(
-        d.store
-            .head(&ObjectKey::new(d.archive_key(0)).unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    d.assert_nothing_left_of(0).await;
     assert_uploaded(&d, 1).await;
-    assert!(d.store.list_multipart_uploads("").await.unwrap().is_empty());
     let rows = archive_rows(&d.demo.lib.database_path);
     assert_eq!(rows.len(), 1, "nothing recorded for the failed session");
     let conn = Connection::open(&d.demo.lib.database_path).unwrap();
@@ -297,17 +290,7 @@ async fn an_md5_that_differs_from_the_catalog_aborts_the_multipart_upload() {
         error.contains(&victim.file) && error.contains(&victim.md5),
         "{error}"
     );
-    assert!(
-        d.store
-            .head(&ObjectKey::new(d.archive_key(0)).unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        d.store.list_multipart_uploads("").await.unwrap().is_empty(),
-        "the upload was aborted"
-    );
+    d.assert_nothing_left_of(0).await;
     assert!(archive_rows(&d.demo.lib.database_path).is_empty());
 }
 

@@ -131,17 +131,58 @@ fn tracker_recording_nothing() -> MockTracker {
     tracker
 }
 
-fn store_basics(store: &mut MockObjectStore) {
+/// What any upload asks the store first: which bucket, and what is already there.
+fn store_identity(store: &mut MockObjectStore) {
     store.expect_describe().return_const("s3://b".to_owned());
     store.expect_bucket().return_const("b".to_owned());
     store.expect_region().return_const("us-east-1".to_owned());
     store.expect_list().returning(|_| Ok(vec![]));
+}
+
+fn store_basics(store: &mut MockObjectStore) {
+    store_identity(store);
     store
         .expect_create_multipart()
         .returning(|_, _, _| Ok(MultipartId("up-1".into())));
     store
         .expect_list_multipart_uploads()
         .returning(|_| Ok(vec![]));
+}
+
+/// What Complete answers for a good 6-part upload whose composite CRC32C is `whole`.
+fn completed(whole: String) -> PutResult {
+    PutResult {
+        etag: "whole-6".into(),
+        version_id: None,
+        checksum: Some(ObjectChecksum {
+            algorithm: "CRC32C".into(),
+            value: whole,
+        }),
+    }
+}
+
+/// After a good Complete: the archive's HEAD, and the manifest's PUT, once.
+fn expect_archive_and_manifest(store: &mut MockObjectStore) {
+    store.expect_head().returning(|key| {
+        Ok(Some(ObjectMeta {
+            key: key.clone(),
+            size: 6000,
+            etag: "whole-6".into(),
+            last_modified: None,
+            storage_class: StorageClass::Standard,
+            restore: None,
+            version_id: None,
+            metadata: Default::default(),
+            checksum: None,
+        }))
+    });
+    store.expect_put().times(1).returning(|_, _, _, _| {
+        Ok(PutResult {
+            etag: "manifest".into(),
+            version_id: None,
+            checksum: None,
+        })
+    });
 }
 
 /// 1000-byte parts above a 1000-byte threshold: the 6000-byte archive takes 6.
@@ -413,10 +454,7 @@ async fn a_store_that_cannot_list_multipart_uploads_still_uploads() {
     let s = setup();
     let whole = composite(&s.files);
     let mut store = MockObjectStore::new();
-    store.expect_describe().return_const("s3://b".to_owned());
-    store.expect_bucket().return_const("b".to_owned());
-    store.expect_region().return_const("us-east-1".to_owned());
-    store.expect_list().returning(|_| Ok(vec![]));
+    store_identity(&mut store);
     store
         .expect_create_multipart()
         .returning(|_, _, _| Ok(MultipartId("up-1".into())));
@@ -439,36 +477,8 @@ async fn a_store_that_cannot_list_multipart_uploads_still_uploads() {
     store
         .expect_complete_multipart()
         .times(1)
-        .returning(move |_, _, _| {
-            Ok(PutResult {
-                etag: "whole-6".into(),
-                version_id: None,
-                checksum: Some(ObjectChecksum {
-                    algorithm: "CRC32C".into(),
-                    value: whole.clone(),
-                }),
-            })
-        });
-    store.expect_head().returning(|key| {
-        Ok(Some(ObjectMeta {
-            key: key.clone(),
-            size: 6000,
-            etag: "whole-6".into(),
-            last_modified: None,
-            storage_class: StorageClass::Standard,
-            restore: None,
-            version_id: None,
-            metadata: Default::default(),
-            checksum: None,
-        }))
-    });
-    store.expect_put().times(1).returning(|_, _, _, _| {
-        Ok(PutResult {
-            etag: "manifest".into(),
-            version_id: None,
-            checksum: None,
-        })
-    });
+        .returning(move |_, _, _| Ok(completed(whole.clone())));
+    expect_archive_and_manifest(&mut store);
     store.expect_abort_multipart().times(0);
     let e = engine(
         config(false),
@@ -582,10 +592,7 @@ async fn an_interrupted_upload_resumes_sending_only_the_missing_parts() {
     let inflight = interrupted(&s.files, &[1, 2], true);
     let whole = composite(&s.files);
     let mut store = MockObjectStore::new();
-    store.expect_describe().return_const("s3://b".to_owned());
-    store.expect_bucket().return_const("b".to_owned());
-    store.expect_region().return_const("us-east-1".to_owned());
-    store.expect_list().returning(|_| Ok(vec![]));
+    store_identity(&mut store);
     store
         .expect_list_multipart_uploads()
         .returning(|_| Ok(vec![]));
@@ -609,36 +616,8 @@ async fn an_interrupted_upload_resumes_sending_only_the_missing_parts() {
         .expect_complete_multipart()
         .withf(|_, upload, parts| upload.0 == "up-old" && parts.len() == 6)
         .times(1)
-        .returning(move |_, _, _| {
-            Ok(PutResult {
-                etag: "whole-6".into(),
-                version_id: None,
-                checksum: Some(ObjectChecksum {
-                    algorithm: "CRC32C".into(),
-                    value: whole.clone(),
-                }),
-            })
-        });
-    store.expect_head().returning(|key| {
-        Ok(Some(ObjectMeta {
-            key: key.clone(),
-            size: 6000,
-            etag: "whole-6".into(),
-            last_modified: None,
-            storage_class: StorageClass::Standard,
-            restore: None,
-            version_id: None,
-            metadata: Default::default(),
-            checksum: None,
-        }))
-    });
-    store.expect_put().times(1).returning(|_, _, _, _| {
-        Ok(PutResult {
-            etag: "manifest".into(),
-            version_id: None,
-            checksum: None,
-        })
-    });
+        .returning(move |_, _, _| Ok(completed(whole.clone())));
+    expect_archive_and_manifest(&mut store);
     let e = engine(
         config(false),
         catalog(s.files),
