@@ -260,6 +260,16 @@ fn receipt(n: u32, body: &bytes::Bytes, checksum: Option<Checksum>) -> PartRecei
     }
 }
 
+/// Runs an upload whose one session must fail; returns its error.
+async fn failed_session_error(e: Engine) -> String {
+    let summary = e.upload(&UploadOptions::default()).await.unwrap();
+    assert_eq!(summary.failed(), 1);
+    let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
+        panic!("{summary:?}");
+    };
+    error.clone()
+}
+
 /// Uploads one session whose part 3 fails with `kind`; `aborts` says whether the
 /// multipart upload must be aborted. Returns the session's error.
 async fn upload_with_a_failing_part(
@@ -290,12 +300,7 @@ async fn upload_with_a_failing_part(
         tracker_recording_nothing(),
         store,
     );
-    let summary = e.upload(&UploadOptions::default()).await.unwrap();
-    assert_eq!(summary.failed(), 1);
-    let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
-        panic!("{summary:?}");
-    };
-    error.clone()
+    failed_session_error(e).await
 }
 
 #[tokio::test]
@@ -351,10 +356,7 @@ async fn a_stored_object_with_the_wrong_checksum_is_deleted() {
         tracker_recording_nothing(),
         store,
     );
-    let summary = e.upload(&UploadOptions::default()).await.unwrap();
-    let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
-        panic!("{summary:?}");
-    };
+    let error = failed_session_error(e).await;
     assert!(
         error.contains("does not match the bytes sent") && error.contains("deleted"),
         "{error}"
@@ -669,10 +671,7 @@ async fn a_part_whose_bytes_changed_since_the_interruption_aborts_the_upload() {
         resuming_tracker(inflight),
         store,
     );
-    let summary = e.upload(&UploadOptions::default()).await.unwrap();
-    let SessionOutcome::Failed { error } = &summary.sessions[0].outcome else {
-        panic!("{summary:?}");
-    };
+    let error = failed_session_error(e).await;
     assert!(
         error.contains("part 2") && error.contains("does not have the bytes uploaded before"),
         "{error}"
