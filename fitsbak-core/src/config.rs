@@ -351,6 +351,17 @@ pub enum ChecksumAlgorithm {
     Md5,
 }
 
+impl ChecksumAlgorithm {
+    /// The checksum a multipart upload asks its parts for (`None`: Content-MD5,
+    /// which needs no algorithm named when the upload starts).
+    pub fn kind(self) -> Option<crate::store::ChecksumKind> {
+        match self {
+            ChecksumAlgorithm::Crc32c => Some(crate::store::ChecksumKind::Crc32c),
+            ChecksumAlgorithm::Md5 => None,
+        }
+    }
+}
+
 impl Default for UploadSettings {
     fn default() -> Self {
         Self {

@@ -151,6 +151,8 @@ pub enum StoreErrorKind {
     Network,
     /// The request was not valid for the server.
     InvalidRequest,
+    /// The object is larger than the caller allows.
+    TooLarge,
     /// The store does not offer this request (some S3-compatible stores lack
     /// ListMultipartUploads, tagging or versioning).
     NotImplemented,

@@ -14,7 +14,6 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ids;
-pub mod layers;
 pub mod lifecycle;
 pub mod manifest;
 pub mod model;

@@ -8,18 +8,15 @@
 //!
 //! Both implement the core's `ObjectStore` and pass the same contract tests.
 
-mod lifecycle;
 pub mod local;
-#[cfg(feature = "moto")]
-pub mod moto;
 pub mod s3;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use fitsbak_core::config::{Config, TargetKind};
-use fitsbak_core::layers::{RetryingStore, ThrottledStore};
 use fitsbak_core::store::ObjectStore;
+use fitsbak_core::store::layer::{retrying, throttled};
 
 pub use local::LocalStore;
 pub use s3::{S3Settings, S3Store};
@@ -36,7 +33,7 @@ pub async fn open_target(
         TargetKind::Local => Arc::new(LocalStore::new(config.local_root())),
         TargetKind::S3 => {
             let s3 = S3Store::connect(&S3Settings::from_config(config)?).await;
-            Arc::new(RetryingStore::new(
+            Arc::new(retrying(
                 Arc::new(s3),
                 config.retry_settings.clone(),
                 retries,
@@ -45,7 +42,7 @@ pub async fn open_target(
     };
     Ok(
         match bandwidth_mbps.or(config.upload_settings.max_bandwidth_mbps) {
-            Some(rate) => Arc::new(ThrottledStore::new(base, rate)),
+            Some(rate) => Arc::new(throttled(base, rate)),
             None => base,
         },
     )

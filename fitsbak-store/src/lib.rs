@@ -9,9 +9,7 @@
 //! running alongside; every query is set-based.
 
 mod catalog;
-pub mod demo;
 mod error;
-pub mod fits;
 pub mod schema;
 pub mod snapshot;
 mod tracker;

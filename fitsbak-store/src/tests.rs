@@ -12,8 +12,8 @@ use fitsbak_core::store::{MultipartId, PartReceipt, RestoreTier};
 use fitsbak_core::tracker::*;
 use rusqlite::Connection;
 
-use crate::demo::{self, DemoSpec};
 use crate::{Database, DbError, OpenOptions};
+use fitsbak_demo::{self as demo, DemoSpec};
 
 fn open(path: &Path) -> Result<Database, DbError> {
     Database::open(path, None, &OpenOptions::default())

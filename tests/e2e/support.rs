@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use assert_cmd::Command;
-use fitsbak_store::demo::{self, DemoLibrary, DemoSpec};
+use fitsbak_demo::{self as demo, DemoLibrary, DemoSpec};
 
 /// A small demo library in a temporary directory.
 pub fn demo() -> (tempfile::TempDir, DemoLibrary) {

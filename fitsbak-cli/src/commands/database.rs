@@ -87,7 +87,7 @@ pub async fn backup(ctx: &Context, args: &BackupArgs) -> anyhow::Result<Outcome>
             source.display(),
             human_bytes(info.size_bytes),
             info.pages,
-            engine.store.describe(),
+            engine.target(),
             record.key,
             record
                 .version_id
@@ -109,7 +109,7 @@ pub async fn list(ctx: &Context, _args: &ListArgs) -> anyhow::Result<Outcome> {
     if snapshots.is_empty() {
         println!(
             "No catalog snapshots in {} under {}/ (`fitsbak backup-db` takes one)",
-            engine.store.describe(),
+            engine.target(),
             ctx.config.s3_paths.database_backups.trim_matches('/')
         );
         return Ok(Outcome::Success);

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use fitsbak_store::demo::{self, DemoSpec};
+use fitsbak_demo::{self as demo, DemoSpec};
 use serde::Serialize;
 
 use crate::output::{human_bytes, print_json};

@@ -110,13 +110,13 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
         }
         Command::Show => {
             let engine = ctx.engine(None).await?;
-            let rules = engine.store.lifecycle().await?;
+            let rules = engine.lifecycle_rules().await?;
             if ctx.global.json {
                 print_json(&LifecycleConfiguration { rules })?;
             } else if rules.is_empty() {
                 println!(
                     "{} has no lifecycle rules (`fitsbak lifecycle apply` writes them)",
-                    engine.store.describe()
+                    engine.target()
                 );
             } else {
                 print_rules(&rules);
@@ -151,12 +151,12 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
                     println!("Dry run: nothing was changed.");
                 }
             } else {
-                engine.store.put_lifecycle(&plan.rules).await?;
+                engine.apply_lifecycle(&plan).await?;
                 if !ctx.global.json {
                     println!(
                         "Applied {} rule(s) to {}.",
                         plan.rules.len(),
-                        engine.store.describe()
+                        engine.target()
                     );
                 }
             }

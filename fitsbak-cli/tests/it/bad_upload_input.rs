@@ -8,7 +8,7 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use fitsbak_core::manifest::Manifest;
-use fitsbak_core::store::ObjectStore;
+use fitsbak_core::store::prelude::*;
 use rusqlite::Connection;
 
 use crate::support::*;
@@ -295,10 +295,9 @@ async fn a_restore_target_that_is_read_only_or_full_gives_a_clear_error() {
 async fn a_secret_never_appears_in_output_logs_errors_or_rows() {
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKESECRET42";
     let key_id = "AKIAFAKEKEYID4242TEST";
-    let guarded = Box::leak(Box::new(fitsbak_s3::moto::MotoServer::start_with(&[(
-        "INITIAL_NO_AUTH_ACTION_COUNT",
-        "0",
-    )])));
+    let guarded = Box::leak(Box::new(fitsbak_testkit::moto::MotoServer::start_with(&[
+        ("INITIAL_NO_AUTH_ACTION_COUNT", "0"),
+    ])));
     let d = S3Demo::new("secrets", 1, 3, 20).await;
     edit_config(d.demo.config(), |c| {
         c["endpoint_url"] = guarded.endpoint.clone().into();

@@ -5,7 +5,8 @@ use std::process::Command as Process;
 use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::lifecycle::{LifecycleRule, NoncurrentExpiration, RuleFilter, RuleStatus};
 use fitsbak_core::model::Tags;
-use fitsbak_core::store::{ObjectStore, PutOptions};
+use fitsbak_core::store::PutOptions;
+use fitsbak_core::store::prelude::*;
 
 use crate::support::*;
 

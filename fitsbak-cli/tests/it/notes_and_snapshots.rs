@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use fitsbak_core::ids::ObjectKey;
-use fitsbak_core::store::ObjectStore;
+use fitsbak_core::store::prelude::*;
 use rusqlite::Connection;
 
 use crate::support::{Demo, S3Demo, edit_config, failure, stdout};

@@ -243,7 +243,7 @@ fn demo_init_writes_a_library_the_other_commands_read() {
 #[test]
 fn database_option_overrides_the_config() {
     let a = Demo::new();
-    let b = Demo::with(fitsbak_store::demo::DemoSpec {
+    let b = Demo::with(fitsbak_demo::DemoSpec {
         sessions: 2,
         files_per_session: 4,
         width: 8,

@@ -5,7 +5,7 @@ use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use fitsbak_core::ids::ObjectKey;
-use fitsbak_core::store::ObjectStore;
+use fitsbak_core::store::prelude::*;
 use rusqlite::Connection;
 
 use crate::support::*;
@@ -148,7 +148,8 @@ async fn killed_at_random_points_a_normal_run_always_completes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_survive_network_faults_and_resume_after_faults_outlast_the_retries() {
     let d = big_session("faults").await;
-    let proxy = fitsbak_s3::moto::FaultProxy::start(d.server.port, 100, Duration::from_secs(3));
+    let proxy =
+        fitsbak_testkit::proxy::FaultProxy::start(d.server.port, 100, Duration::from_secs(3));
     edit_config(d.demo.config(), |c| {
         c["endpoint_url"] = proxy.endpoint.clone().into();
         c["retry_settings"]["max_retries"] = 8.into();

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use fitsbak_store::demo::{self, DemoLibrary, DemoSpec};
+use fitsbak_demo::{self as demo, DemoLibrary, DemoSpec};
 
 pub struct Demo {
     pub dir: tempfile::TempDir,
@@ -75,7 +75,7 @@ pub fn failure(cmd: &mut Command, code: i32) -> String {
 /// with 1 MiB parts above a 1 MiB threshold and quick retries.
 pub struct S3Demo {
     pub demo: Demo,
-    pub server: &'static fitsbak_s3::moto::MotoServer,
+    pub server: &'static fitsbak_testkit::moto::MotoServer,
     pub store: fitsbak_s3::S3Store,
 }
 
@@ -101,7 +101,7 @@ impl S3Demo {
     /// Sessions of `files` files of about `kib` KiB each.
     pub async fn new(name: &str, sessions: usize, files: usize, kib: u64) -> Self {
         Self::on(
-            fitsbak_s3::moto::MotoServer::shared(),
+            fitsbak_testkit::moto::MotoServer::shared(),
             name,
             sessions,
             files,
@@ -112,7 +112,7 @@ impl S3Demo {
 
     /// The same, on a server of the test's own.
     pub async fn on(
-        server: &'static fitsbak_s3::moto::MotoServer,
+        server: &'static fitsbak_testkit::moto::MotoServer,
         name: &str,
         sessions: usize,
         files: usize,
@@ -161,7 +161,7 @@ impl S3Demo {
 
     /// The bytes of an object.
     pub async fn object(&self, key: &str) -> Vec<u8> {
-        use fitsbak_core::store::ObjectStore;
+        use fitsbak_core::store::prelude::*;
         use futures::TryStreamExt;
         let got = self
             .store
@@ -175,7 +175,7 @@ impl S3Demo {
     /// A failed `session` left nothing in the bucket: no archive object, and no
     /// incomplete multipart upload of any session.
     pub async fn assert_nothing_left_of(&self, session: usize) {
-        use fitsbak_core::store::ObjectStore;
+        use fitsbak_core::store::prelude::*;
         let key = fitsbak_core::ids::ObjectKey::new(self.archive_key(session)).unwrap();
         assert!(
             self.store.head(&key).await.unwrap().is_none(),
@@ -213,7 +213,7 @@ impl S3Demo {
 impl S3Demo {
     /// The bucket's name.
     pub fn store_bucket(&self) -> String {
-        use fitsbak_core::store::ObjectStore;
+        use fitsbak_core::store::prelude::*;
         self.store.bucket()
     }
 }

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::manifest::Manifest;
-use fitsbak_core::store::ObjectStore;
+use fitsbak_core::store::prelude::*;
 use md5::{Digest, Md5};
 use rusqlite::Connection;
 
@@ -348,7 +348,7 @@ async fn a_missing_bucket_and_wrong_credentials_give_one_clear_error_each() {
     assert!(archive_rows(&d.demo.lib.database_path).is_empty());
 
     let guarded =
-        fitsbak_s3::moto::MotoServer::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+        fitsbak_testkit::moto::MotoServer::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
     edit_config(d.demo.config(), |c| {
         c["buckets"]["primary"] = "any-bucket".into();
         c["endpoint_url"] = guarded.endpoint.clone().into();

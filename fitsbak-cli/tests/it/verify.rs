@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::manifest::Manifest;
 use fitsbak_core::model::Tags;
-use fitsbak_core::store::{ObjectStore, PutOptions};
+use fitsbak_core::store::PutOptions;
+use fitsbak_core::store::prelude::*;
 use rusqlite::Connection;
 
 use crate::support::*;

@@ -22,7 +22,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result, StoreErrorKind};
 use crate::ids::ObjectKey;
 use crate::model::StorageClass;
-use crate::store::{ObjectVersion, PutOptions, RestoreTier};
+use crate::store::{ObjectStoreExt, ObjectVersion, PutOptions, RestoreRequest, RestoreTier};
 use crate::tags::ObjectKind;
 use crate::tracker::{DbSnapshotRecord, LogEntry, Operation, OperationStatus};
 
@@ -109,7 +109,10 @@ impl Engine {
                 ))
             })?
             .to_owned();
-        let versioned = self.store.bucket_facts().await?.versioning.as_deref() == Some("Enabled");
+        let versioned = match self.store.admin() {
+            Some(admin) => admin.facts().await?.versioned(),
+            None => false,
+        };
         let name = if versioned {
             file_name.clone()
         } else {
@@ -208,6 +211,7 @@ impl Engine {
             .collect();
         let mut out: Vec<DbSnapshotListing> = self
             .store
+            .try_cold_storage()?
             .list_versions(&prefix)
             .await?
             .into_iter()
@@ -412,7 +416,12 @@ impl Engine {
         }
         let key = ObjectKey::new(snapshot.key.clone())?;
         let version = snapshot.version_id.clone().filter(|v| v != "null");
-        match self.store.restore(&key, version, days, tier).await {
+        let request = RestoreRequest {
+            version_id: version,
+            days,
+            tier,
+        };
+        match self.store.try_cold_storage()?.restore(&key, &request).await {
             Ok(()) => Ok(snapshot),
             Err(e) if e.store_kind() == Some(StoreErrorKind::RestoreInProgress) => Ok(snapshot),
             Err(e) => Err(e),

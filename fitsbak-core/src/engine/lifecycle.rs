@@ -23,6 +23,7 @@ use crate::engine::Engine;
 use crate::error::{Result, StoreErrorKind};
 use crate::lifecycle::{AbortIncomplete, LifecycleRule, RuleFilter, RuleStatus, Tag, Transition};
 use crate::model::{StorageClass, Tags};
+use crate::store::{ObjectStoreExt, Versioning};
 use crate::tags::ObjectKind;
 
 /// Ids of the rules fitsbak writes start with this.
@@ -299,10 +300,20 @@ fn describe_tags(tags: &Tags) -> String {
 }
 
 impl Engine {
+    /// The bucket's lifecycle rules.
+    pub async fn lifecycle_rules(&self) -> Result<Vec<LifecycleRule>> {
+        self.store.try_admin()?.lifecycle().await
+    }
+
     /// The bucket's rules merged with the generated ones.
     pub async fn lifecycle_plan(&self) -> Result<LifecyclePlan> {
-        let existing = self.store.lifecycle().await?;
+        let existing = self.lifecycle_rules().await?;
         Ok(plan_lifecycle(&existing, generate_rules(&self.config)))
+    }
+
+    /// Writes a plan's rules to the bucket.
+    pub async fn apply_lifecycle(&self, plan: &LifecyclePlan) -> Result<()> {
+        self.store.try_admin()?.put_lifecycle(&plan.rules).await
     }
 
     /// Checks the bucket's health.
@@ -342,7 +353,10 @@ impl Engine {
             return Ok(checks);
         }
 
-        let facts = self.store.bucket_facts().await?;
+        let facts = match self.store.admin() {
+            Some(admin) => admin.facts().await?,
+            None => Default::default(),
+        };
         match &facts.region {
             Some(region) if *region != self.config.aws_region => checks.push(check(
                 "region",
@@ -361,20 +375,20 @@ impl Engine {
             )),
             None => {}
         }
-        match facts.versioning.as_deref() {
-            Some("Enabled") => checks.push(check("versioning", Health::Ok, "versioning is enabled", None)),
+        match facts.versioning {
+            Some(Versioning::Enabled) => checks.push(check("versioning", Health::Ok, "versioning is enabled", None)),
             other => checks.push(check(
                 "versioning",
                 Health::Warn,
                 format!(
                     "versioning is {}: an archive overwritten or deleted by mistake cannot be recovered",
-                    other.map_or("off".to_owned(), |s| s.to_lowercase())
+                    other.unwrap_or(Versioning::Off)
                 ),
                 Some(format!("aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled")),
             )),
         }
 
-        let rules = self.store.lifecycle().await?;
+        let rules = self.store.try_admin()?.lifecycle().await?;
         if rules.is_empty() {
             checks.push(check(
                 "lifecycle",
@@ -444,7 +458,10 @@ impl Engine {
             futures::stream::iter(archives.iter().map(|a| a.key.clone()))
                 .map(|key| async move {
                     let tags = match crate::ids::ObjectKey::new(key.clone()) {
-                        Ok(k) => self.store.get_tags(&k).await.ok(),
+                        Ok(k) => match self.store.admin() {
+                            Some(admin) => admin.get_tags(&k).await.ok(),
+                            None => None,
+                        },
                         Err(_) => None,
                     };
                     (key, tags)
@@ -523,6 +540,7 @@ impl Engine {
         let cutoff = crate::time::now() - chrono::Duration::days(i64::from(options.stale_days));
         let listed = match self
             .store
+            .try_multipart()?
             .list_multipart_uploads(&common_prefix(&self.config))
             .await
         {
@@ -562,7 +580,10 @@ impl Engine {
         if options.abort_stale {
             for u in &stale {
                 let key = crate::ids::ObjectKey::new(u.key.clone())?;
-                self.store.abort_multipart(&key, &u.upload_id).await?;
+                self.store
+                    .try_multipart()?
+                    .abort_multipart(&key, &u.upload_id)
+                    .await?;
                 self.tracker.end_upload(&u.upload_id)?;
             }
             checks.push(check(

@@ -46,6 +46,13 @@ pub struct Engine {
     pub cancel: Cancel,
 }
 
+impl Engine {
+    /// The target, as messages name it: `s3://bucket (region)` or `local:/path`.
+    pub fn target(&self) -> String {
+        self.store.location().description.clone()
+    }
+}
+
 /// How a run is told to stop: `stop` finishes the parts in flight and keeps the
 /// upload resumable (the first Ctrl-C); `abort` also aborts the upload (the second).
 #[derive(Debug, Clone, Default)]

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::ids::{ObjectKey, SessionId};
 use crate::model::Session;
 use crate::progress::{ItemOutcome, RunPlan};
-use crate::store::PutOptions;
+use crate::store::{ObjectStoreExt, PutOptions};
 use crate::tags::ObjectKind;
 use crate::tracker::{LogEntry, NoteRecord, Operation, OperationStatus};
 

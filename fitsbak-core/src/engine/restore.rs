@@ -16,7 +16,7 @@ use crate::error::{Error, Result, StoreErrorKind};
 use crate::ids::{MemberPath, ObjectKey, SessionId};
 use crate::manifest::{Manifest, ManifestMember};
 use crate::model::StorageClass;
-use crate::store::{RestoreState, RestoreTier};
+use crate::store::{ObjectStoreExt, RestoreRequest, RestoreState, RestoreTier};
 use crate::tracker::{
     ArchiveRecord, LogEntry, NewArchive, Operation, OperationStatus, RestoreUpdate,
 };
@@ -291,7 +291,12 @@ impl Engine {
         let mut rows = Vec::new();
         for record in &plan.archives {
             let key = ObjectKey::new(record.key.clone())?;
-            let status = match self.store.restore(&key, None, days, tier).await {
+            let request = RestoreRequest {
+                version_id: None,
+                days,
+                tier,
+            };
+            let status = match self.store.try_cold_storage()?.restore(&key, &request).await {
                 Ok(()) => "in-progress",
                 Err(e) if e.store_kind() == Some(StoreErrorKind::RestoreInProgress) => {
                     "in-progress"

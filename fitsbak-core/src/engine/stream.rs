@@ -22,7 +22,7 @@ use crate::config::ChecksumAlgorithm;
 use crate::error::{Error, Result};
 use crate::ids::ObjectKey;
 use crate::progress::Progress;
-use crate::store::{Checksum, MultipartId, ObjectStore, PartReceipt};
+use crate::store::{Checksum, MultipartId, ObjectStore, ObjectStoreExt, PartReceipt, Payload};
 use crate::tracker::{PartRecord, Tracker};
 
 /// S3's limit on the number of parts.
@@ -313,8 +313,10 @@ impl PartUploader {
             let pool = self.pool.clone();
             running.spawn(async move {
                 let kept = part.bytes.clone();
+                let payload = Payload::new(part.bytes, Some(part.checksum));
                 let receipt = store
-                    .put_part(&key, &upload, part.number, part.bytes, Some(part.checksum))
+                    .try_multipart()?
+                    .put_part(&key, &upload, part.number, payload)
                     .await?;
                 if let Some(pool) = pool {
                     pool.give(kept);

@@ -23,7 +23,9 @@ use crate::ids::{ObjectKey, SessionId};
 use crate::manifest::{ArchiveSummary, ExcludedFile, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest};
 use crate::model::{CatalogFile, Session, StorageClass};
 use crate::progress::{ItemOutcome, RunPlan};
-use crate::store::{Encryption, MultipartId, ObjectChecksum, PutOptions, PutResult};
+use crate::store::{
+    Encryption, MultipartId, ObjectChecksum, ObjectStoreExt, PutOptions, PutResult,
+};
 use crate::tags::ObjectKind;
 use crate::tracker::{
     ArchiveRecord, InflightUpload, LogEntry, NewArchive, Operation, OperationStatus,
@@ -1061,7 +1063,8 @@ impl Engine {
             None => {
                 let upload = self
                     .store
-                    .create_multipart(key, options, algorithm_name.is_some().then_some("CRC32C"))
+                    .try_multipart()?
+                    .create_multipart(key, options, algorithm.kind())
                     .await?;
                 let recorded = match &resume {
                     Some(resume) => self.tracker.begin_upload(&InflightUpload {
@@ -1114,7 +1117,7 @@ impl Engine {
             Err(e)
                 if resume.is_some()
                     && ((matches!(e, Error::Interrupted) && !self.cancel.abort.is_cancelled())
-                        || crate::layers::is_transient(&e)) =>
+                        || crate::store::layer::is_transient(&e)) =>
             {
                 return Err(e);
             }
@@ -1130,7 +1133,12 @@ impl Engine {
                 stream.bytes
             )));
         }
-        let put = match self.store.complete_multipart(key, &upload, &receipts).await {
+        let put = match self
+            .store
+            .try_multipart()?
+            .complete_multipart(key, &upload, &receipts)
+            .await
+        {
             Ok(put) => put,
             // A retried Complete whose first attempt went through finds the upload
             // gone: the object is there, and the integrity check below decides.
@@ -1194,7 +1202,12 @@ impl Engine {
                     .await;
                 continue;
             }
-            let server = match self.store.list_parts(key, &upload.upload_id).await {
+            let server = match self
+                .store
+                .try_multipart()?
+                .list_parts(key, &upload.upload_id)
+                .await
+            {
                 Ok(parts) => parts,
                 Err(e) if e.store_kind() == Some(StoreErrorKind::NoSuchUpload) => {
                     self.progress.note(&format!(
@@ -1225,7 +1238,12 @@ impl Engine {
         // Uploads of this key the tracking tables do not know (the run died between
         // CreateMultipartUpload and recording it) can never be resumed: abort them.
         let keep = found.as_ref().map(|(id, _)| id.clone());
-        let orphans = match self.store.list_multipart_uploads(key.as_str()).await {
+        let orphans = match self
+            .store
+            .try_multipart()?
+            .list_multipart_uploads(key.as_str())
+            .await
+        {
             Ok(orphans) => orphans,
             // A store that cannot list them: the lifecycle rule's
             // AbortIncompleteMultipartUpload (or the store's own expiry) cleans up.
@@ -1246,7 +1264,11 @@ impl Engine {
     /// Aborts a multipart upload and forgets it (best effort: an abort that fails
     /// leaves an upload the lifecycle rule cleans up).
     async fn abort(&self, key: &ObjectKey, upload: &MultipartId) {
-        if let Err(e) = self.store.abort_multipart(key, upload).await {
+        let aborted = match self.store.try_multipart() {
+            Ok(multipart) => multipart.abort_multipart(key, upload).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = aborted {
             tracing::warn!("could not abort the multipart upload of {key}: {e}");
         }
         if let Err(e) = self.tracker.end_upload(upload) {

@@ -1,4 +1,5 @@
-//! The upload engine's branches, with mocks for every trait: what happens to the
+//! The upload engine's branches, on the in-memory store (with faults injected)
+//! and mocks for the tracker and the catalog: what happens to the
 //! multipart upload and the tracking rows when a part fails, when the stored
 //! object's checksum is wrong, and when a retried Complete finds its upload gone.
 
@@ -12,10 +13,10 @@ use crate::archive::{ArchiveBuilder, ArchiveSink, PlannedMember};
 use crate::catalog::MockCatalog;
 use crate::checksum::expected_object_checksum;
 use crate::config::Config;
-use crate::error::StoreError;
 use crate::model::SessionScan;
 use crate::progress::NoProgress;
-use crate::store::{Checksum, MockObjectStore, ObjectMeta, PartReceipt};
+use crate::store::memory::{Fault, MemoryStore, Request};
+use crate::store::{Checksum, ChecksumKind, MultipartStore, ObjectMeta, ObjectStore, Payload};
 use crate::tracker::MockTracker;
 
 /// Lays members end to end, no headers: enough to drive the engine.
@@ -131,58 +132,44 @@ fn tracker_recording_nothing() -> MockTracker {
     tracker
 }
 
-/// What any upload asks the store first: which bucket, and what is already there.
-fn store_identity(store: &mut MockObjectStore) {
-    store.expect_describe().return_const("s3://b".to_owned());
-    store.expect_bucket().return_const("b".to_owned());
-    store.expect_region().return_const("us-east-1".to_owned());
-    store.expect_list().returning(|_| Ok(vec![]));
-}
+/// The requests a store saw: operation and part number.
+type Calls = Mutex<Vec<(String, Option<u32>)>>;
 
-fn store_basics(store: &mut MockObjectStore) {
-    store_identity(store);
-    store
-        .expect_create_multipart()
-        .returning(|_, _, _| Ok(MultipartId("up-1".into())));
-    store
-        .expect_list_multipart_uploads()
-        .returning(|_| Ok(vec![]));
-}
-
-/// What Complete answers for a good 6-part upload whose composite CRC32C is `whole`.
-fn completed(whole: String) -> PutResult {
-    PutResult {
-        etag: "whole-6".into(),
-        version_id: None,
-        checksum: Some(ObjectChecksum {
-            algorithm: "CRC32C".into(),
-            value: whole,
-        }),
-    }
-}
-
-/// After a good Complete: the archive's HEAD, and the manifest's PUT, once.
-fn expect_archive_and_manifest(store: &mut MockObjectStore) {
-    store.expect_head().returning(|key| {
-        Ok(Some(ObjectMeta {
-            key: key.clone(),
-            size: 6000,
-            etag: "whole-6".into(),
-            last_modified: None,
-            storage_class: StorageClass::Standard,
-            restore: None,
-            version_id: None,
-            metadata: Default::default(),
-            checksum: None,
-        }))
+/// A memory store that counts the requests of each operation and injects the
+/// faults `fault` asks for.
+fn store_with(
+    fault: impl Fn(&Request<'_>) -> Option<Fault> + Send + Sync + 'static,
+) -> (Arc<MemoryStore>, Arc<Calls>) {
+    let store = Arc::new(MemoryStore::new());
+    let calls: Arc<Calls> = Arc::default();
+    let seen = calls.clone();
+    store.set_faults(move |r| {
+        seen.lock().unwrap().push((r.operation.to_owned(), r.part));
+        fault(r)
     });
-    store.expect_put().times(1).returning(|_, _, _, _| {
-        Ok(PutResult {
-            etag: "manifest".into(),
-            version_id: None,
-            checksum: None,
-        })
-    });
+    (store, calls)
+}
+
+/// How many requests of `operation` were made.
+fn count(calls: &Calls, operation: &str) -> usize {
+    calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(o, _)| o == operation)
+        .count()
+}
+
+/// The multipart uploads a store holds.
+async fn uploads_in(store: &MemoryStore) -> usize {
+    store.list_multipart_uploads("").await.unwrap().len()
+}
+
+const KEY: &str = "backups/raw/2024/S1.tar";
+
+/// The session's archive, when the store has it.
+async fn archive_in(store: &MemoryStore) -> Option<ObjectMeta> {
+    store.head(&ObjectKey::new(KEY).unwrap()).await.unwrap()
 }
 
 /// 1000-byte parts above a 1000-byte threshold: the 6000-byte archive takes 6.
@@ -198,13 +185,13 @@ fn engine(
     config: Config,
     catalog: MockCatalog,
     tracker: MockTracker,
-    store: MockObjectStore,
+    store: Arc<MemoryStore>,
 ) -> Engine {
     Engine {
         config: Arc::new(config),
         catalog: Arc::new(catalog),
         tracker: Arc::new(tracker),
-        store: Arc::new(store),
+        store,
         archiver: Arc::new(FlatArchiver),
         reader: Arc::new(NoReader),
         progress: Arc::new(NoProgress),
@@ -251,15 +238,6 @@ impl crate::archive::ArchiveReader for NoReader {
     }
 }
 
-fn receipt(n: u32, body: &bytes::Bytes, checksum: Option<Checksum>) -> PartReceipt {
-    PartReceipt {
-        part_number: n,
-        etag: format!("etag-{n}"),
-        size: body.len() as u64,
-        checksum: checksum.map(|c| c.to_base64()),
-    }
-}
-
 /// Runs an upload whose one session must fail; returns its error.
 async fn failed_session_error(e: Engine) -> String {
     let summary = e.upload(&UploadOptions::default()).await.unwrap();
@@ -278,29 +256,21 @@ async fn upload_with_a_failing_part(
     aborts: bool,
 ) -> String {
     let s = setup();
-    let mut store = MockObjectStore::new();
-    store_basics(&mut store);
-    store
-        .expect_put_part()
-        .returning(move |key, _, n, body, c| {
-            if n == 3 {
-                Err(StoreError::new(kind, "UploadPart", key.to_string(), message).into())
-            } else {
-                Ok(receipt(n, &body, c))
-            }
-        });
-    store
-        .expect_abort_multipart()
-        .times(usize::from(aborts))
-        .returning(|_, _| Ok(()));
-    store.expect_complete_multipart().times(0);
+    let (store, calls) = store_with(move |r| {
+        (r.operation == "UploadPart" && r.part == Some(3)).then(|| Fault::fail(kind, message))
+    });
     let e = engine(
         config(true),
         catalog(s.files),
         tracker_recording_nothing(),
-        store,
+        store.clone(),
     );
-    failed_session_error(e).await
+    let error = failed_session_error(e).await;
+    assert_eq!(count(&calls, "CompleteMultipartUpload"), 0);
+    assert_eq!(count(&calls, "AbortMultipartUpload"), usize::from(aborts));
+    assert_eq!(uploads_in(&store).await, usize::from(!aborts));
+    assert!(archive_in(&store).await.is_none());
+    error
 }
 
 #[tokio::test]
@@ -330,95 +300,42 @@ async fn a_network_failure_after_every_retry_keeps_the_upload_for_the_next_run()
 #[tokio::test]
 async fn a_stored_object_with_the_wrong_checksum_is_deleted() {
     let s = setup();
-    let mut store = MockObjectStore::new();
-    store_basics(&mut store);
-    store
-        .expect_put_part()
-        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
-    store
-        .expect_complete_multipart()
-        .times(1)
-        .returning(|_, _, parts| {
-            Ok(PutResult {
-                etag: "x-6".into(),
-                version_id: None,
-                checksum: Some(ObjectChecksum {
-                    algorithm: "CRC32C".into(),
-                    value: format!("AAAAAA==-{}", parts.len()),
-                }),
-            })
-        });
-    store.expect_delete().times(1).returning(|_| Ok(()));
-    store.expect_abort_multipart().times(0);
+    // The store keeps part 2 damaged: the composite checksum it reports is not the
+    // one of the bytes sent.
+    let (store, calls) = store_with(|r| {
+        (r.operation == "UploadPart" && r.part == Some(2)).then_some(Fault::Corrupt)
+    });
     let e = engine(
         config(true),
         catalog(s.files),
         tracker_recording_nothing(),
-        store,
+        store.clone(),
     );
     let error = failed_session_error(e).await;
     assert!(
         error.contains("does not match the bytes sent") && error.contains("deleted"),
         "{error}"
     );
+    assert_eq!(count(&calls, "CompleteMultipartUpload"), 1);
+    assert_eq!(count(&calls, "DeleteObject"), 1);
+    assert_eq!(count(&calls, "AbortMultipartUpload"), 0);
+    assert!(archive_in(&store).await.is_none(), "the object was deleted");
 }
 
 #[tokio::test]
 async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
     let s = setup();
-    let sent: Arc<Mutex<Vec<(u32, Checksum)>>> = Arc::default();
-    let mut store = MockObjectStore::new();
-    store_basics(&mut store);
-    let seen = sent.clone();
-    store.expect_put_part().returning(move |_, _, n, body, c| {
-        seen.lock().unwrap().push((n, c.unwrap()));
-        Ok(receipt(n, &body, c))
+    let etag = multipart_etag(&s.files);
+    // Complete goes through, but its answer is lost: the retry finds no upload.
+    let (store, calls) = store_with(|r| {
+        (r.operation == "CompleteMultipartUpload")
+            .then(|| Fault::fail_after(StoreErrorKind::NoSuchUpload, "NoSuchUpload"))
     });
-    store
-        .expect_complete_multipart()
-        .times(1)
-        .returning(|key, _, _| {
-            Err(StoreError::new(
-                StoreErrorKind::NoSuchUpload,
-                "CompleteMultipartUpload",
-                key.to_string(),
-                "NoSuchUpload",
-            )
-            .into())
-        });
-    let parts = sent.clone();
-    store.expect_head().returning(move |key| {
-        let mut sent = parts.lock().unwrap().clone();
-        sent.sort_by_key(|(n, _)| *n);
-        let ordered: Vec<Checksum> = sent.into_iter().map(|(_, c)| c).collect();
-        Ok(Some(ObjectMeta {
-            key: key.clone(),
-            size: 6000,
-            etag: "whole-6".into(),
-            last_modified: None,
-            storage_class: StorageClass::Standard,
-            restore: None,
-            version_id: None,
-            metadata: Default::default(),
-            checksum: Some(ObjectChecksum {
-                algorithm: "CRC32C".into(),
-                value: expected_object_checksum(&ordered, true),
-            }),
-        }))
-    });
-    store.expect_put().times(1).returning(|_, _, _, _| {
-        Ok(PutResult {
-            etag: "manifest".into(),
-            version_id: None,
-            checksum: None,
-        })
-    });
-    store.expect_abort_multipart().times(0);
     let e = engine(
         config(false),
         catalog(s.files),
-        tracker_recording_one_archive("whole-6"),
-        store,
+        tracker_recording_one_archive(etag),
+        store.clone(),
     );
     let summary = e.upload(&UploadOptions::default()).await.unwrap();
     assert!(
@@ -428,10 +345,12 @@ async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
         ),
         "{summary:?}"
     );
+    assert_eq!(count(&calls, "AbortMultipartUpload"), 0);
+    assert_eq!(count(&calls, "PutObject"), 1, "the manifest, once");
 }
 
 /// A tracker that must record exactly one archive, with `etag`, as a success.
-fn tracker_recording_one_archive(etag: &'static str) -> MockTracker {
+fn tracker_recording_one_archive(etag: String) -> MockTracker {
     let mut tracker = MockTracker::new();
     tracker.expect_archives().returning(|| Ok(vec![]));
     tracker.expect_notes().returning(|| Ok(vec![]));
@@ -454,39 +373,20 @@ fn tracker_recording_one_archive(etag: &'static str) -> MockTracker {
 #[tokio::test]
 async fn a_store_that_cannot_list_multipart_uploads_still_uploads() {
     let s = setup();
-    let whole = composite(&s.files);
-    let mut store = MockObjectStore::new();
-    store_identity(&mut store);
-    store
-        .expect_create_multipart()
-        .returning(|_, _, _| Ok(MultipartId("up-1".into())));
-    store
-        .expect_list_multipart_uploads()
-        .times(1)
-        .returning(|prefix| {
-            Err(StoreError::new(
+    let etag = multipart_etag(&s.files);
+    let (store, calls) = store_with(|r| {
+        (r.operation == "ListMultipartUploads").then(|| {
+            Fault::fail(
                 StoreErrorKind::NotImplemented,
-                "ListMultipartUploads",
-                prefix.to_owned(),
                 "NotImplemented: A header you provided implies functionality that is not implemented",
             )
-            .into())
-        });
-    store
-        .expect_put_part()
-        .times(6)
-        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
-    store
-        .expect_complete_multipart()
-        .times(1)
-        .returning(move |_, _, _| Ok(completed(whole.clone())));
-    expect_archive_and_manifest(&mut store);
-    store.expect_abort_multipart().times(0);
+        })
+    });
     let e = engine(
         config(false),
         catalog(s.files),
-        tracker_recording_one_archive("whole-6"),
-        store,
+        tracker_recording_one_archive(etag),
+        store.clone(),
     );
     let summary = e.upload(&UploadOptions::default()).await.unwrap();
     assert!(
@@ -496,6 +396,9 @@ async fn a_store_that_cannot_list_multipart_uploads_still_uploads() {
         ),
         "{summary:?}"
     );
+    assert_eq!(count(&calls, "ListMultipartUploads"), 1);
+    assert_eq!(count(&calls, "UploadPart"), 6);
+    assert_eq!(count(&calls, "AbortMultipartUpload"), 0);
 }
 
 #[tokio::test]
@@ -503,53 +406,63 @@ async fn uploads_are_refused_when_the_config_turns_them_off() {
     let s = setup();
     let mut c = config(true);
     c.enabled = false;
-    let e = engine(
-        c,
-        catalog(s.files),
-        MockTracker::new(),
-        MockObjectStore::new(),
-    );
+    let (store, calls) = store_with(|_| None);
+    let e = engine(c, catalog(s.files), MockTracker::new(), store);
     let err = e.upload(&UploadOptions::default()).await.unwrap_err();
     assert!(err.to_string().contains("enabled: false"), "{err}");
+    assert!(
+        calls.lock().unwrap().is_empty(),
+        "nothing was asked of the store"
+    );
 }
 
-/// The in-flight record of an upload that sent `done` of the 6 parts.
-fn interrupted(
-    files: &[CatalogFile],
-    done: &[u32],
-    snapshot_matches: bool,
-) -> crate::tracker::InflightUpload {
+/// The fake archive of `files`: its bytes, and its plan's snapshot.
+fn fake_archive(files: &[CatalogFile]) -> (Vec<u8>, String) {
     let session = SessionId::new("S1").unwrap();
     let (sources, _) = member_sources(&session, files.to_vec(), false).unwrap();
     let plan = FlatArchiver.plan(&session, sources).unwrap();
     let mut bytes = Vec::new();
     FlatArchiver.write(&plan, &mut bytes).unwrap();
-    let parts = done
-        .iter()
-        .map(|&n| {
-            let body = &bytes[(n as usize - 1) * 1000..n as usize * 1000];
-            let checksum = crate::checksum::of_part(crate::config::ChecksumAlgorithm::Crc32c, body);
-            crate::tracker::PartRecord {
-                receipt: PartReceipt {
-                    part_number: n,
-                    etag: format!("etag-{n}"),
-                    size: 1000,
-                    checksum: None,
-                },
-                client_checksum: checksum.to_string(),
-            }
-        })
-        .collect();
+    (bytes, snapshot_of(&plan))
+}
+
+/// An upload of the session that an earlier run started in `store` and stopped
+/// after sending parts `done`, and its in-flight record.
+async fn interrupted(
+    store: &MemoryStore,
+    files: &[CatalogFile],
+    done: &[u32],
+    snapshot_matches: bool,
+) -> crate::tracker::InflightUpload {
+    let (bytes, snapshot) = fake_archive(files);
+    let key = ObjectKey::new(KEY).unwrap();
+    let upload = store
+        .create_multipart(&key, &PutOptions::default(), Some(ChecksumKind::Crc32c))
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    for &n in done {
+        let body = bytes[(n as usize - 1) * 1000..n as usize * 1000].to_vec();
+        let checksum = crate::checksum::of_part(crate::config::ChecksumAlgorithm::Crc32c, &body);
+        let receipt = store
+            .put_part(&key, &upload, n, Payload::new(body, Some(checksum)))
+            .await
+            .unwrap();
+        parts.push(crate::tracker::PartRecord {
+            receipt,
+            client_checksum: checksum.to_string(),
+        });
+    }
     crate::tracker::InflightUpload {
-        session_id: session,
-        bucket: "b".into(),
-        key: "backups/raw/2024/S1.tar".into(),
-        upload_id: MultipartId("up-old".into()),
+        session_id: SessionId::new("S1").unwrap(),
+        bucket: "memory".into(),
+        key: KEY.into(),
+        upload_id: upload,
         part_size: 1000,
         archive_size: 6000,
         checksum_algorithm: Some("CRC32C".into()),
         snapshot: if snapshot_matches {
-            snapshot_of(&plan)
+            snapshot
         } else {
             "[]".into()
         },
@@ -575,56 +488,38 @@ fn resuming_tracker(inflight: crate::tracker::InflightUpload) -> MockTracker {
     tracker
 }
 
-/// The composite CRC32C of the fake archive of `files` in 1000-byte parts.
-fn composite(files: &[CatalogFile]) -> String {
-    let bytes: Vec<u8> = files
-        .iter()
-        .flat_map(|f| std::fs::read(&f.path).unwrap())
-        .collect();
+/// The ETag S3 gives the fake archive of `files` sent in 1000-byte parts.
+fn multipart_etag(files: &[CatalogFile]) -> String {
+    let (bytes, _) = fake_archive(files);
     let parts: Vec<Checksum> = bytes
         .chunks(1000)
-        .map(|c| crate::checksum::of_part(crate::config::ChecksumAlgorithm::Crc32c, c))
+        .map(|c| crate::checksum::of_part(crate::config::ChecksumAlgorithm::Md5, c))
         .collect();
     expected_object_checksum(&parts, true)
+}
+
+/// The part numbers sent, in the order they were sent.
+fn parts_sent(calls: &Calls) -> Vec<u32> {
+    calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(o, _)| o == "UploadPart")
+        .filter_map(|(_, p)| *p)
+        .collect()
 }
 
 #[tokio::test]
 async fn an_interrupted_upload_resumes_sending_only_the_missing_parts() {
     let s = setup();
-    let inflight = interrupted(&s.files, &[1, 2], true);
-    let whole = composite(&s.files);
-    let mut store = MockObjectStore::new();
-    store_identity(&mut store);
-    store
-        .expect_list_multipart_uploads()
-        .returning(|_| Ok(vec![]));
-    store.expect_create_multipart().times(0);
-    store.expect_list_parts().times(1).returning(|_, _| {
-        Ok((1..=2)
-            .map(|n| PartReceipt {
-                part_number: n,
-                etag: format!("etag-{n}"),
-                size: 1000,
-                checksum: None,
-            })
-            .collect())
-    });
-    store
-        .expect_put_part()
-        .withf(|_, upload, n, _, _| upload.0 == "up-old" && *n >= 3)
-        .times(4)
-        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
-    store
-        .expect_complete_multipart()
-        .withf(|_, upload, parts| upload.0 == "up-old" && parts.len() == 6)
-        .times(1)
-        .returning(move |_, _, _| Ok(completed(whole.clone())));
-    expect_archive_and_manifest(&mut store);
+    let (store, calls) = store_with(|_| None);
+    let inflight = interrupted(&store, &s.files, &[1, 2], true).await;
+    calls.lock().unwrap().clear();
     let e = engine(
         config(false),
         catalog(s.files),
         resuming_tracker(inflight),
-        store,
+        store.clone(),
     );
     let summary = e.upload(&UploadOptions::default()).await.unwrap();
     assert!(
@@ -638,85 +533,74 @@ async fn an_interrupted_upload_resumes_sending_only_the_missing_parts() {
         ),
         "{summary:?}"
     );
+    assert_eq!(count(&calls, "CreateMultipartUpload"), 0);
+    assert_eq!(count(&calls, "ListParts"), 1);
+    let mut sent = parts_sent(&calls);
+    sent.sort_unstable();
+    assert_eq!(sent, [3, 4, 5, 6]);
+    assert_eq!(count(&calls, "CompleteMultipartUpload"), 1);
+    assert_eq!(archive_in(&store).await.unwrap().size, 6000);
 }
 
 #[tokio::test]
 async fn a_part_whose_bytes_changed_since_the_interruption_aborts_the_upload() {
     let s = setup();
-    let mut inflight = interrupted(&s.files, &[1, 2], true);
+    let (store, calls) = store_with(|_| None);
+    let mut inflight = interrupted(&store, &s.files, &[1, 2], true).await;
     inflight.parts[1].client_checksum = "CRC32C:AAAAAA==".into();
-    let mut store = MockObjectStore::new();
-    store_basics(&mut store);
-    store.expect_list_parts().returning(|_, _| {
-        Ok((1..=2)
-            .map(|n| PartReceipt {
-                part_number: n,
-                etag: format!("etag-{n}"),
-                size: 1000,
-                checksum: None,
-            })
-            .collect())
-    });
-    store
-        .expect_put_part()
-        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
-    store
-        .expect_abort_multipart()
-        .times(1)
-        .returning(|_, _| Ok(()));
-    store.expect_complete_multipart().times(0);
+    calls.lock().unwrap().clear();
     let e = engine(
         config(false),
         catalog(s.files),
         resuming_tracker(inflight),
-        store,
+        store.clone(),
     );
     let error = failed_session_error(e).await;
     assert!(
         error.contains("part 2") && error.contains("does not have the bytes uploaded before"),
         "{error}"
     );
+    assert_eq!(count(&calls, "AbortMultipartUpload"), 1);
+    assert_eq!(count(&calls, "CompleteMultipartUpload"), 0);
+    assert_eq!(uploads_in(&store).await, 0);
+    assert!(archive_in(&store).await.is_none());
 }
 
 #[tokio::test]
 async fn files_changed_since_the_interruption_abort_it_and_start_over() {
     let s = setup();
-    let inflight = interrupted(&s.files, &[1], false);
-    let mut store = MockObjectStore::new();
-    store_basics(&mut store);
-    store
-        .expect_abort_multipart()
-        .withf(|_, upload| upload.0 == "up-old")
-        .times(1)
-        .returning(|_, _| Ok(()));
-    store.expect_list_parts().times(0);
-    store
-        .expect_put_part()
-        .withf(|_, upload, _, _, _| upload.0 == "up-1")
-        .times(6)
-        .returning(|_, _, n, body, c| Ok(receipt(n, &body, c)));
-    store
-        .expect_complete_multipart()
-        .times(1)
-        .returning(|_, _, _| {
-            Ok(PutResult {
-                etag: "x".into(),
-                version_id: None,
-                checksum: None,
-            })
-        });
-    store.expect_head().returning(|_| Ok(None));
-    store.expect_delete().returning(|_| Ok(()));
+    let (store, calls) = store_with(|_| None);
+    let inflight = interrupted(&store, &s.files, &[1], false).await;
+    let old = inflight.upload_id.clone();
+    calls.lock().unwrap().clear();
     let e = engine(
         config(false),
         catalog(s.files),
         resuming_tracker(inflight),
-        store,
+        store.clone(),
     );
     let summary = e.upload(&UploadOptions::default()).await.unwrap();
-    assert_eq!(
-        summary.failed(),
-        1,
-        "the mock store reports no checksum: {summary:?}"
+    assert_eq!(count(&calls, "AbortMultipartUpload"), 1, "the old upload");
+    assert_eq!(count(&calls, "ListParts"), 0);
+    assert_eq!(count(&calls, "CreateMultipartUpload"), 1);
+    assert_eq!(parts_sent(&calls).len(), 6, "every part, on the new upload");
+    assert!(
+        !store
+            .list_multipart_uploads("")
+            .await
+            .unwrap()
+            .iter()
+            .any(|u| u.upload_id == old)
+    );
+    assert!(
+        matches!(
+            summary.sessions[0].outcome,
+            SessionOutcome::Uploaded {
+                parts: 6,
+                resumed_parts: 0,
+                ..
+            }
+        ),
+        "{summary:?}"
     );
 }

@@ -24,6 +24,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ids::{ObjectKey, SessionId};
 use crate::model::StorageClass;
+use crate::store::ObjectStoreExt;
 use crate::tags::ObjectKind;
 use crate::tracker::{
     ArchiveRecord, CheckOutcome, CheckRecord, LogEntry, Operation, OperationStatus,
@@ -180,7 +181,7 @@ impl Engine {
         {
             notes.push(format!("moved from {previous} to {}", meta.storage_class));
         }
-        let tags = match self.store.get_tags(&key).await {
+        let tags = match self.store.try_admin()?.get_tags(&key).await {
             Ok(tags) => Some(tags),
             // S3 reads tags of archived objects; some stores refuse until restored.
             Err(e) if e.store_kind() == Some(crate::error::StoreErrorKind::NeedsRestore) => {

@@ -5,10 +5,10 @@ use bytes::Bytes;
 use fitsbak_core::error::StoreErrorKind;
 use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::model::StorageClass;
-use fitsbak_core::store::{ObjectStore, PutOptions, RestoreState, RestoreTier};
-use fitsbak_s3::moto::MotoServer;
-
-use crate::unique_bucket;
+use fitsbak_core::store::prelude::*;
+use fitsbak_core::store::{PutOptions, RestoreRequest, RestoreState, RestoreTier};
+use fitsbak_testkit::moto::MotoServer;
+use fitsbak_testkit::unique_bucket;
 
 #[tokio::test]
 async fn a_missing_bucket_is_named() {
@@ -35,7 +35,7 @@ async fn unknown_credentials_are_refused_clearly() {
     let text = err.to_string();
     assert!(text.contains("InvalidAccessKeyId"), "{text}");
     assert!(
-        !text.contains(fitsbak_s3::moto::SECRET_KEY),
+        !text.contains(fitsbak_testkit::moto::SECRET_KEY),
         "no secret in: {text}"
     );
 }
@@ -63,7 +63,17 @@ async fn deep_archive_objects_need_a_restore_before_a_get() {
         "{err}"
     );
 
-    store.restore(&k, None, 3, RestoreTier::Bulk).await.unwrap();
+    let request = RestoreRequest {
+        version_id: None,
+        days: 3,
+        tier: RestoreTier::Bulk,
+    };
+    store
+        .try_cold_storage()
+        .unwrap()
+        .restore(&k, &request)
+        .await
+        .unwrap();
     let head = store.head(&k).await.unwrap().unwrap();
     assert!(
         matches!(

@@ -14,8 +14,32 @@ use chrono::{Datelike, NaiveDate};
 use md5::{Digest, Md5};
 use rusqlite::{Connection, params};
 
-use crate::DbError;
-use crate::fits::{Header, Rng, write_image};
+pub mod fits;
+
+use fits::{Header, Rng, write_image};
+
+/// What can fail while writing the demo library, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A file or directory could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The demo catalog could not be written.
+    #[error("{}: {what}: {source}", path.display())]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        what: &'static str,
+        /// Why.
+        source: rusqlite::Error,
+    },
+}
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -277,10 +301,10 @@ fn plan_files(
 }
 
 /// Generates a library in `dir` (created; must be empty or absent).
-pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DbError> {
+pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DemoError> {
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| DbError::Io { path, source }
+        move |source| DemoError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let root = dir.canonicalize().map_err(io(dir))?;
@@ -291,21 +315,15 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DbError> {
     let notes_dir = root.join("notes");
 
     let mut rng = Rng::new(spec.seed);
-    let mut conn = Connection::open(&database_path).map_err(|e| {
-        DbError::sqlite(
-            &database_path,
-            "creating the demo catalog",
-            Default::default(),
-            e,
-        )
+    let mut conn = Connection::open(&database_path).map_err(|e| DemoError::Sqlite {
+        path: database_path.clone(),
+        what: "creating the demo catalog",
+        source: e,
     })?;
-    let sql_err = |e| {
-        DbError::sqlite(
-            &database_path,
-            "writing the demo catalog",
-            Default::default(),
-            e,
-        )
+    let sql_err = |e| DemoError::Sqlite {
+        path: database_path.clone(),
+        what: "writing the demo catalog",
+        source: e,
     };
     create_catalog_schema(&conn).map_err(sql_err)?;
     let tx = conn.transaction().map_err(sql_err)?;
@@ -431,8 +449,8 @@ fn write_note(
     telescope: &str,
     camera: &str,
     frames: usize,
-) -> Result<(), DbError> {
-    let io = |source| DbError::Io {
+) -> Result<(), DemoError> {
+    let io = |source| DemoError::Io {
         path: path.to_owned(),
         source,
     };
@@ -455,7 +473,7 @@ fn write_note(
 
 /// Writes the commented template with the local target, pointing at `database`
 /// and `local_root` (relative to the config's directory).
-pub fn write_config(path: &Path, database: &str, local_root: &str) -> Result<(), DbError> {
+pub fn write_config(path: &Path, database: &str, local_root: &str) -> Result<(), DemoError> {
     let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
     let text = fitsbak_core::config::Config::template()
         .replace(
@@ -466,7 +484,7 @@ pub fn write_config(path: &Path, database: &str, local_root: &str) -> Result<(),
             r#""local_root": "fitsbak-store""#,
             &format!(r#""local_root": {}"#, quote(local_root)),
         );
-    std::fs::write(path, text).map_err(|source| DbError::Io {
+    std::fs::write(path, text).map_err(|source| DemoError::Io {
         path: path.to_owned(),
         source,
     })
@@ -484,8 +502,8 @@ fn write_demo_file(
     (telescope, camera): (&str, &str),
     spec: &DemoSpec,
     rng: &mut Rng,
-) -> Result<(u64, String), DbError> {
-    let io = |source| DbError::Io {
+) -> Result<(u64, String), DemoError> {
+    let io = |source| DemoError::Io {
         path: path.to_owned(),
         source,
     };
