@@ -11,7 +11,8 @@ use fitsbak_core::config::Config;
 use fitsbak_core::engine::report;
 use fitsbak_store::{Database, OpenOptions};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
@@ -22,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = loaded.config;
     let db = Database::open(&config.database(), None, &OpenOptions::default())?;
-    let status = report::status(&db, &db, &config)?;
+    let status = report::status(&db, &db, &config).await?;
     println!(
         "{} of {} sessions backed up ({:.1}%), {} files",
         status.sessions_backed_up,
@@ -30,7 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         status.percent_backed_up,
         status.files_backed_up
     );
-    for row in report::list_sessions(&db, &db, &report::SessionFilter::default())?.sessions {
+    for row in report::list_sessions(&db, &db, &report::SessionFilter::default())
+        .await?
+        .sessions
+    {
         println!(
             "{}  {}  {:>4} files  {}",
             row.session_id,

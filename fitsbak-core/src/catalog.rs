@@ -1,5 +1,7 @@
 //! The catalog: the cataloger's database of sessions and FITS files, read only.
 
+use async_trait::async_trait;
+
 use crate::error::Result;
 use crate::ids::SessionId;
 use crate::model::{CatalogFile, SessionPaths, SessionScan};
@@ -9,20 +11,21 @@ use crate::model::{CatalogFile, SessionPaths, SessionScan};
 /// Implementations read set-wise (one query for all sessions, one for the files of
 /// many sessions), never one query per session.
 #[cfg_attr(test, mockall::automock)]
+#[async_trait]
 pub trait Catalog: Send + Sync {
     /// Where the catalog lives, for messages.
     fn describe(&self) -> String;
 
     /// Every session, with its file count; rows that cannot be used are returned as
     /// rejected, with the reason.
-    fn sessions(&self) -> Result<SessionScan>;
+    async fn sessions(&self) -> Result<SessionScan>;
 
     /// The files of `sessions` (of every session when `None`), in no set order.
     #[allow(clippy::needless_lifetimes)] // mockall needs the lifetime named
-    fn files<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<CatalogFile>>;
+    async fn files<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<CatalogFile>>;
 
     /// Where the files of `sessions` (of every session when `None`) are on disk,
     /// grouped by session: the lean read behind the size reports.
     #[allow(clippy::needless_lifetimes)] // mockall needs the lifetime named
-    fn file_paths<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<SessionPaths>>;
+    async fn file_paths<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<SessionPaths>>;
 }

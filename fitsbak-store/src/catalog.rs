@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use chrono::NaiveDate;
-use fitsbak_core::catalog::Catalog;
 use fitsbak_core::ids::SessionId;
 use fitsbak_core::model::{
     CatalogFile, FolderFiles, RejectedSession, Session, SessionPaths, SessionScan,
@@ -299,20 +298,19 @@ fn catalog_error(e: DbError) -> fitsbak_core::Error {
     fitsbak_core::Error::Catalog(Box::new(e))
 }
 
-impl Catalog for Database {
-    fn describe(&self) -> String {
-        self.catalog_path().display().to_string()
-    }
-
-    fn sessions(&self) -> fitsbak_core::Result<SessionScan> {
+impl Database {
+    /// Every session, with its file count (blocking).
+    pub fn sessions(&self) -> fitsbak_core::Result<SessionScan> {
         self.scan_sessions().map_err(catalog_error)
     }
 
-    fn files(&self, sessions: Option<&[SessionId]>) -> fitsbak_core::Result<Vec<CatalogFile>> {
+    /// The files of `sessions` (blocking).
+    pub fn files(&self, sessions: Option<&[SessionId]>) -> fitsbak_core::Result<Vec<CatalogFile>> {
         self.scan_files(sessions).map_err(catalog_error)
     }
 
-    fn file_paths(
+    /// Where the files of `sessions` are on disk (blocking).
+    pub fn file_paths(
         &self,
         sessions: Option<&[SessionId]>,
     ) -> fitsbak_core::Result<Vec<SessionPaths>> {

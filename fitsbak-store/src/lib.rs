@@ -8,6 +8,7 @@
 //! database is opened in WAL mode with a busy timeout so that the cataloger can keep
 //! running alongside; every query is set-based.
 
+mod asynced;
 mod catalog;
 mod error;
 pub mod schema;

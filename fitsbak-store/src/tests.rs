@@ -4,7 +4,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use fitsbak_core::catalog::Catalog;
 use fitsbak_core::ids::{MemberPath, SessionId};
 use fitsbak_core::manifest::ManifestMember;
 use fitsbak_core::model::StorageClass;

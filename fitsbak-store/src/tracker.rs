@@ -7,7 +7,7 @@ use fitsbak_core::store::{MultipartId, PartReceipt};
 use fitsbak_core::time::{from_db, to_db};
 use fitsbak_core::tracker::{
     ArchiveRecord, CheckOutcome, CheckRecord, DbSnapshotRecord, InflightUpload, LogEntry,
-    NewArchive, NoteRecord, PartRecord, RestoreUpdate, StatsSnapshot, Tracker,
+    NewArchive, NoteRecord, PartRecord, RestoreUpdate, StatsSnapshot,
 };
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -144,8 +144,10 @@ impl Database {
     }
 }
 
-impl Tracker for Database {
-    fn archives(&self) -> fitsbak_core::Result<Vec<ArchiveRecord>> {
+/// The blocking implementations of the tracker traits (see `asynced`, which runs
+/// them on blocking threads).
+impl Database {
+    pub fn archives(&self) -> fitsbak_core::Result<Vec<ArchiveRecord>> {
         let rows = self.query("reading s3_backup_archives", |conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {ARCHIVE_COLUMNS} FROM s3_backup_archives ORDER BY session_id"
@@ -156,7 +158,7 @@ impl Tracker for Database {
         Ok(rows)
     }
 
-    fn archive(&self, session: &SessionId) -> fitsbak_core::Result<Option<ArchiveRecord>> {
+    pub fn archive(&self, session: &SessionId) -> fitsbak_core::Result<Option<ArchiveRecord>> {
         let row = self.query("reading s3_backup_archives", |conn| {
             conn.query_row(
                 &format!("SELECT {ARCHIVE_COLUMNS} FROM s3_backup_archives WHERE session_id = ?1"),
@@ -169,7 +171,7 @@ impl Tracker for Database {
         Ok(row)
     }
 
-    fn members(&self, session: &SessionId) -> fitsbak_core::Result<Vec<ManifestMember>> {
+    pub fn members(&self, session: &SessionId) -> fitsbak_core::Result<Vec<ManifestMember>> {
         let rows = self.query("reading s3_backup_archive_members", |conn| {
             let mut stmt = conn.prepare(
                 "SELECT m.member_path, m.file, m.folder, m.source_path, m.size_bytes, m.md5,
@@ -205,7 +207,7 @@ impl Tracker for Database {
         Ok(rows)
     }
 
-    fn record_archive(
+    pub fn record_archive(
         &self,
         archive: &NewArchive,
         members: &[ManifestMember],
@@ -314,7 +316,7 @@ impl Tracker for Database {
         Ok(id)
     }
 
-    fn record_check(&self, check: &CheckRecord, log: &LogEntry) -> fitsbak_core::Result<()> {
+    pub fn record_check(&self, check: &CheckRecord, log: &LogEntry) -> fitsbak_core::Result<()> {
         self.tx("recording the check", |tx| {
             let class = check.storage_class.as_ref().map(StorageClass::as_str);
             match &check.outcome {
@@ -348,12 +350,12 @@ impl Tracker for Database {
         Ok(())
     }
 
-    fn log(&self, entry: &LogEntry) -> fitsbak_core::Result<()> {
+    pub fn log(&self, entry: &LogEntry) -> fitsbak_core::Result<()> {
         self.query("writing s3_backup_log", |conn| insert_log(conn, entry))?;
         Ok(())
     }
 
-    fn begin_upload(&self, upload: &InflightUpload) -> fitsbak_core::Result<()> {
+    pub fn begin_upload(&self, upload: &InflightUpload) -> fitsbak_core::Result<()> {
         self.tx("recording the upload in flight", |tx| {
             tx.execute(
                 "INSERT INTO s3_backup_uploads (upload_id, session_id, s3_bucket, s3_key,
@@ -379,14 +381,14 @@ impl Tracker for Database {
         Ok(())
     }
 
-    fn record_part(&self, upload: &MultipartId, part: &PartRecord) -> fitsbak_core::Result<()> {
+    pub fn record_part(&self, upload: &MultipartId, part: &PartRecord) -> fitsbak_core::Result<()> {
         self.query("recording a completed part", |conn| {
             insert_part(conn, upload, part)
         })?;
         Ok(())
     }
 
-    fn inflight(&self) -> fitsbak_core::Result<Vec<InflightUpload>> {
+    pub fn inflight(&self) -> fitsbak_core::Result<Vec<InflightUpload>> {
         let uploads = self.query("reading s3_backup_uploads", |conn| {
             let mut stmt = conn.prepare(
                 "SELECT upload_id, session_id, s3_bucket, s3_key, part_size, archive_size,
@@ -432,7 +434,7 @@ impl Tracker for Database {
         Ok(uploads)
     }
 
-    fn end_upload(&self, upload: &MultipartId) -> fitsbak_core::Result<()> {
+    pub fn end_upload(&self, upload: &MultipartId) -> fitsbak_core::Result<()> {
         self.query("forgetting the upload in flight", |conn| {
             conn.execute(
                 "DELETE FROM s3_backup_uploads WHERE upload_id = ?1",
@@ -443,7 +445,11 @@ impl Tracker for Database {
         Ok(())
     }
 
-    fn record_restore(&self, update: &RestoreUpdate, log: &LogEntry) -> fitsbak_core::Result<()> {
+    pub fn record_restore(
+        &self,
+        update: &RestoreUpdate,
+        log: &LogEntry,
+    ) -> fitsbak_core::Result<()> {
         self.tx("recording the restore", |tx| {
             tx.execute(
                 "UPDATE s3_backup_archives SET restore_status = ?2,
@@ -466,7 +472,7 @@ impl Tracker for Database {
         Ok(())
     }
 
-    fn record_stats(&self, s: &StatsSnapshot) -> fitsbak_core::Result<()> {
+    pub fn record_stats(&self, s: &StatsSnapshot) -> fitsbak_core::Result<()> {
         self.query("writing s3_backup_stats", |conn| {
             conn.execute(
                 "INSERT INTO s3_backup_stats (stat_date, period_type, total_archives,
@@ -496,7 +502,7 @@ impl Tracker for Database {
         Ok(())
     }
 
-    fn latest_stats(&self) -> fitsbak_core::Result<Option<StatsSnapshot>> {
+    pub fn latest_stats(&self) -> fitsbak_core::Result<Option<StatsSnapshot>> {
         let row = self.query("reading s3_backup_stats", |conn| {
             conn.query_row(
                 "SELECT stat_date, period_type, total_archives, archives_in_standard,
@@ -529,7 +535,7 @@ impl Tracker for Database {
         Ok(row)
     }
 
-    fn notes(&self) -> fitsbak_core::Result<Vec<NoteRecord>> {
+    pub fn notes(&self) -> fitsbak_core::Result<Vec<NoteRecord>> {
         let rows = self.query("reading s3_backup_session_notes", |conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {NOTE_COLUMNS} FROM s3_backup_session_notes ORDER BY session_id"
@@ -558,7 +564,7 @@ impl Tracker for Database {
         Ok(rows)
     }
 
-    fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> fitsbak_core::Result<()> {
+    pub fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> fitsbak_core::Result<()> {
         self.tx("recording the session notes", |tx| {
             tx.execute(
                 "DELETE FROM s3_backup_session_notes WHERE session_id = ?1",
@@ -589,7 +595,7 @@ impl Tracker for Database {
         Ok(())
     }
 
-    fn db_snapshots(&self) -> fitsbak_core::Result<Vec<DbSnapshotRecord>> {
+    pub fn db_snapshots(&self) -> fitsbak_core::Result<Vec<DbSnapshotRecord>> {
         let rows = self.query("reading s3_backup_db_snapshots", |conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {SNAPSHOT_COLUMNS} FROM s3_backup_db_snapshots ORDER BY created_at, id"
@@ -600,7 +606,7 @@ impl Tracker for Database {
         Ok(rows)
     }
 
-    fn record_db_snapshot(
+    pub fn record_db_snapshot(
         &self,
         snapshot: &DbSnapshotRecord,
         log: &LogEntry,

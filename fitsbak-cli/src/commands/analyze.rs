@@ -21,7 +21,7 @@ pub struct Args {
     bandwidth: Option<f64>,
 }
 
-pub fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
+pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let bandwidth = args
         .bandwidth
         .or(ctx.config.upload_settings.max_bandwidth_mbps)
@@ -37,7 +37,7 @@ pub fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     } else {
         MISSING_SHOWN
     };
-    let r = report::analyze(&db, bandwidth, listed)?;
+    let r = report::analyze(&db, bandwidth, listed).await?;
     ctx.warn_rejected(&r.rejected);
     if ctx.global.json {
         print_json(&r)?;

@@ -36,9 +36,9 @@ fn usd(v: f64) -> String {
     }
 }
 
-pub fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
+pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let db = ctx.open_tracking()?;
-    let e = estimate_from(&ctx.config, &db, args.storage_class.clone())?;
+    let e = estimate_from(&ctx.config, &db, args.storage_class.clone()).await?;
     if ctx.global.json {
         print_json(&e)?;
         return Ok(Outcome::Success);

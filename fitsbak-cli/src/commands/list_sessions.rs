@@ -17,14 +17,14 @@ pub struct Args {
     not_backed_up: bool,
 }
 
-pub fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
+pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let db = ctx.open_database()?;
     let filter = SessionFilter {
         year: args.year,
         not_backed_up: args.not_backed_up,
         session_id: None,
     };
-    let list = report::list_sessions(&db, &db, &filter)?;
+    let list = report::list_sessions(&db, &db, &filter).await?;
     ctx.warn_rejected(&list.rejected);
     if ctx.global.json {
         print_json(&list.sessions)?;

@@ -98,9 +98,9 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
     match args.command {
         S3Command::InitConfig(a) => init_config::exec(global, &a),
         S3Command::Demo(c) => demo::exec(global, &c),
-        S3Command::Status(a) => status::exec(&Context::load(global)?, &a),
-        S3Command::ListSessions(a) => list_sessions::exec(&Context::load(global)?, &a),
-        S3Command::Analyze(a) => analyze::exec(&Context::load(global)?, &a),
+        S3Command::Status(a) => status::exec(&Context::load(global)?, &a).await,
+        S3Command::ListSessions(a) => list_sessions::exec(&Context::load(global)?, &a).await,
+        S3Command::Analyze(a) => analyze::exec(&Context::load(global)?, &a).await,
         S3Command::Upload(a) => upload::exec(&Context::load(global)?, &a).await,
         S3Command::Verify(a) => verify::exec(&Context::load(global)?, &a).await,
         S3Command::Lifecycle(c) => lifecycle::exec(&Context::load(global)?, &c).await,
@@ -111,6 +111,6 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::BackupDb(a) => database::backup(&Context::load(global)?, &a).await,
         S3Command::ListDbBackups(a) => database::list(&Context::load(global)?, &a).await,
         S3Command::RestoreDb(a) => database::restore(&Context::load(global)?, &a).await,
-        S3Command::EstimateCosts(a) => costs::exec(&Context::load(global)?, &a),
+        S3Command::EstimateCosts(a) => costs::exec(&Context::load(global)?, &a).await,
     }
 }

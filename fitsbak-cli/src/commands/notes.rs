@@ -42,7 +42,7 @@ pub struct UploadArgs {
     dry_run: bool,
 }
 
-fn sessions(engine: &Engine, which: &Which) -> anyhow::Result<Vec<Session>> {
+async fn sessions(engine: &Engine, which: &Which) -> anyhow::Result<Vec<Session>> {
     let wanted = which
         .session_id
         .as_deref()
@@ -50,7 +50,8 @@ fn sessions(engine: &Engine, which: &Which) -> anyhow::Result<Vec<Session>> {
         .transpose()?;
     let sessions: Vec<Session> = engine
         .catalog
-        .sessions()?
+        .sessions()
+        .await?
         .sessions
         .into_iter()
         .filter(|s| wanted.as_ref().is_none_or(|w| s.id == *w))
@@ -71,7 +72,9 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
     let engine = ctx.engine(None).await?;
     match command {
         Command::Status(which) => {
-            let statuses = engine.notes_status(&sessions(&engine, which)?)?;
+            let statuses = engine
+                .notes_status(&sessions(&engine, which).await?)
+                .await?;
             if ctx.global.json {
                 print_json(&statuses)?;
                 return Ok(Outcome::Success);
@@ -105,7 +108,7 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Upload(args) => {
-            let sessions = sessions(&engine, &args.which)?;
+            let sessions = sessions(&engine, &args.which).await?;
             let summary = engine
                 .upload_notes(&sessions, args.force, args.dry_run)
                 .await?;

@@ -110,8 +110,9 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
                 .days
                 .unwrap_or(ctx.config.restore_settings.default_days);
             anyhow::ensure!(days >= 1, "--days must be at least 1");
-            let records =
-                engine.select_archives(args.which.session()?.as_ref(), args.which.year())?;
+            let records = engine
+                .select_archives(args.which.session()?.as_ref(), args.which.year())
+                .await?;
             let plan = engine.plan_restore(records).await?;
             if !ctx.global.json {
                 for (id, why) in &plan.not_needed {
@@ -172,7 +173,7 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
         }
         Command::Status(args) => {
             let id = session(&args.session_id)?;
-            let records = engine.select_archives(id.as_ref(), None)?;
+            let records = engine.select_archives(id.as_ref(), None).await?;
             let rows = engine.restore_status(records, id.is_none()).await?;
             if ctx.global.json {
                 print_json(&rows)?;

@@ -10,9 +10,9 @@ use crate::output::{count, human_bytes, print_json, table};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {}
 
-pub fn exec(ctx: &Context, _args: &Args) -> anyhow::Result<Outcome> {
+pub async fn exec(ctx: &Context, _args: &Args) -> anyhow::Result<Outcome> {
     let db = ctx.open_database()?;
-    let r = report::status(&db, &db, &ctx.config)?;
+    let r = report::status(&db, &db, &ctx.config).await?;
     ctx.warn_rejected(&r.rejected_sessions);
     if ctx.global.json {
         print_json(&r)?;

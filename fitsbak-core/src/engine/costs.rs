@@ -307,23 +307,23 @@ pub fn estimate(
 }
 
 /// Estimates from the tracking tables: archives, notes and catalog snapshots.
-pub fn estimate_from(
+pub async fn estimate_from(
     config: &Config,
     tracker: &dyn Tracker,
     class: Option<StorageClass>,
 ) -> Result<CostEstimate> {
     let mut objects = Vec::new();
-    for a in tracker.archives()? {
+    for a in tracker.archives().await? {
         objects.push((
             ObjectKind::RawArchive,
             a.archive_size_bytes,
             a.current_storage_class,
         ));
     }
-    for n in tracker.notes()? {
+    for n in tracker.notes().await? {
         objects.push((ObjectKind::SessionNotes, n.size_bytes, n.storage_class));
     }
-    for s in tracker.db_snapshots()? {
+    for s in tracker.db_snapshots().await? {
         objects.push((ObjectKind::DatabaseSnapshot, s.size_bytes, None));
     }
     Ok(estimate(config, &objects, class))
@@ -331,8 +331,8 @@ pub fn estimate_from(
 
 impl Engine {
     /// Estimates from the tracking tables: archives, notes and catalog snapshots.
-    pub fn estimate_costs(&self, class: Option<StorageClass>) -> Result<CostEstimate> {
-        estimate_from(&self.config, self.tracker.as_ref(), class)
+    pub async fn estimate_costs(&self, class: Option<StorageClass>) -> Result<CostEstimate> {
+        estimate_from(&self.config, self.tracker.as_ref(), class).await
     }
 }
 

@@ -154,7 +154,7 @@ impl Engine {
                     error_message: Some(e.to_string()),
                     ..LogEntry::new(Operation::DatabaseBackup, OperationStatus::Failed)
                 };
-                if let Err(log_err) = self.tracker.log(&log) {
+                if let Err(log_err) = self.tracker.log(&log).await {
                     tracing::warn!("could not log the failed snapshot upload: {log_err}");
                 }
                 return Err(e);
@@ -191,7 +191,7 @@ impl Engine {
             notes: record.version_id.as_ref().map(|v| format!("version {v}")),
             ..LogEntry::new(Operation::DatabaseBackup, OperationStatus::Success)
         };
-        record.id = self.tracker.record_db_snapshot(&record, &log)?;
+        record.id = self.tracker.record_db_snapshot(&record, &log).await?;
         Ok(record)
     }
 
@@ -204,7 +204,8 @@ impl Engine {
         );
         let recorded: HashMap<(String, Option<String>), Option<String>> = self
             .tracker
-            .db_snapshots()?
+            .db_snapshots()
+            .await?
             .into_iter()
             .filter(|s| s.bucket == self.store.bucket())
             .map(|s| ((s.key, s.version_id), s.description))
@@ -317,7 +318,8 @@ impl Engine {
             // Snapshots written without the metadata: the MD5 recorded at upload.
             None => self
                 .tracker
-                .db_snapshots()?
+                .db_snapshots()
+                .await?
                 .into_iter()
                 .find(|r| r.key == snapshot.key && r.version_id == snapshot.version_id)
                 .map(|r| r.md5),
@@ -386,7 +388,7 @@ impl Engine {
             )),
             ..LogEntry::new(Operation::DatabaseRestore, OperationStatus::Success)
         };
-        if let Err(e) = self.tracker.log(&log) {
+        if let Err(e) = self.tracker.log(&log).await {
             tracing::warn!("could not log the snapshot restore: {e}");
         }
         Ok(RestoredSnapshot {

@@ -453,7 +453,7 @@ impl Engine {
         }
 
         // Tracked archives whose tags no rule matches.
-        let archives = self.tracker.archives()?;
+        let archives = self.tracker.archives().await?;
         let looked: Vec<(String, Option<Tags>)> =
             futures::stream::iter(archives.iter().map(|a| a.key.clone()))
                 .map(|key| async move {
@@ -584,7 +584,7 @@ impl Engine {
                     .try_multipart()?
                     .abort_multipart(&key, &u.upload_id)
                     .await?;
-                self.tracker.end_upload(&u.upload_id)?;
+                self.tracker.end_upload(&u.upload_id).await?;
             }
             checks.push(check(
                 "stale uploads",

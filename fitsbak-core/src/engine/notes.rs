@@ -200,11 +200,12 @@ impl Engine {
     }
 
     /// The recorded notes of the store in use, by session.
-    fn recorded_notes(&self) -> Result<HashMap<SessionId, NoteRecord>> {
+    async fn recorded_notes(&self) -> Result<HashMap<SessionId, NoteRecord>> {
         let bucket = self.store.bucket();
         Ok(self
             .tracker
-            .notes()?
+            .notes()
+            .await?
             .into_iter()
             .filter(|n| n.bucket == bucket)
             .map(|n| (n.session_id.clone(), n))
@@ -213,9 +214,9 @@ impl Engine {
 
     /// Where each session's note stands, comparing the content on disk with the
     /// MD5 recorded at its last upload.
-    pub fn notes_status(&self, sessions: &[Session]) -> Result<Vec<NoteStatus>> {
+    pub async fn notes_status(&self, sessions: &[Session]) -> Result<Vec<NoteStatus>> {
         let dir = self.notes_dir()?;
-        let recorded = self.recorded_notes()?;
+        let recorded = self.recorded_notes().await?;
         let mut out = Vec::with_capacity(sessions.len());
         for session in sessions {
             let path = Self::note_path(&dir, session);
@@ -254,7 +255,7 @@ impl Engine {
         force: bool,
         dry_run: bool,
     ) -> Result<NotesSummary> {
-        let statuses = self.notes_status(sessions)?;
+        let statuses = self.notes_status(sessions).await?;
         let to_send: Vec<&NoteStatus> = statuses
             .iter()
             .filter(|s| s.state != NoteState::NoNote && (force || s.state != NoteState::UpToDate))
@@ -361,7 +362,7 @@ impl Engine {
                     bytes_transferred: Some(record.size_bytes),
                     ..LogEntry::new(Operation::NotesUpload, OperationStatus::Success)
                 };
-                self.tracker.record_note(&record, &log)
+                self.tracker.record_note(&record, &log).await
             }
             Err(e) => {
                 let log = LogEntry {
@@ -372,7 +373,7 @@ impl Engine {
                     error_message: Some(e.to_string()),
                     ..LogEntry::new(Operation::NotesUpload, OperationStatus::Failed)
                 };
-                if let Err(log_err) = self.tracker.log(&log) {
+                if let Err(log_err) = self.tracker.log(&log).await {
                     tracing::warn!("could not log the failed notes upload: {log_err}");
                 }
                 Err(e)

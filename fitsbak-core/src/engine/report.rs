@@ -78,19 +78,19 @@ pub struct CostLine {
 }
 
 /// Builds the status report.
-pub fn status(
+pub async fn status(
     catalog: &dyn Catalog,
     tracker: &dyn Tracker,
     config: &Config,
 ) -> Result<StatusReport> {
     let target = config.target_description();
-    let estimate = crate::engine::costs::estimate_from(config, tracker, None)?;
-    let notes_backed_up = tracker.notes()?.len() as u64;
-    let db_snapshots = tracker.db_snapshots()?.len() as u64;
-    let last_run = tracker.latest_stats()?;
-    let scan = catalog.sessions()?;
-    let archives = tracker.archives()?;
-    let in_flight = tracker.inflight()?.len() as u64;
+    let estimate = crate::engine::costs::estimate_from(config, tracker, None).await?;
+    let notes_backed_up = tracker.notes().await?.len() as u64;
+    let db_snapshots = tracker.db_snapshots().await?.len() as u64;
+    let last_run = tracker.latest_stats().await?;
+    let scan = catalog.sessions().await?;
+    let archives = tracker.archives().await?;
+    let in_flight = tracker.inflight().await?.len() as u64;
     let by_session: HashMap<&SessionId, &ArchiveRecord> =
         archives.iter().map(|a| (&a.session_id, a)).collect();
 
@@ -207,13 +207,13 @@ pub struct SessionList {
 
 /// Builds the `list-sessions` rows. Sizes of sessions not backed up are read from
 /// disk (one `stat` per file, on every core).
-pub fn list_sessions(
+pub async fn list_sessions(
     catalog: &dyn Catalog,
     tracker: &dyn Tracker,
     filter: &SessionFilter,
 ) -> Result<SessionList> {
-    let scan = catalog.sessions()?;
-    let archives = tracker.archives()?;
+    let scan = catalog.sessions().await?;
+    let archives = tracker.archives().await?;
     let by_session: HashMap<&SessionId, &ArchiveRecord> =
         archives.iter().map(|a| (&a.session_id, a)).collect();
     let selected: Vec<&Session> = scan
@@ -232,7 +232,7 @@ pub fn list_sessions(
         // Reading every file row in one scan beats an indexed lookup per session
         // when most sessions are measured; the answer is the same either way.
         let scope = (to_measure.len() * 2 < scan.sessions.len()).then_some(&to_measure[..]);
-        disk_usage(catalog.file_paths(scope)?, 0)
+        disk_usage(catalog.file_paths(scope).await?, 0)
             .into_iter()
             .map(|(session, u)| (session, (u.bytes, u.missing_files)))
             .collect()
@@ -329,14 +329,14 @@ pub fn transfer_seconds(bytes: u64, mbps: f64) -> f64 {
 
 /// Builds the analyze report; sizes come from the files on disk. Each year lists
 /// at most `list_missing` missing files (all are counted).
-pub fn analyze(
+pub async fn analyze(
     catalog: &dyn Catalog,
     bandwidth_mbps: f64,
     list_missing: usize,
 ) -> Result<AnalyzeReport> {
     let started = std::time::Instant::now();
-    let scan = catalog.sessions()?;
-    let groups = catalog.file_paths(None)?;
+    let scan = catalog.sessions().await?;
+    let groups = catalog.file_paths(None).await?;
     tracing::debug!(sessions = groups.len(), elapsed = ?started.elapsed(), "catalog read");
     let mut by_session: HashMap<SessionId, DiskUsage> =
         disk_usage(groups, list_missing).into_iter().collect();
@@ -480,7 +480,7 @@ mod tests {
     use crate::catalog::MockCatalog;
     use crate::model::FolderFiles;
     use crate::model::{SessionScan, StorageClass};
-    use crate::tracker::MockTracker;
+    use crate::tracker::mock::MockTracker;
     use chrono::NaiveDate;
 
     fn session(id: &str, date: (i32, u32, u32), files: u64) -> Session {
@@ -547,8 +547,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn status_counts_sessions_files_and_classes() {
+    #[tokio::test]
+    async fn status_counts_sessions_files_and_classes() {
         let mut catalog = MockCatalog::new();
         catalog
             .expect_describe()
@@ -575,7 +575,9 @@ mod tests {
         tracker.expect_notes().returning(|| Ok(vec![]));
         tracker.expect_db_snapshots().returning(|| Ok(vec![]));
         tracker.expect_latest_stats().returning(|| Ok(None));
-        let report = status(&catalog, &tracker, &Config::default()).unwrap();
+        let report = status(&catalog, &tracker, &Config::default())
+            .await
+            .unwrap();
         assert_eq!(report.sessions_total, 3);
         assert_eq!(report.sessions_backed_up, 2);
         assert_eq!(report.sessions_not_backed_up, 1);
@@ -594,8 +596,8 @@ mod tests {
         assert!((report.cost.monthly_usd_with_lifecycle - with_rules).abs() < 1e-15);
     }
 
-    #[test]
-    fn list_measures_only_sessions_not_backed_up_and_filters() {
+    #[tokio::test]
+    async fn list_measures_only_sessions_not_backed_up_and_filters() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
         let mut catalog = MockCatalog::new();
@@ -628,7 +630,7 @@ mod tests {
             year: Some(2024),
             ..Default::default()
         };
-        let list = list_sessions(&catalog, &tracker, &filter).unwrap();
+        let list = list_sessions(&catalog, &tracker, &filter).await.unwrap();
         let rows: Vec<_> = list
             .sessions
             .iter()
@@ -644,8 +646,8 @@ mod tests {
         assert_eq!(rows, vec![("B", 100, 1, false), ("C", 50, 0, true)]);
     }
 
-    #[test]
-    fn analyze_groups_by_year_and_lists_missing_files() {
+    #[tokio::test]
+    async fn analyze_groups_by_year_and_lists_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
         let mut catalog = MockCatalog::new();
@@ -666,7 +668,7 @@ mod tests {
                 paths(&root, "C", &[("c1", Some(1000))]),
             ])
         });
-        let report = analyze(&catalog, 8.0, usize::MAX).unwrap();
+        let report = analyze(&catalog, 8.0, usize::MAX).await.unwrap();
         assert_eq!(report.years.len(), 2);
         let y23 = &report.years[0];
         assert_eq!((y23.year, y23.sessions, y23.files), (2023, 1, 2));

@@ -100,7 +100,8 @@ impl Engine {
             .collect();
         let existing: HashMap<SessionId, ArchiveRecord> = self
             .tracker
-            .archives()?
+            .archives()
+            .await?
             .into_iter()
             .map(|a| (a.session_id.clone(), a))
             .collect();
@@ -176,7 +177,8 @@ impl Engine {
                 ..LogEntry::new(Operation::Sync, OperationStatus::Success)
             };
             self.tracker
-                .record_archive(&archive, &manifest.members, &log)?;
+                .record_archive(&archive, &manifest.members, &log)
+                .await?;
         }
         report.archives_without_manifest = archives
             .keys()
@@ -188,14 +190,15 @@ impl Engine {
     }
 
     /// The recorded archives a restore command is about.
-    pub fn select_archives(
+    pub async fn select_archives(
         &self,
         session: Option<&SessionId>,
         year: Option<i32>,
     ) -> Result<Vec<ArchiveRecord>> {
         let records: Vec<ArchiveRecord> = self
             .tracker
-            .archives()?
+            .archives()
+            .await?
             .into_iter()
             .filter(|r| {
                 session.is_none_or(|s| *s == r.session_id)
@@ -308,7 +311,7 @@ impl Engine {
                         error_message: Some(e.to_string()),
                         ..LogEntry::new(Operation::RestoreRequest, OperationStatus::Failed)
                     };
-                    self.tracker.log(&log)?;
+                    self.tracker.log(&log).await?;
                     return Err(e.for_session(&record.session_id));
                 }
             };
@@ -328,7 +331,7 @@ impl Engine {
                 notes: Some(format!("{tier} tier, {days} day(s)")),
                 ..LogEntry::new(Operation::RestoreRequest, OperationStatus::Success)
             };
-            self.tracker.record_restore(&update, &log)?;
+            self.tracker.record_restore(&update, &log).await?;
             rows.push(RestoreRow {
                 session_id: record.session_id.clone(),
                 status: status.into(),
@@ -384,7 +387,7 @@ impl Engine {
                     notes: Some(format!("restore {status}")),
                     ..LogEntry::new(Operation::RestoreRequest, OperationStatus::InProgress)
                 };
-                self.tracker.record_restore(&update, &log)?;
+                self.tracker.record_restore(&update, &log).await?;
             }
             rows.push(RestoreRow {
                 session_id: record.session_id.clone(),
@@ -407,7 +410,8 @@ impl Engine {
     ) -> Result<Vec<ExtractedFile>> {
         let started = std::time::Instant::now();
         let record = self
-            .select_archives(Some(session), None)?
+            .select_archives(Some(session), None)
+            .await?
             .pop()
             .ok_or_else(|| Error::Refused(format!("session {session} has no recorded archive")))?;
         let key = ObjectKey::new(record.key.clone())?;
@@ -539,7 +543,7 @@ impl Engine {
             )),
             ..LogEntry::new(Operation::Restore, OperationStatus::Success)
         };
-        self.tracker.log(&log)?;
+        self.tracker.log(&log).await?;
         Ok(files)
     }
 

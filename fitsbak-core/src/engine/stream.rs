@@ -350,13 +350,15 @@ impl PartUploader {
         let (receipt, checksum) =
             joined.map_err(|e| Error::Refused(format!("part upload task failed: {e}")))??;
         if let Some(tracker) = &self.tracker {
-            tracker.record_part(
-                &self.upload,
-                &PartRecord {
-                    receipt: receipt.clone(),
-                    client_checksum: checksum.to_string(),
-                },
-            )?;
+            tracker
+                .record_part(
+                    &self.upload,
+                    &PartRecord {
+                        receipt: receipt.clone(),
+                        client_checksum: checksum.to_string(),
+                    },
+                )
+                .await?;
         }
         self.progress.advance(receipt.size);
         receipts.push(receipt);

@@ -417,7 +417,8 @@ impl Engine {
         if !summary.interrupted() {
             self.back_up_notes(&mut summary, false).await?;
         }
-        self.record_run_stats(summary.done() as u64, bytes_uploaded, 0)?;
+        self.record_run_stats(summary.done() as u64, bytes_uploaded, 0)
+            .await?;
         Ok(summary)
     }
 
@@ -442,7 +443,8 @@ impl Engine {
             .collect();
         let sessions: Vec<Session> = self
             .catalog
-            .sessions()?
+            .sessions()
+            .await?
             .sessions
             .into_iter()
             .filter(|s| backed_up.contains(s.id.as_str()))
@@ -459,7 +461,7 @@ impl Engine {
     /// Chooses the sessions to upload and plans their archives. Sessions that need
     /// nothing, or cannot be uploaded, come back as results at once.
     async fn select(&self, options: &UploadOptions) -> Result<(Vec<Selected>, Vec<SessionResult>)> {
-        let scan = self.catalog.sessions()?;
+        let scan = self.catalog.sessions().await?;
         let mut results = Vec::new();
         if let Some(id) = &options.session_id
             && !scan.sessions.iter().any(|s| s.id == *id)
@@ -487,7 +489,8 @@ impl Engine {
         }
         let archives: HashMap<SessionId, ArchiveRecord> = self
             .tracker
-            .archives()?
+            .archives()
+            .await?
             .into_iter()
             .map(|a| (a.session_id.clone(), a))
             .collect();
@@ -508,7 +511,8 @@ impl Engine {
 
         let interrupted: HashSet<SessionId> = self
             .tracker
-            .inflight()?
+            .inflight()
+            .await?
             .into_iter()
             .map(|u| u.session_id)
             .collect();
@@ -540,7 +544,7 @@ impl Engine {
                         if !options.dry_run {
                             // An interrupted re-upload of a session backed up since is
                             // not needed: do not leave its parts behind.
-                            for upload in self.tracker.inflight()? {
+                            for upload in self.tracker.inflight().await? {
                                 if upload.session_id == session.id {
                                     self.abort(
                                         &ObjectKey::new(upload.key.clone())?,
@@ -578,7 +582,7 @@ impl Engine {
             .collect();
         let mut files: HashMap<SessionId, Vec<CatalogFile>> = HashMap::new();
         if !ids.is_empty() {
-            for f in self.catalog.files(Some(&ids))? {
+            for f in self.catalog.files(Some(&ids)).await? {
                 files.entry(f.session_id.clone()).or_default().push(f);
             }
         }
@@ -591,7 +595,7 @@ impl Engine {
                     match self.plan_session(&session, session_files, options.allow_missing) {
                         Ok(p) => Work::Upload(Box::new(p)),
                         Err(e) => {
-                            self.log_failure(&session, None, &e, 0.0, 0);
+                            self.log_failure(&session, None, &e, 0.0, 0).await;
                             results.push(failed(session.id.as_str(), e));
                             continue;
                         }
@@ -611,7 +615,7 @@ impl Engine {
         }
         match self.quick_check(row).await {
             Ok(check) => {
-                self.record_check(row, &check)?;
+                self.record_check(row, &check).await?;
                 if !check.passed() {
                     tracing::warn!(
                         "session {}: its archive failed the check ({}); uploading it again",
@@ -715,7 +719,8 @@ impl Engine {
                     &e,
                     started.elapsed().as_secs_f64(),
                     retries,
-                );
+                )
+                .await;
                 Err(e.for_session(&session.id))
             }
         }
@@ -821,14 +826,15 @@ impl Engine {
             ..LogEntry::new(Operation::Upload, OperationStatus::Success)
         };
         self.tracker
-            .record_archive(&archive, &manifest.members, &log)?;
+            .record_archive(&archive, &manifest.members, &log)
+            .await?;
 
         let verified = if self.config.archive_settings.verify_after_upload {
-            let record = self.tracker.archive(&session.id)?.ok_or_else(|| {
+            let record = self.tracker.archive(&session.id).await?.ok_or_else(|| {
                 Error::Refused(format!("session {} was not recorded", session.id))
             })?;
             let check = self.quick_check(&record).await?;
-            self.record_check(&record, &check)?;
+            self.record_check(&record, &check).await?;
             Some(check.passed())
         } else {
             None
@@ -1010,7 +1016,7 @@ impl Engine {
         if !multipart {
             // An interrupted multipart upload of the session cannot be resumed as one PUT.
             if let Some(resume) = &resume {
-                for upload in self.tracker.inflight()? {
+                for upload in self.tracker.inflight().await? {
                     if upload.session_id == *resume.session {
                         self.abort(&ObjectKey::new(upload.key.clone())?, &upload.upload_id)
                             .await;
@@ -1067,18 +1073,22 @@ impl Engine {
                     .create_multipart(key, options, algorithm.kind())
                     .await?;
                 let recorded = match &resume {
-                    Some(resume) => self.tracker.begin_upload(&InflightUpload {
-                        session_id: resume.session.clone(),
-                        bucket: self.store.bucket(),
-                        key: key.to_string(),
-                        upload_id: upload.clone(),
-                        part_size,
-                        archive_size: total_size,
-                        checksum_algorithm: algorithm_name.clone(),
-                        snapshot: resume.snapshot.clone(),
-                        started_at: crate::time::now(),
-                        parts: Vec::new(),
-                    }),
+                    Some(resume) => {
+                        self.tracker
+                            .begin_upload(&InflightUpload {
+                                session_id: resume.session.clone(),
+                                bucket: self.store.bucket(),
+                                key: key.to_string(),
+                                upload_id: upload.clone(),
+                                part_size,
+                                archive_size: total_size,
+                                checksum_algorithm: algorithm_name.clone(),
+                                snapshot: resume.snapshot.clone(),
+                                started_at: crate::time::now(),
+                                parts: Vec::new(),
+                            })
+                            .await
+                    }
                     None => Ok(()),
                 };
                 if let Err(e) = recorded {
@@ -1160,7 +1170,7 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.tracker.end_upload(&upload)?;
+        self.tracker.end_upload(&upload).await?;
         let sent = Sent {
             put,
             stream,
@@ -1185,7 +1195,7 @@ impl Engine {
         algorithm: &Option<String>,
     ) -> Result<Option<(MultipartId, Vec<crate::tracker::PartRecord>)>> {
         let mut found = None;
-        for upload in self.tracker.inflight()? {
+        for upload in self.tracker.inflight().await? {
             if upload.session_id != *session {
                 continue;
             }
@@ -1213,7 +1223,7 @@ impl Engine {
                     self.progress.note(&format!(
                         "session {session}: the interrupted upload is gone from the store; starting over"
                     ));
-                    self.tracker.end_upload(&upload.upload_id)?;
+                    self.tracker.end_upload(&upload.upload_id).await?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -1271,7 +1281,7 @@ impl Engine {
         if let Err(e) = aborted {
             tracing::warn!("could not abort the multipart upload of {key}: {e}");
         }
-        if let Err(e) = self.tracker.end_upload(upload) {
+        if let Err(e) = self.tracker.end_upload(upload).await {
             tracing::warn!("could not forget the multipart upload of {key}: {e}");
         }
     }
@@ -1341,7 +1351,8 @@ impl Engine {
             };
             let files = self
                 .catalog
-                .files(Some(std::slice::from_ref(&session.id)))?;
+                .files(Some(std::slice::from_ref(&session.id)))
+                .await?;
             let differences = manifest_differences(&manifest, &files);
             if !differences.is_empty() {
                 return Err(Error::Refused(format!(
@@ -1392,14 +1403,15 @@ impl Engine {
                 ..LogEntry::new(Operation::Upload, OperationStatus::Success)
             };
             self.tracker
-                .record_archive(&archive, &manifest.members, &log)?;
+                .record_archive(&archive, &manifest.members, &log)
+                .await?;
             Ok(SessionOutcome::Adopted { bytes: head.size })
         }
         .await;
-        result.map_err(|e| {
-            self.log_failure(session, Some(key), &e, 0.0, 0);
-            e.for_session(&session.id)
-        })
+        if let Err(e) = &result {
+            self.log_failure(session, Some(key), e, 0.0, 0).await;
+        }
+        result.map_err(|e| e.for_session(&session.id))
     }
 
     /// Reads and parses a manifest; `None` when there is none.
@@ -1413,7 +1425,7 @@ impl Engine {
         Manifest::from_json(&chunks.concat(), key.as_str()).map(Some)
     }
 
-    fn log_failure(
+    async fn log_failure(
         &self,
         session: &Session,
         key: Option<&ObjectKey>,
@@ -1431,7 +1443,7 @@ impl Engine {
             retry_count: retries as u32,
             ..LogEntry::new(Operation::Upload, OperationStatus::Failed)
         };
-        if let Err(e) = self.tracker.log(&entry) {
+        if let Err(e) = self.tracker.log(&entry).await {
             tracing::warn!(
                 "could not write the failure of session {} to the log: {e}",
                 session.id
@@ -1445,30 +1457,37 @@ impl Engine {
     }
 
     /// Appends a statistics row for this run.
-    pub fn record_run_stats(&self, uploads: u64, bytes: u64, verifications: u64) -> Result<()> {
-        let archives = self.tracker.archives()?;
+    pub async fn record_run_stats(
+        &self,
+        uploads: u64,
+        bytes: u64,
+        verifications: u64,
+    ) -> Result<()> {
+        let archives = self.tracker.archives().await?;
         let count = |c: StorageClass| {
             archives
                 .iter()
                 .filter(|a| a.current_storage_class.as_ref() == Some(&c))
                 .count() as u64
         };
-        let cost = self.estimate_costs(None)?.as_stored.monthly_usd;
-        self.tracker.record_stats(&crate::tracker::StatsSnapshot {
-            stat_date: Some(crate::time::now()),
-            period_type: "run".into(),
-            total_archives: archives.len() as u64,
-            archives_in_standard: count(StorageClass::Standard),
-            archives_in_glacier: count(StorageClass::Glacier),
-            archives_in_deep_archive: count(StorageClass::DeepArchive),
-            total_original_size_bytes: archives.iter().map(|a| a.original_size_bytes).sum(),
-            total_archive_size_bytes: archives.iter().map(|a| a.archive_size_bytes).sum(),
-            total_storage_cost_estimate: cost,
-            uploads_count: uploads,
-            uploads_bytes: bytes,
-            verifications_count: verifications,
-            restores_count: 0,
-        })
+        let cost = self.estimate_costs(None).await?.as_stored.monthly_usd;
+        self.tracker
+            .record_stats(&crate::tracker::StatsSnapshot {
+                stat_date: Some(crate::time::now()),
+                period_type: "run".into(),
+                total_archives: archives.len() as u64,
+                archives_in_standard: count(StorageClass::Standard),
+                archives_in_glacier: count(StorageClass::Glacier),
+                archives_in_deep_archive: count(StorageClass::DeepArchive),
+                total_original_size_bytes: archives.iter().map(|a| a.original_size_bytes).sum(),
+                total_archive_size_bytes: archives.iter().map(|a| a.archive_size_bytes).sum(),
+                total_storage_cost_estimate: cost,
+                uploads_count: uploads,
+                uploads_bytes: bytes,
+                verifications_count: verifications,
+                restores_count: 0,
+            })
+            .await
     }
 
     /// Whether the target is the local directory.

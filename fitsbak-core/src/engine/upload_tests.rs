@@ -17,7 +17,7 @@ use crate::model::SessionScan;
 use crate::progress::NoProgress;
 use crate::store::memory::{Fault, MemoryStore, Request};
 use crate::store::{Checksum, ChecksumKind, MultipartStore, ObjectMeta, ObjectStore, Payload};
-use crate::tracker::MockTracker;
+use crate::tracker::mock::MockTracker;
 
 /// Lays members end to end, no headers: enough to drive the engine.
 struct FlatArchiver;

@@ -228,7 +228,7 @@ impl Engine {
                                 m.archive.size, record.archive_size_bytes
                             ));
                         }
-                        let members = self.tracker.members(&record.session_id)?;
+                        let members = self.tracker.members(&record.session_id).await?;
                         if !members.is_empty() && members != m.members {
                             let differing = members
                                 .iter()
@@ -270,7 +270,7 @@ impl Engine {
                 return Ok(m);
             }
         }
-        let members = self.tracker.members(&record.session_id)?;
+        let members = self.tracker.members(&record.session_id).await?;
         if members.is_empty() {
             return Err(Error::Manifest {
                 what: record.key.clone(),
@@ -432,7 +432,8 @@ impl Engine {
     ) -> Result<Vec<CheckReport>> {
         let records: Vec<ArchiveRecord> = self
             .tracker
-            .archives()?
+            .archives()
+            .await?
             .into_iter()
             .filter(|r| {
                 filter
@@ -487,7 +488,7 @@ impl Engine {
                         notes: Vec::new(),
                     },
                 };
-                self.record_check(record, &check)?;
+                self.record_check(record, &check).await?;
                 let outcome = match &check.outcome {
                     CheckOutcome::Passed => crate::progress::ItemOutcome::Done { bytes: 0 },
                     CheckOutcome::Failed(r) => crate::progress::ItemOutcome::Failed {
@@ -502,12 +503,12 @@ impl Engine {
             }
         }
         self.progress.run_finished();
-        self.record_run_stats(0, 0, reports.len() as u64)?;
+        self.record_run_stats(0, 0, reports.len() as u64).await?;
         Ok(reports)
     }
 
     /// Records a check: the archive row (only a pass sets `verified`) and a log row.
-    pub fn record_check(&self, record: &ArchiveRecord, check: &CheckReport) -> Result<()> {
+    pub async fn record_check(&self, record: &ArchiveRecord, check: &CheckReport) -> Result<()> {
         let (status, message) = match &check.outcome {
             CheckOutcome::Passed => (OperationStatus::Success, None),
             CheckOutcome::Failed(reasons) => (OperationStatus::Failed, Some(reasons.join("; "))),
@@ -528,15 +529,17 @@ impl Engine {
             ),
             ..LogEntry::new(Operation::Verify, status)
         };
-        self.tracker.record_check(
-            &CheckRecord {
-                session_id: record.session_id.clone(),
-                method: check.method.to_owned(),
-                outcome: check.outcome.clone(),
-                storage_class: check.storage_class.clone(),
-                at: crate::time::now(),
-            },
-            &log,
-        )
+        self.tracker
+            .record_check(
+                &CheckRecord {
+                    session_id: record.session_id.clone(),
+                    method: check.method.to_owned(),
+                    outcome: check.outcome.clone(),
+                    storage_class: check.storage_class.clone(),
+                    at: crate::time::now(),
+                },
+                &log,
+            )
+            .await
     }
 }

@@ -5,6 +5,7 @@
 //! tables for archive members and uploads in flight. Every write that records an
 //! outcome is one transaction, so a crash never leaves a half-recorded archive.
 
+use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -406,22 +407,22 @@ pub struct StatsSnapshot {
     pub restores_count: u64,
 }
 
-/// The tracking tables.
-#[cfg_attr(test, mockall::automock)]
-pub trait Tracker: Send + Sync {
+/// Archive rows and their members: what is backed up, and how it was checked.
+#[async_trait]
+pub trait ArchiveTracker: Send + Sync {
     /// Every archive row, ordered by session id.
-    fn archives(&self) -> Result<Vec<ArchiveRecord>>;
+    async fn archives(&self) -> Result<Vec<ArchiveRecord>>;
 
     /// The archive row of one session.
-    fn archive(&self, session: &SessionId) -> Result<Option<ArchiveRecord>>;
+    async fn archive(&self, session: &SessionId) -> Result<Option<ArchiveRecord>>;
 
     /// The members recorded for a session's archive, in archive order.
-    fn members(&self, session: &SessionId) -> Result<Vec<ManifestMember>>;
+    async fn members(&self, session: &SessionId) -> Result<Vec<ManifestMember>>;
 
     /// In one transaction: replaces the session's archive row and members, appends
     /// the log entry, and forgets the upload in flight for the session. Returns the
     /// archive row id.
-    fn record_archive(
+    async fn record_archive(
         &self,
         archive: &NewArchive,
         members: &[ManifestMember],
@@ -430,42 +431,70 @@ pub trait Tracker: Send + Sync {
 
     /// In one transaction: applies a check's outcome to the archive row (`verified`
     /// is set only by a pass and cleared by a failure) and appends the log entry.
-    fn record_check(&self, check: &CheckRecord, log: &LogEntry) -> Result<()>;
-
-    /// Appends a log entry.
-    fn log(&self, entry: &LogEntry) -> Result<()>;
-
-    /// Persists a new upload in flight (no parts yet).
-    fn begin_upload(&self, upload: &InflightUpload) -> Result<()>;
-
-    /// Records one completed part of an upload in flight.
-    fn record_part(&self, upload: &MultipartId, part: &PartRecord) -> Result<()>;
-
-    /// Every upload in flight, with its parts.
-    fn inflight(&self) -> Result<Vec<InflightUpload>>;
-
-    /// Forgets an upload in flight (completed or aborted).
-    fn end_upload(&self, upload: &MultipartId) -> Result<()>;
+    async fn record_check(&self, check: &CheckRecord, log: &LogEntry) -> Result<()>;
 
     /// Applies a restore state change to the archive row and appends the log entry.
-    fn record_restore(&self, update: &RestoreUpdate, log: &LogEntry) -> Result<()>;
+    async fn record_restore(&self, update: &RestoreUpdate, log: &LogEntry) -> Result<()>;
+}
+
+/// Multipart uploads in flight, so that an interrupted run can resume them.
+#[async_trait]
+pub trait UploadJournal: Send + Sync {
+    /// Persists a new upload in flight (no parts yet).
+    async fn begin_upload(&self, upload: &InflightUpload) -> Result<()>;
+
+    /// Records one completed part of an upload in flight.
+    async fn record_part(&self, upload: &MultipartId, part: &PartRecord) -> Result<()>;
+
+    /// Every upload in flight, with its parts.
+    async fn inflight(&self) -> Result<Vec<InflightUpload>>;
+
+    /// Forgets an upload in flight (completed or aborted).
+    async fn end_upload(&self, upload: &MultipartId) -> Result<()>;
+}
+
+/// The audit log and the statistics of each run.
+#[async_trait]
+pub trait RunLog: Send + Sync {
+    /// Appends a log entry.
+    async fn log(&self, entry: &LogEntry) -> Result<()>;
 
     /// Appends a statistics row.
-    fn record_stats(&self, stats: &StatsSnapshot) -> Result<()>;
+    async fn record_stats(&self, stats: &StatsSnapshot) -> Result<()>;
 
     /// The newest statistics row.
-    fn latest_stats(&self) -> Result<Option<StatsSnapshot>>;
+    async fn latest_stats(&self) -> Result<Option<StatsSnapshot>>;
+}
 
+/// Session notes in the bucket.
+#[async_trait]
+pub trait NoteTracker: Send + Sync {
     /// Every session notes row, ordered by session id.
-    fn notes(&self) -> Result<Vec<NoteRecord>>;
+    async fn notes(&self) -> Result<Vec<NoteRecord>>;
 
     /// In one transaction: replaces the session's notes row and appends the log entry.
-    fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> Result<()>;
+    async fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> Result<()>;
+}
 
+/// Snapshots of the catalog database in the bucket.
+#[async_trait]
+pub trait SnapshotTracker: Send + Sync {
     /// Every catalog snapshot recorded, oldest first.
-    fn db_snapshots(&self) -> Result<Vec<DbSnapshotRecord>>;
+    async fn db_snapshots(&self) -> Result<Vec<DbSnapshotRecord>>;
 
     /// In one transaction: records a catalog snapshot and appends the log entry.
     /// Returns its row id.
-    fn record_db_snapshot(&self, snapshot: &DbSnapshotRecord, log: &LogEntry) -> Result<i64>;
+    async fn record_db_snapshot(&self, snapshot: &DbSnapshotRecord, log: &LogEntry) -> Result<i64>;
 }
+
+/// The tracking tables, all of them: what the engine holds. Implemented for every
+/// type that implements the narrow traits.
+pub trait Tracker: ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker {}
+
+impl<T> Tracker for T where
+    T: ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker
+{
+}
+
+#[cfg(test)]
+pub mod mock;

@@ -1,0 +1,52 @@
+//! A mockall double of every tracker trait, for the engine's unit tests.
+
+use async_trait::async_trait;
+
+use super::*;
+
+mockall::mock! {
+    /// A tracker whose every method is an expectation.
+    pub Tracker {}
+
+    #[async_trait]
+    impl ArchiveTracker for Tracker {
+        async fn archives(&self) -> Result<Vec<ArchiveRecord>>;
+        async fn archive(&self, session: &SessionId) -> Result<Option<ArchiveRecord>>;
+        async fn members(&self, session: &SessionId) -> Result<Vec<ManifestMember>>;
+        async fn record_archive(
+            &self,
+            archive: &NewArchive,
+            members: &[ManifestMember],
+            log: &LogEntry,
+        ) -> Result<i64>;
+        async fn record_check(&self, check: &CheckRecord, log: &LogEntry) -> Result<()>;
+        async fn record_restore(&self, update: &RestoreUpdate, log: &LogEntry) -> Result<()>;
+    }
+
+    #[async_trait]
+    impl UploadJournal for Tracker {
+        async fn begin_upload(&self, upload: &InflightUpload) -> Result<()>;
+        async fn record_part(&self, upload: &MultipartId, part: &PartRecord) -> Result<()>;
+        async fn inflight(&self) -> Result<Vec<InflightUpload>>;
+        async fn end_upload(&self, upload: &MultipartId) -> Result<()>;
+    }
+
+    #[async_trait]
+    impl RunLog for Tracker {
+        async fn log(&self, entry: &LogEntry) -> Result<()>;
+        async fn record_stats(&self, stats: &StatsSnapshot) -> Result<()>;
+        async fn latest_stats(&self) -> Result<Option<StatsSnapshot>>;
+    }
+
+    #[async_trait]
+    impl NoteTracker for Tracker {
+        async fn notes(&self) -> Result<Vec<NoteRecord>>;
+        async fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> Result<()>;
+    }
+
+    #[async_trait]
+    impl SnapshotTracker for Tracker {
+        async fn db_snapshots(&self) -> Result<Vec<DbSnapshotRecord>>;
+        async fn record_db_snapshot(&self, snapshot: &DbSnapshotRecord, log: &LogEntry) -> Result<i64>;
+    }
+}
