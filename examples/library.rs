@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use fitsbak_core::config::Config;
-use fitsbak_core::engine::report;
+use fitsbak_core::engine::list_sessions::{SessionFilter, list_sessions};
+use fitsbak_core::engine::status::status;
 use fitsbak_store::{Database, OpenOptions};
 
 #[tokio::main]
@@ -23,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let config = loaded.config;
     let db = Database::open(&config.database(), None, &OpenOptions::default())?;
-    let status = report::status(&db, &db, &config).await?;
+    let status = status(&db, &db, &config).await?;
     println!(
         "{} of {} sessions backed up ({:.1}%), {} files",
         status.sessions_backed_up,
@@ -31,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         status.percent_backed_up,
         status.files_backed_up
     );
-    for row in report::list_sessions(&db, &db, &report::SessionFilter::default())
+    for row in list_sessions(&db, &db, &SessionFilter::default())
         .await?
         .sessions
     {

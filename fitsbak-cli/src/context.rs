@@ -38,6 +38,24 @@ pub fn init_logging(global: &GlobalArgs) {
         .try_init();
 }
 
+/// Watches for Ctrl-C while a run goes: the first stops it between parts (an upload
+/// stays resumable), the second aborts it. Abort the handle when the run is over.
+pub fn stop_on_ctrl_c(cancel: fitsbak_core::engine::Cancel) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nstopping after the parts in flight; the next `fitsbak upload` resumes \
+                 (Ctrl-C again to abort the upload)"
+            );
+            cancel.stop.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("aborting the upload");
+                cancel.abort.cancel();
+            }
+        }
+    })
+}
+
 /// The loaded configuration and the global options.
 pub struct Context {
     /// The configuration, with paths relative to its file.
@@ -148,7 +166,9 @@ impl Context {
             store,
             archiver: Arc::new(TarArchiver),
             reader: Arc::new(TarArchiver),
+            snapshots: Arc::new(fitsbak_store::snapshot::SqliteSnapshots),
             progress: crate::progress::reporter(&self.global),
+            hints: Arc::new(crate::hints::CliHints),
             retries,
             cancel: Default::default(),
         })

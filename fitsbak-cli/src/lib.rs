@@ -28,8 +28,10 @@
 
 mod commands;
 mod context;
+mod hints;
 mod output;
 mod progress;
+mod views;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,7 +109,10 @@ pub fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Failures) => ExitCode::from(1),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(err) => {
-            eprintln!("error: {}", output::error_chain(&err));
+            match hints::of(&err) {
+                Some(hint) => eprintln!("error: {}; {hint}", output::error_chain(&err)),
+                None => eprintln!("error: {}", output::error_chain(&err)),
+            }
             ExitCode::from(2)
         }
     }

@@ -947,6 +947,16 @@ impl Config {
         }
     }
 
+    /// The directory for scratch files (catalog snapshots, `--no-cleanup` copies):
+    /// `archive_settings.temp_dir`, resolved, else the system's.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.archive_settings
+            .temp_dir
+            .as_ref()
+            .map(|d| self.resolve(d))
+            .unwrap_or_else(std::env::temp_dir)
+    }
+
     /// The local target's root, resolved.
     pub fn local_root(&self) -> PathBuf {
         self.resolve(&self.local_root)

@@ -81,9 +81,184 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    /// A request that cannot be carried out as asked.
-    #[error("{0}")]
-    Refused(String),
+    /// Bytes that are not the ones expected: a checksum, an ETag or an MD5 differs.
+    #[error("{what}: {message}")]
+    Integrity {
+        /// The object key or file.
+        what: String,
+        /// What differs, with both values.
+        message: String,
+    },
+
+    /// A size that is not the one planned or recorded.
+    #[error("{what}: {message}")]
+    SizeMismatch {
+        /// The object key or file.
+        what: String,
+        /// Both sizes, and where each came from.
+        message: String,
+    },
+
+    /// Something is already where it would be written.
+    #[error("{what} exists")]
+    Exists {
+        /// The file or object.
+        what: String,
+        /// What the caller can do about it.
+        hint: Option<Hint>,
+    },
+
+    /// The catalog does not list this session.
+    #[error("session {session} is not in the catalog ({catalog})")]
+    NotInCatalog {
+        /// The session.
+        session: SessionId,
+        /// Where the catalog is.
+        catalog: String,
+    },
+
+    /// The tracking tables have no archive for this session.
+    #[error("session {session} has no recorded archive")]
+    NoArchive {
+        /// The session.
+        session: SessionId,
+        /// What the caller can do about it.
+        hint: Option<Hint>,
+    },
+
+    /// Catalogued files that cannot be read.
+    #[error("{} of {total} catalogued file(s) cannot be read: {}{}", shown.len() + more, shown.join(", "), if *more > 0 { format!(", and {more} more") } else { String::new() })]
+    MissingFiles {
+        /// Files named, with why each cannot be read.
+        shown: Vec<String>,
+        /// Files not named.
+        more: usize,
+        /// Catalogued files in all.
+        total: usize,
+        /// What the caller can do about it.
+        hint: Option<Hint>,
+    },
+
+    /// The object is in an archive class and must be restored before it is read.
+    #[error("{key} is in {class} and {} ({wait})", if *in_progress { "its restore is still in progress" } else { "must be restored first" })]
+    NeedsRestore {
+        /// The object.
+        key: String,
+        /// Its storage class.
+        class: String,
+        /// Whether a restore was asked for already.
+        in_progress: bool,
+        /// How long a restore takes.
+        wait: String,
+        /// What the caller can do about it.
+        hint: Option<Hint>,
+    },
+
+    /// The config turns writes off, or lacks a setting this needs.
+    #[error("{message}")]
+    NotConfigured {
+        /// The config key.
+        key: &'static str,
+        /// What is missing or off.
+        message: String,
+    },
+
+    /// A background task (a writer thread, a check) panicked or was cancelled.
+    #[error("{task} failed: {message}")]
+    TaskFailed {
+        /// What the task was doing.
+        task: &'static str,
+        /// Why it ended.
+        message: String,
+    },
+
+    /// A request that cannot be carried out as asked, for a reason none of the
+    /// variants above names.
+    #[error("{message}")]
+    Unusable {
+        /// Why.
+        message: String,
+        /// What the caller can do about it.
+        hint: Option<Hint>,
+    },
+}
+
+/// What the caller can do about an error or a check, as a typed value: the front
+/// end turns it into its own words (the CLI into flag and command names), so the
+/// library never speaks of a command line it may not run under.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "hint", rename_all = "snake_case")]
+pub enum Hint {
+    /// Leave the unreadable files out of the archive.
+    AllowMissing,
+    /// Upload the session again although an archive is there.
+    UploadAgain,
+    /// Replace what is there.
+    Overwrite,
+    /// Rebuild the tracking tables from the bucket first.
+    SyncDb,
+    /// Ask for a readable copy of the session's archive.
+    RestoreRequest {
+        /// The session.
+        session: SessionId,
+    },
+    /// Follow the session's restore request.
+    RestoreStatus {
+        /// The session.
+        session: SessionId,
+    },
+    /// Ask for a readable copy of a catalog snapshot: of this version, when the
+    /// bucket keeps versions.
+    RestoreSnapshotVersion {
+        /// The version id.
+        version_id: String,
+    },
+    /// Ask for a readable copy of the catalog snapshot at this key.
+    RestoreSnapshotKey {
+        /// Its key.
+        key: String,
+    },
+    /// List the catalog snapshots.
+    ListSnapshots,
+    /// Choose the Standard or Bulk tier.
+    SlowerTier,
+    /// The next upload goes on where this one stopped.
+    ResumeUpload,
+}
+
+/// Turns hints into words. The default speaks of what to do, not of a command line;
+/// the CLI names its flags and commands.
+pub trait HintText: Send + Sync {
+    /// The words for `hint`.
+    fn text(&self, hint: &Hint) -> String;
+}
+
+/// Hints in plain words, for programs that embed the engine without the CLI.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainHints;
+
+impl HintText for PlainHints {
+    fn text(&self, hint: &Hint) -> String {
+        match hint {
+            Hint::AllowMissing => "allow missing files to back up the others".into(),
+            Hint::UploadAgain => "upload it again to replace it".into(),
+            Hint::Overwrite => "allow overwriting to replace it".into(),
+            Hint::SyncDb => "rebuild the tracking tables from the bucket first".into(),
+            Hint::RestoreRequest { session } => {
+                format!("request a restore of session {session}")
+            }
+            Hint::RestoreStatus { session } => {
+                format!("follow the restore of session {session}")
+            }
+            Hint::RestoreSnapshotVersion { version_id } => {
+                format!("request a restore of version {version_id}")
+            }
+            Hint::RestoreSnapshotKey { key } => format!("request a restore of {key}"),
+            Hint::ListSnapshots => "list the catalog snapshots".into(),
+            Hint::SlowerTier => "use the Standard (within 12 h) or Bulk (within 48 h) tier".into(),
+            Hint::ResumeUpload => "the next upload resumes it".into(),
+        }
+    }
 }
 
 impl Error {
@@ -106,6 +281,22 @@ impl Error {
         }
     }
 
+    /// A request that cannot be carried out, for `message`.
+    pub fn unusable(message: impl Into<String>) -> Self {
+        Error::Unusable {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A task that ended without its result.
+    pub fn task(task: &'static str, err: impl std::fmt::Display) -> Self {
+        Error::TaskFailed {
+            task,
+            message: err.to_string(),
+        }
+    }
+
     /// The error inside any session context.
     pub fn innermost(&self) -> &Error {
         match self {
@@ -116,10 +307,55 @@ impl Error {
 
     /// The object store error kind, when this is (or wraps) one.
     pub fn store_kind(&self) -> Option<StoreErrorKind> {
-        match self {
+        match self.innermost() {
             Error::Store(e) => Some(e.kind),
-            Error::Session { source, .. } => source.store_kind(),
             _ => None,
+        }
+    }
+
+    /// What the caller can do about it, when something can be done.
+    pub fn hint(&self) -> Option<&Hint> {
+        match self.innermost() {
+            Error::Exists { hint, .. }
+            | Error::NoArchive { hint, .. }
+            | Error::MissingFiles { hint, .. }
+            | Error::NeedsRestore { hint, .. }
+            | Error::Unusable { hint, .. } => hint.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The message and, when there is one, the hint in `words`.
+    pub fn describe(&self, words: &dyn HintText) -> String {
+        match self.hint() {
+            Some(hint) => format!("{self}; {}", words.text(hint)),
+            None => self.to_string(),
+        }
+    }
+
+    /// A stable word for the log's `error_code` (never `Debug` output).
+    pub fn code(&self) -> &'static str {
+        match self.innermost() {
+            Error::Store(e) => e.kind.code(),
+            Error::Config(_) => "config",
+            Error::Name(_) => "invalid-name",
+            Error::Catalog(_) => "catalog",
+            Error::Tracker(_) => "tracking-db",
+            Error::Archive(_) => "archive",
+            Error::Io { .. } => "io",
+            Error::Session { .. } => "session",
+            Error::Manifest { .. } => "manifest",
+            Error::Interrupted => "interrupted",
+            Error::Integrity { .. } => "integrity",
+            Error::SizeMismatch { .. } => "size-mismatch",
+            Error::Exists { .. } => "exists",
+            Error::NotInCatalog { .. } => "not-in-catalog",
+            Error::NoArchive { .. } => "no-archive",
+            Error::MissingFiles { .. } => "missing-files",
+            Error::NeedsRestore { .. } => "needs-restore",
+            Error::NotConfigured { .. } => "not-configured",
+            Error::TaskFailed { .. } => "task-failed",
+            Error::Unusable { .. } => "unusable",
         }
     }
 }
@@ -158,6 +394,29 @@ pub enum StoreErrorKind {
     NotImplemented,
     /// Anything else.
     Other,
+}
+
+impl StoreErrorKind {
+    /// A stable word for logs and records.
+    pub fn code(self) -> &'static str {
+        match self {
+            StoreErrorKind::NotFound => "not-found",
+            StoreErrorKind::NoSuchBucket => "no-such-bucket",
+            StoreErrorKind::NoSuchUpload => "no-such-upload",
+            StoreErrorKind::Credentials => "credentials",
+            StoreErrorKind::AccessDenied => "access-denied",
+            StoreErrorKind::NeedsRestore => "needs-restore",
+            StoreErrorKind::RestoreInProgress => "restore-in-progress",
+            StoreErrorKind::PreconditionFailed => "precondition-failed",
+            StoreErrorKind::Integrity => "integrity",
+            StoreErrorKind::Throttled => "throttled",
+            StoreErrorKind::Network => "network",
+            StoreErrorKind::InvalidRequest => "invalid-request",
+            StoreErrorKind::TooLarge => "too-large",
+            StoreErrorKind::NotImplemented => "not-implemented",
+            StoreErrorKind::Other => "other",
+        }
+    }
 }
 
 /// An object store failure, naming the operation and the key or bucket.
@@ -215,5 +474,40 @@ mod tests {
             "session S1: PutObject s3://nope/k: the bucket does not exist"
         );
         assert_eq!(err.store_kind(), Some(StoreErrorKind::NoSuchBucket));
+        assert_eq!(err.code(), "no-such-bucket");
+    }
+
+    #[test]
+    fn hints_are_words_of_the_front_end() {
+        struct Flags;
+        impl HintText for Flags {
+            fn text(&self, hint: &Hint) -> String {
+                format!("{hint:?}")
+            }
+        }
+        let err = Error::Exists {
+            what: "/tmp/out.db".into(),
+            hint: Some(Hint::Overwrite),
+        }
+        .for_session(&SessionId::new("S1").unwrap());
+        assert_eq!(err.to_string(), "session S1: /tmp/out.db exists");
+        assert_eq!(
+            err.describe(&Flags),
+            "session S1: /tmp/out.db exists; Overwrite"
+        );
+        assert_eq!(
+            err.describe(&PlainHints),
+            "session S1: /tmp/out.db exists; allow overwriting to replace it"
+        );
+        assert_eq!(err.code(), "exists");
+    }
+
+    #[test]
+    fn errors_stay_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 128,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

@@ -18,12 +18,13 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod model;
 pub mod progress;
+pub mod snapshot;
 pub mod store;
 pub mod tags;
 pub mod time;
 pub mod tracker;
 
-pub use error::{Error, Result, StoreError, StoreErrorKind};
+pub use error::{Error, Hint, HintText, Result, StoreError, StoreErrorKind};
 
 /// This build's version, as recorded in manifests and object metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

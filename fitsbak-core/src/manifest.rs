@@ -122,6 +122,18 @@ pub struct ExcludedFile {
 }
 
 impl Manifest {
+    /// The session as the manifest describes it (when the catalog is gone).
+    pub fn session(&self) -> crate::model::Session {
+        crate::model::Session {
+            id: self.session_id.clone(),
+            date: self.session_date,
+            telescope: self.telescope.clone(),
+            camera: self.camera.clone(),
+            notes: None,
+            file_count: self.members.len() as u64,
+        }
+    }
+
     /// Parses a manifest, refusing other formats and newer schema versions.
     pub fn from_json(text: &[u8], origin: &str) -> crate::Result<Self> {
         let manifest: Manifest =

@@ -7,18 +7,34 @@
 
 use std::path::Path;
 
+use fitsbak_core::snapshot::CatalogSnapshots;
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::DbError;
 
-/// What a snapshot holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotInfo {
-    /// Size of the snapshot file in bytes.
-    pub size_bytes: u64,
-    /// Database pages copied.
-    pub pages: u64,
+pub use fitsbak_core::snapshot::SnapshotInfo;
+
+/// The core's [`CatalogSnapshots`] with SQLite's online backup API.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SqliteSnapshots;
+
+impl CatalogSnapshots for SqliteSnapshots {
+    fn take(&self, source: &Path, dest: &Path) -> fitsbak_core::Result<SnapshotInfo> {
+        snapshot(source, dest).map_err(|e| fitsbak_core::Error::Catalog(Box::new(e)))
+    }
+
+    fn check(&self, path: &Path) -> fitsbak_core::Result<()> {
+        integrity_check(path).map_err(|e| {
+            let what = path.display().to_string();
+            let text = e.to_string();
+            let message = text
+                .strip_prefix(&format!("{what}: "))
+                .unwrap_or(&text)
+                .to_owned();
+            fitsbak_core::Error::Integrity { what, message }
+        })
+    }
 }
 
 fn sqlite_err(path: &Path, what: &str) -> impl FnOnce(rusqlite::Error) -> DbError {

@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use fitsbak_core::engine::database::SnapshotSelector;
 use fitsbak_core::store::RestoreTier;
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{human_bytes, print_json, table};
+use crate::output::print_json;
 
 /// Arguments of `backup-db`.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,43 +57,11 @@ fn parse_tier(s: &str) -> Result<RestoreTier, String> {
 pub async fn backup(ctx: &Context, args: &BackupArgs) -> anyhow::Result<Outcome> {
     let source = ctx.database_path();
     let engine = ctx.engine(None).await?;
-    let dir = ctx
-        .config
-        .archive_settings
-        .temp_dir
-        .as_ref()
-        .map(|d| ctx.config.resolve(d))
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    // A directory of its own, removed whatever happens.
-    let scratch = tempfile::Builder::new()
-        .prefix("fitsbak-snapshot-")
-        .tempdir_in(&dir)
-        .with_context(|| format!("creating a snapshot directory in {}", dir.display()))?;
-    let path = scratch.path().join("snapshot.db");
-    let info = fitsbak_store::snapshot::snapshot(&source, &path)
-        .context("the snapshot of the catalog failed")?;
-    let uploaded = engine
-        .upload_db_snapshot(&path, &source, args.description.clone())
-        .await;
-    drop(scratch);
-    let record = uploaded?;
+    let (record, info) = engine.backup_db(&source, args.description.clone()).await?;
     if ctx.global.json {
         print_json(&record)?;
     } else {
-        println!(
-            "Snapshot of {} ({}, {} pages, integrity ok) uploaded to {}/{}{}",
-            source.display(),
-            human_bytes(info.size_bytes),
-            info.pages,
-            engine.target(),
-            record.key,
-            record
-                .version_id
-                .as_ref()
-                .map(|v| format!(" as version {v}"))
-                .unwrap_or_default()
-        );
+        crate::views::database::print_backup(&record, &info, &source, &engine.target());
     }
     Ok(Outcome::Success)
 }
@@ -104,44 +71,10 @@ pub async fn list(ctx: &Context, _args: &ListArgs) -> anyhow::Result<Outcome> {
     let snapshots = engine.list_db_snapshots().await?;
     if ctx.global.json {
         print_json(&snapshots)?;
-        return Ok(Outcome::Success);
+    } else {
+        let prefix = ctx.config.s3_paths.database_backups.trim_matches('/');
+        crate::views::database::print_list(&snapshots, &engine.target(), prefix);
     }
-    if snapshots.is_empty() {
-        println!(
-            "No catalog snapshots in {} under {}/ (`fitsbak backup-db` takes one)",
-            engine.target(),
-            ctx.config.s3_paths.database_backups.trim_matches('/')
-        );
-        return Ok(Outcome::Success);
-    }
-    let mut t = table(
-        &[
-            "Key",
-            "Version",
-            "Size",
-            "Taken",
-            "Storage class",
-            "Description",
-        ],
-        &[2],
-    );
-    for s in &snapshots {
-        t.add_row(vec![
-            s.key.clone(),
-            match &s.version_id {
-                Some(v) if s.is_latest => format!("{v} (latest)"),
-                Some(v) => v.clone(),
-                None => "-".into(),
-            },
-            human_bytes(s.size_bytes),
-            s.last_modified
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default(),
-            s.storage_class.to_string(),
-            s.description.clone().unwrap_or_default(),
-        ]);
-    }
-    println!("{}", t.trim_fmt());
     Ok(Outcome::Success)
 }
 
@@ -155,51 +88,19 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<Outcom
         let snapshot = engine
             .request_db_snapshot_restore(&selector, args.days, args.tier)
             .await?;
-        println!(
-            "Restore of {}{} requested ({} tier, readable for {} days once done); \
-             run `fitsbak restore-db` with --output when it is available",
-            snapshot.key,
-            snapshot
-                .version_id
-                .as_ref()
-                .map(|v| format!(" version {v}"))
-                .unwrap_or_default(),
-            args.tier,
-            args.days
-        );
+        crate::views::database::print_requested(&snapshot, args.tier, args.days);
         return Ok(Outcome::Success);
     }
-    let output = args
-        .output
-        .clone()
-        .context("--output is required: where to write the restored database")?;
-    let check = |path: &std::path::Path| -> fitsbak_core::Result<()> {
-        fitsbak_store::snapshot::integrity_check(path)
-            .map_err(|e| fitsbak_core::Error::Refused(e.to_string()))
-    };
+    let output = args.output.clone().ok_or_else(|| {
+        anyhow::anyhow!("--output is required: where to write the restored database")
+    })?;
     let restored = engine
-        .restore_db_snapshot(&selector, &output, args.overwrite, &check)
+        .restore_db_snapshot(&selector, &output, args.overwrite)
         .await?;
     if ctx.global.json {
         print_json(&restored)?;
     } else {
-        println!(
-            "Restored {}{} to {} ({}, MD5 {}{}, PRAGMA integrity_check ok)",
-            restored.key,
-            restored
-                .version_id
-                .as_ref()
-                .map(|v| format!(" version {v}"))
-                .unwrap_or_default(),
-            restored.path.display(),
-            human_bytes(restored.size_bytes),
-            restored.md5,
-            if restored.md5_checked {
-                " as uploaded"
-            } else {
-                ", not recorded at upload"
-            }
-        );
+        crate::views::database::print_restored(&restored);
     }
     Ok(Outcome::Success)
 }

@@ -1,6 +1,6 @@
 //! `fitsbak doctor`: one line per check of the bucket's health.
 
-use fitsbak_core::engine::lifecycle::{DoctorOptions, Health};
+use fitsbak_core::engine::doctor::{DoctorOptions, Health};
 
 use crate::Outcome;
 use crate::context::Context;

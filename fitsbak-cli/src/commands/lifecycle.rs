@@ -1,11 +1,11 @@
 //! `fitsbak lifecycle generate | show | apply`.
 
 use fitsbak_core::engine::lifecycle::generate_rules;
-use fitsbak_core::lifecycle::{LifecycleConfiguration, LifecycleRule, RuleStatus};
+use fitsbak_core::lifecycle::LifecycleConfiguration;
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{print_json, table};
+use crate::output::print_json;
 
 /// Bucket lifecycle rules, derived from the config's backup_rules.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -28,78 +28,6 @@ pub struct ApplyArgs {
     dry_run: bool,
 }
 
-fn describe_filter(rule: &LifecycleRule) -> String {
-    let f = &rule.filter;
-    let mut parts = Vec::new();
-    if let Some(p) = &f.prefix {
-        parts.push(format!("prefix {p:?}"));
-    }
-    if let Some(t) = &f.tag {
-        parts.push(format!("tag {}={}", t.key, t.value));
-    }
-    if let Some(and) = &f.and {
-        if let Some(p) = &and.prefix {
-            parts.push(format!("prefix {p:?}"));
-        }
-        parts.extend(
-            and.tags
-                .iter()
-                .map(|t| format!("tag {}={}", t.key, t.value)),
-        );
-    }
-    if parts.is_empty() {
-        "every object".into()
-    } else {
-        parts.join(" and ")
-    }
-}
-
-fn describe_actions(rule: &LifecycleRule) -> String {
-    let mut parts: Vec<String> = rule
-        .transitions
-        .iter()
-        .map(|t| format!("to {} after {} day(s)", t.storage_class, t.days))
-        .collect();
-    if let Some(e) = &rule.expiration {
-        parts.push(format!("expire after {} day(s)", e.days));
-    }
-    parts.extend(rule.noncurrent_version_transitions.iter().map(|t| {
-        format!(
-            "noncurrent to {} after {} day(s)",
-            t.storage_class, t.noncurrent_days
-        )
-    }));
-    if let Some(e) = &rule.noncurrent_version_expiration {
-        parts.push(format!(
-            "noncurrent expire after {} day(s)",
-            e.noncurrent_days
-        ));
-    }
-    if let Some(a) = &rule.abort_incomplete_multipart_upload {
-        parts.push(format!(
-            "abort incomplete uploads after {} day(s)",
-            a.days_after_initiation
-        ));
-    }
-    parts.join("; ")
-}
-
-fn print_rules(rules: &[LifecycleRule]) {
-    let mut t = table(&["Rule", "Status", "Applies to", "Actions"], &[]);
-    for r in rules {
-        t.add_row(vec![
-            r.id.clone(),
-            match r.status {
-                RuleStatus::Enabled => "enabled".into(),
-                RuleStatus::Disabled => "disabled".into(),
-            },
-            describe_filter(r),
-            describe_actions(r),
-        ]);
-    }
-    println!("{}", t.trim_fmt());
-}
-
 pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Generate => {
@@ -119,48 +47,38 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
                     engine.target()
                 );
             } else {
-                print_rules(&rules);
+                crate::views::lifecycle::print_rules(&rules);
             }
         }
-        Command::Apply(args) => {
-            let engine = ctx.engine(None).await?;
-            let plan = engine.lifecycle_plan().await?;
-            if ctx.global.json {
-                print_json(&plan)?;
-            } else {
-                for (what, ids) in [
-                    ("add", &plan.added),
-                    ("replace", &plan.replaced),
-                    ("remove", &plan.removed),
-                    ("unchanged", &plan.unchanged),
-                    ("keep (not fitsbak's)", &plan.kept),
-                ] {
-                    for id in ids {
-                        println!("{what:>22}  {id}");
-                    }
-                }
-            }
-            if !plan.changes() {
-                if !ctx.global.json {
-                    println!(
-                        "The bucket's lifecycle rules already match the config; nothing to change."
-                    );
-                }
-            } else if args.dry_run {
-                if !ctx.global.json {
-                    println!("Dry run: nothing was changed.");
-                }
-            } else {
-                engine.apply_lifecycle(&plan).await?;
-                if !ctx.global.json {
-                    println!(
-                        "Applied {} rule(s) to {}.",
-                        plan.rules.len(),
-                        engine.target()
-                    );
-                }
-            }
-        }
+        Command::Apply(args) => apply(ctx, args).await?,
     }
     Ok(Outcome::Success)
+}
+
+async fn apply(ctx: &Context, args: &ApplyArgs) -> anyhow::Result<()> {
+    let engine = ctx.engine(None).await?;
+    let plan = engine.lifecycle_plan().await?;
+    let say = |text: String| {
+        if !ctx.global.json {
+            println!("{text}");
+        }
+    };
+    if ctx.global.json {
+        print_json(&plan)?;
+    } else {
+        crate::views::lifecycle::print_plan(&plan);
+    }
+    if !plan.changes() {
+        say("The bucket's lifecycle rules already match the config; nothing to change.".into());
+    } else if args.dry_run {
+        say("Dry run: nothing was changed.".into());
+    } else {
+        engine.apply_lifecycle(&plan).await?;
+        say(format!(
+            "Applied {} rule(s) to {}.",
+            plan.rules.len(),
+            engine.target()
+        ));
+    }
+    Ok(())
 }

@@ -1,10 +1,10 @@
 //! `fitsbak list-sessions`.
 
-use fitsbak_core::engine::report::{self, SessionFilter};
+use fitsbak_core::engine::list_sessions::{SessionFilter, list_sessions};
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{count, human_bytes, print_json, table};
+use crate::output::print_json;
 
 /// One line per imaging session.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,48 +24,12 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         not_backed_up: args.not_backed_up,
         session_id: None,
     };
-    let list = report::list_sessions(&db, &db, &filter).await?;
+    let list = list_sessions(&db, &db, &filter).await?;
     ctx.warn_rejected(&list.rejected);
     if ctx.global.json {
         print_json(&list.sessions)?;
-        return Ok(Outcome::Success);
+    } else {
+        crate::views::list_sessions::print(&list);
     }
-    let mut t = table(
-        &[
-            "Session",
-            "Date",
-            "Files",
-            "Size",
-            "Backed up",
-            "Storage class",
-        ],
-        &[2, 3],
-    );
-    for r in &list.sessions {
-        let backed_up = match (r.backed_up, r.verified) {
-            (true, true) => "yes, verified".to_owned(),
-            (true, false) => "yes".to_owned(),
-            (false, _) if r.missing_files > 0 => format!("no ({} missing)", r.missing_files),
-            (false, _) => "no".to_owned(),
-        };
-        t.add_row(vec![
-            r.session_id.to_string(),
-            r.date.clone(),
-            count(r.file_count),
-            human_bytes(r.size_bytes),
-            backed_up,
-            r.storage_class.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    if !list.sessions.is_empty() {
-        println!("{}", t.trim_fmt());
-    }
-    let backed = list.sessions.iter().filter(|r| r.backed_up).count() as u64;
-    println!(
-        "{} session(s), {} backed up, {} not",
-        count(list.sessions.len() as u64),
-        count(backed),
-        count(list.sessions.len() as u64 - backed)
-    );
     Ok(Outcome::Success)
 }

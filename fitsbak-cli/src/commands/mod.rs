@@ -12,6 +12,7 @@ mod list_sessions;
 mod notes;
 mod restore;
 mod status;
+mod sync_db;
 mod upload;
 mod verify;
 
@@ -44,7 +45,7 @@ pub enum S3Command {
     #[command(subcommand)]
     Restore(restore::Command),
     /// Rebuild the tracking tables from the bucket's manifests (after losing the database).
-    SyncDb(restore::SyncArgs),
+    SyncDb(sync_db::Args),
     /// Session notes (notes_dir): upload the new and changed ones, or show where each stands.
     #[command(subcommand)]
     Notes(notes::Command),
@@ -106,7 +107,7 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::Lifecycle(c) => lifecycle::exec(&Context::load(global)?, &c).await,
         S3Command::Doctor(a) => doctor::exec(&Context::load(global)?, &a).await,
         S3Command::Restore(c) => restore::exec(&Context::load(global)?, &c).await,
-        S3Command::SyncDb(a) => restore::sync(&Context::load(global)?, &a).await,
+        S3Command::SyncDb(a) => sync_db::exec(&Context::load(global)?, &a).await,
         S3Command::Notes(c) => notes::exec(&Context::load(global)?, &c).await,
         S3Command::BackupDb(a) => database::backup(&Context::load(global)?, &a).await,
         S3Command::ListDbBackups(a) => database::list(&Context::load(global)?, &a).await,

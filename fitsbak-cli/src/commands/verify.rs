@@ -1,13 +1,13 @@
 //! `fitsbak verify`: quick, deep and local checks of recorded archives.
 
-use fitsbak_core::engine::report::SessionFilter;
+use fitsbak_core::engine::list_sessions::SessionFilter;
 use fitsbak_core::engine::verify::CheckMethod;
 use fitsbak_core::tracker::CheckOutcome;
 
 use crate::Outcome;
 use crate::commands::ArchiveChoice;
 use crate::context::Context;
-use crate::output::{print_json, table};
+use crate::output::print_json;
 
 /// Check recorded archives: quick (HEAD, tags, manifest) by default.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,34 +60,7 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
             .collect();
         print_json(&rows)?;
     } else {
-        let mut t = table(
-            &["Session", "Check", "Result", "Storage class", "Details"],
-            &[],
-        );
-        for r in &reports {
-            let (result, details) = match &r.outcome {
-                CheckOutcome::Passed => ("passed", r.notes.join("; ")),
-                CheckOutcome::Failed(reasons) => ("FAILED", reasons.join("; ")),
-                CheckOutcome::NeedsRestore(hint) => ("needs restore", hint.clone()),
-            };
-            t.add_row(vec![
-                r.session_id.to_string(),
-                r.method.to_owned(),
-                result.to_owned(),
-                r.storage_class
-                    .as_ref()
-                    .map(|c| c.to_string())
-                    .unwrap_or_default(),
-                details,
-            ]);
-        }
-        if !reports.is_empty() {
-            println!("{}", t.trim_fmt());
-        }
-        println!(
-            "{} passed, {failed} failed, {restore} need a restore first",
-            reports.len() - failed - restore
-        );
+        crate::views::verify::print(&reports, failed, restore);
     }
     Ok(if failed > 0 {
         Outcome::Failures

@@ -1,7 +1,8 @@
 //! Catalog database snapshots in the bucket: upload, list, restore.
 //!
-//! A snapshot (taken by the caller with SQLite's online backup API, see
-//! `fitsbak_store::snapshot`) goes to `backups/database/{file name}` when the
+//! A snapshot (taken with SQLite's online backup API behind
+//! [`crate::snapshot::CatalogSnapshots`], in a scratch directory removed afterwards)
+//! goes to `backups/database/{file name}` when the
 //! bucket keeps versions, each upload a new version; otherwise to a timestamped
 //! key, `backups/database/{stem}_{YYYYMMDDTHHMMSS.mmmZ}.{ext}`, written only if no
 //! object has that key, so that no snapshot replaces another. Each object carries its MD5 and description as metadata, so
@@ -19,10 +20,13 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
 use crate::engine::Engine;
-use crate::error::{Error, Result, StoreErrorKind};
+use crate::error::{Error, Hint, Result, StoreErrorKind};
 use crate::ids::ObjectKey;
 use crate::model::StorageClass;
-use crate::store::{ObjectStoreExt, ObjectVersion, PutOptions, RestoreRequest, RestoreTier};
+use crate::snapshot::SnapshotInfo;
+use crate::store::{
+    GetResult, ObjectStoreExt, ObjectVersion, PutOptions, RestoreRequest, RestoreTier,
+};
 use crate::tags::ObjectKind;
 use crate::tracker::{DbSnapshotRecord, LogEntry, Operation, OperationStatus};
 
@@ -88,6 +92,31 @@ pub fn timestamped_name(file_name: &str, at: DateTime<Utc>) -> String {
 }
 
 impl Engine {
+    /// `backup-db`: snapshots the catalog database at `source` into a scratch
+    /// directory (in `archive_settings.temp_dir`, else the system's), uploads and
+    /// records it, and removes the scratch directory whatever happens.
+    pub async fn backup_db(
+        &self,
+        source: &Path,
+        description: Option<String>,
+    ) -> Result<(DbSnapshotRecord, SnapshotInfo)> {
+        let dir = self.config.temp_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.clone(), e))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("fitsbak-snapshot-")
+            .tempdir_in(&dir)
+            .map_err(|e| Error::io(dir.clone(), e))?;
+        let path = scratch.path().join("snapshot.db");
+        let (snapshots, from, to) = (self.snapshots.clone(), source.to_path_buf(), path.clone());
+        let info = Engine::blocking("the snapshot of the catalog", move || {
+            snapshots.take(&from, &to)
+        })
+        .await?;
+        let record = self.upload_db_snapshot(&path, source, description).await;
+        drop(scratch);
+        Ok((record?, info))
+    }
+
     /// Uploads the snapshot file at `snapshot` (a copy of the catalog at `source`)
     /// and records it. `description` goes in the tracking table and, escaped, in the
     /// object's metadata.
@@ -103,7 +132,7 @@ impl Engine {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| {
-                Error::Refused(format!(
+                Error::unusable(format!(
                     "{} has no file name that can be a key",
                     source.display()
                 ))
@@ -119,53 +148,27 @@ impl Engine {
             timestamped_name(&file_name, created_at)
         };
         let key = self.config.s3_paths.database_key(&name)?;
-        let rule = self
-            .config
-            .rule_for(ObjectKind::DatabaseSnapshot)
-            .unwrap_or(&self.config.backup_rules.imaging_sessions)
-            .clone();
-        let mut metadata = BTreeMap::new();
-        metadata.insert("source-file".to_owned(), escape(&file_name));
-        metadata.insert("created-at".to_owned(), crate::time::to_db(created_at));
-        metadata.insert("tool-version".to_owned(), crate::tool_version());
-        if let Some(d) = &description {
-            metadata.insert("description".to_owned(), escape(d));
-        }
-        let mut options = PutOptions {
-            tags: self.config.tags_for(ObjectKind::DatabaseSnapshot),
-            metadata,
-            storage_class: rule.storage_class.clone(),
-            content_type: Some("application/vnd.sqlite3".into()),
-            encryption: self.encryption(),
-            if_none_match: !versioned,
-        };
+        let mut options = self.snapshot_options(&file_name, created_at, &description, versioned);
         // The MD5 must be in the metadata before the bytes are sent: hash first.
         let md5 = hash_file(snapshot).await?;
         options.metadata.insert("md5".to_owned(), md5.clone());
-        let result = self.put_file(&key, snapshot, &options).await;
+        let sent = self.put_file(&key, snapshot, &options).await;
         let seconds = started.elapsed().as_secs_f64();
-        let (put, sent_md5) = match result {
+        let (put, sent_md5) = match sent {
             Ok(r) => r,
             Err(e) => {
-                let log = LogEntry {
-                    bucket: Some(self.store.bucket()),
-                    key: Some(key.to_string()),
-                    duration_seconds: Some(seconds),
-                    error_message: Some(e.to_string()),
-                    ..LogEntry::new(Operation::DatabaseBackup, OperationStatus::Failed)
-                };
-                if let Err(log_err) = self.tracker.log(&log).await {
-                    tracing::warn!("could not log the failed snapshot upload: {log_err}");
-                }
+                self.log_snapshot_failure(&key, seconds, &e).await;
                 return Err(e);
             }
         };
         if sent_md5 != md5 {
             let _ = self.store.delete(&key).await;
-            return Err(Error::Refused(format!(
-                "{} changed while it was uploaded (MD5 {md5} before, {sent_md5} sent); nothing was kept",
-                snapshot.display()
-            )));
+            return Err(Error::Integrity {
+                what: snapshot.display().to_string(),
+                message: format!(
+                    "changed while it was uploaded (MD5 {md5} before, {sent_md5} sent); nothing was kept"
+                ),
+            });
         }
         let size = std::fs::metadata(snapshot)
             .map_err(|e| Error::io(snapshot.to_path_buf(), e))?
@@ -193,6 +196,51 @@ impl Engine {
         };
         record.id = self.tracker.record_db_snapshot(&record, &log).await?;
         Ok(record)
+    }
+
+    /// How a snapshot is written: the catalog snapshot rule, its metadata, and
+    /// `If-None-Match` where each snapshot has its own key.
+    fn snapshot_options(
+        &self,
+        file_name: &str,
+        created_at: DateTime<Utc>,
+        description: &Option<String>,
+        versioned: bool,
+    ) -> PutOptions {
+        let rule = self
+            .config
+            .rule_for(ObjectKind::DatabaseSnapshot)
+            .unwrap_or(&self.config.backup_rules.imaging_sessions)
+            .clone();
+        let mut metadata = BTreeMap::new();
+        metadata.insert("source-file".to_owned(), escape(file_name));
+        metadata.insert("created-at".to_owned(), crate::time::to_db(created_at));
+        metadata.insert("tool-version".to_owned(), crate::tool_version());
+        if let Some(d) = description {
+            metadata.insert("description".to_owned(), escape(d));
+        }
+        PutOptions {
+            tags: self.config.tags_for(ObjectKind::DatabaseSnapshot),
+            metadata,
+            storage_class: rule.storage_class,
+            content_type: Some("application/vnd.sqlite3".into()),
+            encryption: self.encryption(),
+            if_none_match: !versioned,
+        }
+    }
+
+    async fn log_snapshot_failure(&self, key: &ObjectKey, seconds: f64, e: &Error) {
+        let log = LogEntry {
+            bucket: Some(self.store.bucket()),
+            key: Some(key.to_string()),
+            duration_seconds: Some(seconds),
+            error_message: Some(e.to_string()),
+            error_code: Some(e.code().to_owned()),
+            ..LogEntry::new(Operation::DatabaseBackup, OperationStatus::Failed)
+        };
+        if let Err(log_err) = self.tracker.log(&log).await {
+            tracing::warn!("could not log the failed snapshot upload: {log_err}");
+        }
     }
 
     /// Every snapshot in the bucket, newest first, with the descriptions the
@@ -267,52 +315,37 @@ impl Engine {
                 (Some(k), None) => k.clone(),
                 (None, None) => "any snapshot".to_owned(),
             };
-            Error::Refused(format!(
-                "no catalog snapshot matches {what} in {} under {prefix}/ (`fitsbak list-db-backups` lists them)",
-                self.store.describe()
-            ))
+            Error::Unusable {
+                message: format!(
+                    "no catalog snapshot matches {what} in {} under {prefix}/",
+                    self.store.describe()
+                ),
+                hint: Some(Hint::ListSnapshots),
+            }
         })
     }
 
     /// Downloads the snapshot `selector` names to `output`: into a partial file
-    /// beside it, checked against the MD5 recorded at upload and by `check` (the
-    /// caller's `PRAGMA integrity_check`), then renamed into place. An existing
-    /// `output` is replaced only with `overwrite`. A snapshot in GLACIER or
-    /// DEEP_ARCHIVE must be restored first: the error says how.
+    /// beside it, checked against the MD5 recorded at upload and with
+    /// `PRAGMA integrity_check`, then renamed into place. An existing `output` is
+    /// replaced only with `overwrite`. A snapshot in GLACIER or DEEP_ARCHIVE must be
+    /// restored first: the error says how.
     pub async fn restore_db_snapshot(
         &self,
         selector: &SnapshotSelector,
         output: &Path,
         overwrite: bool,
-        check: &(dyn Fn(&Path) -> Result<()> + Sync),
     ) -> Result<RestoredSnapshot> {
         if output.exists() && !overwrite {
-            return Err(Error::Refused(format!(
-                "{} exists; pass --overwrite to replace it",
-                output.display()
-            )));
+            return Err(Error::Exists {
+                what: output.display().to_string(),
+                hint: Some(Hint::Overwrite),
+            });
         }
         let started = Instant::now();
         let snapshot = self.find_db_snapshot(selector).await?;
         let key = ObjectKey::new(snapshot.key.clone())?;
-        let got = match &snapshot.version_id {
-            Some(v) if v != "null" => self.store.get_version(&key, v).await,
-            _ => self.store.get(&key, None).await,
-        };
-        let got = match got {
-            Ok(got) => got,
-            Err(e) if e.store_kind() == Some(StoreErrorKind::NeedsRestore) => {
-                return Err(Error::Refused(format!(
-                    "{key}{} is in {} and must be restored before it can be read: run \
-                     `fitsbak restore-db --request-restore{}` and wait (Standard: within 12 hours, \
-                     Bulk: within 48 hours for DEEP_ARCHIVE)",
-                    version_note(&snapshot.version_id),
-                    snapshot.storage_class,
-                    selector_args(&snapshot),
-                )));
-            }
-            Err(e) => return Err(e),
-        };
+        let got = self.get_snapshot(&key, &snapshot).await?;
         let expected_md5 = match md5_of_metadata(&got.meta.metadata) {
             Some(md5) => Some(md5),
             // Snapshots written without the metadata: the MD5 recorded at upload.
@@ -325,49 +358,9 @@ impl Engine {
                 .map(|r| r.md5),
         };
         let partial = partial_path(output);
-        if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| Error::io(dir.to_path_buf(), e))?;
-        }
-        let written: Result<(u64, String)> = async {
-            let mut file = tokio::fs::File::create(&partial)
-                .await
-                .map_err(|e| Error::io(partial.clone(), e))?;
-            let mut md5 = Md5::new();
-            let mut size = 0u64;
-            let mut body = got.body;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk?;
-                md5.update(&chunk);
-                size += chunk.len() as u64;
-                file.write_all(&chunk)
-                    .await
-                    .map_err(|e| Error::io(partial.clone(), e))?;
-            }
-            file.sync_all()
-                .await
-                .map_err(|e| Error::io(partial.clone(), e))?;
-            Ok((size, hex::encode(md5.finalize())))
-        }
-        .await;
-        let checked = written.and_then(|(size, md5)| {
-            if size != snapshot.size_bytes {
-                return Err(Error::Refused(format!(
-                    "{key}: read {size} bytes, the listing says {}",
-                    snapshot.size_bytes
-                )));
-            }
-            if let Some(expected) = &expected_md5
-                && *expected != md5
-            {
-                return Err(Error::Refused(format!(
-                    "{key}: the bytes read have MD5 {md5}, the snapshot was uploaded with {expected}"
-                )));
-            }
-            check(&partial)?;
-            Ok((size, md5))
-        });
+        let checked = self
+            .write_checked(got, &partial, &key, &snapshot, expected_md5.as_deref())
+            .await;
         let (size, md5) = match checked {
             Ok(v) => v,
             Err(e) => {
@@ -401,6 +394,71 @@ impl Engine {
         })
     }
 
+    /// The snapshot's bytes, or why they cannot be read yet.
+    async fn get_snapshot(
+        &self,
+        key: &ObjectKey,
+        snapshot: &DbSnapshotListing,
+    ) -> Result<GetResult> {
+        let got = match &snapshot.version_id {
+            Some(v) if v != "null" => self.store.get_version(key, v).await,
+            _ => self.store.get(key, None).await,
+        };
+        match got {
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NeedsRestore) => {
+                Err(Error::NeedsRestore {
+                    key: format!("{key}{}", version_note(&snapshot.version_id)),
+                    class: snapshot.storage_class.to_string(),
+                    in_progress: false,
+                    wait: "Standard: within 12 hours, Bulk: within 48 hours for DEEP_ARCHIVE"
+                        .into(),
+                    hint: Some(match snapshot.version_id.clone().filter(|v| v != "null") {
+                        Some(version_id) => Hint::RestoreSnapshotVersion { version_id },
+                        None => Hint::RestoreSnapshotKey {
+                            key: snapshot.key.clone(),
+                        },
+                    }),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Writes a snapshot's bytes to `partial`, fsync'd, and checks them: size, MD5,
+    /// `PRAGMA integrity_check`. Returns the size and MD5.
+    async fn write_checked(
+        &self,
+        got: GetResult,
+        partial: &Path,
+        key: &ObjectKey,
+        snapshot: &DbSnapshotListing,
+        expected_md5: Option<&str>,
+    ) -> Result<(u64, String)> {
+        let (size, md5) = write_body(got, partial).await?;
+        if size != snapshot.size_bytes {
+            return Err(Error::SizeMismatch {
+                what: key.to_string(),
+                message: format!(
+                    "read {size} bytes, the listing says {}",
+                    snapshot.size_bytes
+                ),
+            });
+        }
+        if let Some(expected) = expected_md5
+            && expected != md5
+        {
+            return Err(Error::Integrity {
+                what: key.to_string(),
+                message: format!(
+                    "the bytes read have MD5 {md5}, the snapshot was uploaded with {expected}"
+                ),
+            });
+        }
+        let (snapshots, path) = (self.snapshots.clone(), partial.to_path_buf());
+        Engine::blocking("the integrity check", move || snapshots.check(&path)).await?;
+        Ok((size, md5))
+    }
+
     /// Asks for a readable copy of an archived snapshot for `days`.
     pub async fn request_db_snapshot_restore(
         &self,
@@ -410,11 +468,10 @@ impl Engine {
     ) -> Result<DbSnapshotListing> {
         let snapshot = self.find_db_snapshot(selector).await?;
         if tier == RestoreTier::Expedited && snapshot.storage_class == StorageClass::DeepArchive {
-            return Err(Error::Refused(
-                "the Expedited tier is not offered for DEEP_ARCHIVE objects: use --tier Standard \
-                 (within 12 h) or Bulk (within 48 h)"
-                    .into(),
-            ));
+            return Err(Error::Unusable {
+                message: "the Expedited tier is not offered for DEEP_ARCHIVE objects".into(),
+                hint: Some(Hint::SlowerTier),
+            });
         }
         let key = ObjectKey::new(snapshot.key.clone())?;
         let version = snapshot.version_id.clone().filter(|v| v != "null");
@@ -429,6 +486,29 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Writes a GET's body to `path` (its directory made), fsync'd; returns its size
+/// and MD5.
+async fn write_body(got: GetResult, path: &Path) -> Result<(u64, String)> {
+    let io = |e| Error::io(path.to_path_buf(), e);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::io(dir.to_path_buf(), e))?;
+    }
+    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut md5 = Md5::new();
+    let mut size = 0u64;
+    let mut body = got.body;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        md5.update(&chunk);
+        size += chunk.len() as u64;
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.sync_all().await.map_err(io)?;
+    Ok((size, hex::encode(md5.finalize())))
 }
 
 /// A metadata value for any text: controls, `%` and every non-ASCII byte escaped.
@@ -449,13 +529,6 @@ fn version_note(version: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn selector_args(snapshot: &DbSnapshotListing) -> String {
-    match &snapshot.version_id {
-        Some(v) if v != "null" => format!(" --version-id {v}"),
-        _ => format!(" --key {}", snapshot.key),
-    }
-}
-
 fn partial_path(output: &Path) -> PathBuf {
     let mut name = output
         .file_name()
@@ -467,13 +540,12 @@ fn partial_path(output: &Path) -> PathBuf {
 
 async fn hash_file(path: &Path) -> Result<String> {
     let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
+    Engine::blocking("hashing the snapshot", move || {
         crate::engine::verify::hash_file(&path)
             .map(|(_, md5)| md5)
             .map_err(|e| Error::io(path.clone(), e))
     })
     .await
-    .map_err(|e| Error::Refused(format!("hashing the snapshot failed: {e}")))?
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Bucket lifecycle rules derived from the same config as the tags written on
-//! objects, and `doctor`, which proves the bucket agrees.
+//! objects: `fitsbak lifecycle generate | show | apply` (`doctor` proves the bucket
+//! agrees).
 //!
 //! Generated rules (ids start with `fitsbak-`, which is how `apply` recognises its
 //! own and leaves other rules alone):
@@ -15,15 +16,14 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::error::{Result, StoreErrorKind};
+use crate::error::Result;
 use crate::lifecycle::{AbortIncomplete, LifecycleRule, RuleFilter, RuleStatus, Tag, Transition};
 use crate::model::{StorageClass, Tags};
-use crate::store::{ObjectStoreExt, Versioning};
+use crate::store::ObjectStoreExt;
 use crate::tags::ObjectKind;
 
 /// Ids of the rules fitsbak writes start with this.
@@ -237,66 +237,11 @@ pub fn plan_lifecycle(existing: &[LifecycleRule], generated: Vec<LifecycleRule>)
     plan
 }
 
-/// How a doctor check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Health {
-    /// Fine.
-    Ok,
-    /// Worth fixing.
-    Warn,
-    /// Broken: backups are at risk.
-    Fail,
-}
-
-/// One line of `doctor`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DoctorCheck {
-    /// What was checked.
-    pub check: &'static str,
-    /// How it went.
-    pub status: Health,
-    /// What was found.
-    pub message: String,
-    /// How to fix it.
-    pub fix: Option<String>,
-}
-
-/// What `doctor` may do besides looking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DoctorOptions {
-    /// Multipart uploads older than this are stale.
-    pub stale_days: u32,
-    /// Abort the stale ones.
-    pub abort_stale: bool,
-}
-
-fn check(
-    check: &'static str,
-    status: Health,
-    message: impl Into<String>,
-    fix: Option<String>,
-) -> DoctorCheck {
-    DoctorCheck {
-        check,
-        status,
-        message: message.into(),
-        fix,
-    }
-}
-
 /// Whether an enabled rule with a transition matches an object.
-fn transitions(rules: &[LifecycleRule], key: &str, tags: &Tags) -> bool {
+pub fn transitions(rules: &[LifecycleRule], key: &str, tags: &Tags) -> bool {
     rules.iter().any(|r| {
         r.status == RuleStatus::Enabled && !r.transitions.is_empty() && r.filter.matches(key, tags)
     })
-}
-
-fn describe_tags(tags: &Tags) -> String {
-    tags.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Engine {
@@ -314,297 +259,6 @@ impl Engine {
     /// Writes a plan's rules to the bucket.
     pub async fn apply_lifecycle(&self, plan: &LifecyclePlan) -> Result<()> {
         self.store.try_admin()?.put_lifecycle(&plan.rules).await
-    }
-
-    /// Checks the bucket's health.
-    pub async fn doctor(&self, options: DoctorOptions) -> Result<Vec<DoctorCheck>> {
-        let mut checks = Vec::new();
-        let bucket = self.store.bucket();
-        let prefix = common_prefix(&self.config);
-        match self.store.list(&prefix).await {
-            Ok(objects) => checks.push(check(
-                "access",
-                Health::Ok,
-                format!(
-                    "{} is {} ({} object(s) below {prefix:?})",
-                    self.store.describe(),
-                    if self.is_local() {
-                        "readable"
-                    } else {
-                        "reachable with these credentials"
-                    },
-                    objects.len()
-                ),
-                None,
-            )),
-            Err(e) => {
-                let fix = match e.store_kind() {
-                    Some(StoreErrorKind::Credentials) => "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`".to_owned(),
-                    Some(StoreErrorKind::NoSuchBucket) => format!("create it (`aws s3 mb s3://{bucket} --region {}`) or fix buckets.primary", self.config.aws_region),
-                    Some(StoreErrorKind::AccessDenied) => "grant the IAM actions listed in the README to these credentials".to_owned(),
-                    _ => "check endpoint_url and the network".to_owned(),
-                };
-                checks.push(check("access", Health::Fail, e.to_string(), Some(fix)));
-                return Ok(checks);
-            }
-        }
-        if self.is_local() {
-            self.stale_uploads(options, &mut checks).await?;
-            return Ok(checks);
-        }
-
-        let facts = match self.store.admin() {
-            Some(admin) => admin.facts().await?,
-            None => Default::default(),
-        };
-        match &facts.region {
-            Some(region) if *region != self.config.aws_region => checks.push(check(
-                "region",
-                Health::Fail,
-                format!(
-                    "{bucket} is in {region}, the config says {}",
-                    self.config.aws_region
-                ),
-                Some(format!("set aws_region to \"{region}\"")),
-            )),
-            Some(region) => checks.push(check(
-                "region",
-                Health::Ok,
-                format!("{bucket} is in {region}"),
-                None,
-            )),
-            None => {}
-        }
-        match facts.versioning {
-            Some(Versioning::Enabled) => checks.push(check("versioning", Health::Ok, "versioning is enabled", None)),
-            other => checks.push(check(
-                "versioning",
-                Health::Warn,
-                format!(
-                    "versioning is {}: an archive overwritten or deleted by mistake cannot be recovered",
-                    other.unwrap_or(Versioning::Off)
-                ),
-                Some(format!("aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled")),
-            )),
-        }
-
-        let rules = self.store.try_admin()?.lifecycle().await?;
-        if rules.is_empty() {
-            checks.push(check(
-                "lifecycle",
-                Health::Fail,
-                "the bucket has no lifecycle rules: archives stay in STANDARD (23x the Deep Archive price)",
-                Some("fitsbak lifecycle apply".into()),
-            ));
-        } else {
-            let mut unmatched = Vec::new();
-            for (kind, tags) in self.config.tagged_kinds() {
-                if !transitions(&rules, &sample_key(&self.config, kind), &tags) {
-                    unmatched.push(format!("{kind:?} ({})", describe_tags(&tags)));
-                }
-            }
-            if unmatched.is_empty() {
-                checks.push(check(
-                    "lifecycle",
-                    Health::Ok,
-                    "a transition rule matches every tag combination fitsbak writes",
-                    None,
-                ));
-            } else {
-                checks.push(check(
-                    "lifecycle",
-                    Health::Fail,
-                    format!(
-                        "no transition rule matches {}: those objects would stay in STANDARD",
-                        unmatched.join(", ")
-                    ),
-                    Some("fitsbak lifecycle apply".into()),
-                ));
-            }
-            if !rules.iter().any(|r| {
-                r.status == RuleStatus::Enabled && r.abort_incomplete_multipart_upload.is_some()
-            }) {
-                checks.push(check(
-                    "multipart clean-up",
-                    Health::Warn,
-                    "no rule aborts incomplete multipart uploads: their parts are billed until aborted",
-                    Some("fitsbak lifecycle apply".into()),
-                ));
-            }
-            for r in &rules {
-                if let Some(e) = &r.noncurrent_version_expiration
-                    && r.status == RuleStatus::Enabled
-                    && e.noncurrent_days < DEEP_ARCHIVE_MINIMUM_DAYS
-                    && self.config.tagged_kinds().iter().any(|(kind, tags)| {
-                        r.filter.matches(&sample_key(&self.config, *kind), tags)
-                    })
-                {
-                    checks.push(check(
-                        "noncurrent expiry",
-                        Health::Warn,
-                        format!(
-                            "rule {} deletes noncurrent versions after {} days; Deep Archive bills {DEEP_ARCHIVE_MINIMUM_DAYS} days at least (early deletion charges)",
-                            r.id, e.noncurrent_days
-                        ),
-                        Some(format!("raise NoncurrentDays of rule {} to {DEEP_ARCHIVE_MINIMUM_DAYS} or more", r.id)),
-                    ));
-                }
-            }
-        }
-
-        // Tracked archives whose tags no rule matches.
-        let archives = self.tracker.archives().await?;
-        let looked: Vec<(String, Option<Tags>)> =
-            futures::stream::iter(archives.iter().map(|a| a.key.clone()))
-                .map(|key| async move {
-                    let tags = match crate::ids::ObjectKey::new(key.clone()) {
-                        Ok(k) => match self.store.admin() {
-                            Some(admin) => admin.get_tags(&k).await.ok(),
-                            None => None,
-                        },
-                        Err(_) => None,
-                    };
-                    (key, tags)
-                })
-                .buffer_unordered(16)
-                .collect()
-                .await;
-        let stranded: Vec<String> = looked
-            .iter()
-            .filter_map(|(key, tags)| {
-                let tags = tags.as_ref()?;
-                (!transitions(&rules, key, tags))
-                    .then(|| format!("{key} ({})", describe_tags(tags)))
-            })
-            .collect();
-        if !archives.is_empty() {
-            if stranded.is_empty() {
-                checks.push(check(
-                    "tracked objects",
-                    Health::Ok,
-                    format!(
-                        "every one of {} tracked archive(s) is matched by a transition rule",
-                        archives.len()
-                    ),
-                    None,
-                ));
-            } else {
-                checks.push(check(
-                    "tracked objects",
-                    Health::Fail,
-                    format!(
-                        "{} tracked archive(s) match no transition rule and would stay in STANDARD: {}",
-                        stranded.len(),
-                        stranded.iter().take(10).cloned().collect::<Vec<_>>().join("; ")
-                    ),
-                    Some("fitsbak lifecycle apply, or fix the objects' tags".into()),
-                ));
-            }
-        }
-
-        self.stale_uploads(options, &mut checks).await?;
-
-        match facts.public_access_blocked {
-            Some(true) => checks.push(check("public access", Health::Ok, "public access is blocked", None)),
-            Some(false) => checks.push(check(
-                "public access",
-                Health::Warn,
-                "public access is not blocked",
-                Some(format!("aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true")),
-            )),
-            None => {}
-        }
-        match &facts.default_encryption {
-            Some(alg) => checks.push(check("encryption", Health::Ok, format!("default encryption: {alg}"), None)),
-            None if self.config.upload_settings.server_side_encryption.is_some() => checks.push(check(
-                "encryption",
-                Health::Ok,
-                "no default encryption, but fitsbak asks for server-side encryption on every upload",
-                None,
-            )),
-            None => checks.push(check(
-                "encryption",
-                Health::Warn,
-                "the bucket has no default encryption",
-                Some(format!("aws s3api put-bucket-encryption --bucket {bucket} --server-side-encryption-configuration '{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"AES256\"}}}}]}}'")),
-            )),
-        }
-        Ok(checks)
-    }
-
-    async fn stale_uploads(
-        &self,
-        options: DoctorOptions,
-        checks: &mut Vec<DoctorCheck>,
-    ) -> Result<()> {
-        let cutoff = crate::time::now() - chrono::Duration::days(i64::from(options.stale_days));
-        let listed = match self
-            .store
-            .try_multipart()?
-            .list_multipart_uploads(&common_prefix(&self.config))
-            .await
-        {
-            Ok(listed) => listed,
-            Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => {
-                checks.push(check(
-                    "stale uploads",
-                    Health::Warn,
-                    format!("the store cannot list incomplete multipart uploads ({e})"),
-                    Some("rely on the lifecycle rule's AbortIncompleteMultipartUpload, or the store's own expiry".into()),
-                ));
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        let stale: Vec<_> = listed
-            .into_iter()
-            .filter(|u| u.initiated.is_some_and(|t| t < cutoff))
-            .collect();
-        if stale.is_empty() {
-            checks.push(check(
-                "stale uploads",
-                Health::Ok,
-                format!(
-                    "no incomplete multipart upload older than {} day(s)",
-                    options.stale_days
-                ),
-                None,
-            ));
-            return Ok(());
-        }
-        let keys = stale
-            .iter()
-            .map(|u| u.key.clone())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if options.abort_stale {
-            for u in &stale {
-                let key = crate::ids::ObjectKey::new(u.key.clone())?;
-                self.store
-                    .try_multipart()?
-                    .abort_multipart(&key, &u.upload_id)
-                    .await?;
-                self.tracker.end_upload(&u.upload_id).await?;
-            }
-            checks.push(check(
-                "stale uploads",
-                Health::Ok,
-                format!(
-                    "aborted {} incomplete multipart upload(s) older than {} day(s): {keys}",
-                    stale.len(),
-                    options.stale_days
-                ),
-                None,
-            ));
-        } else {
-            checks.push(check(
-                "stale uploads",
-                Health::Warn,
-                format!("{} incomplete multipart upload(s) older than {} day(s), their parts billed: {keys}", stale.len(), options.stale_days),
-                Some("fitsbak doctor --abort-stale (or `fitsbak upload` to resume the ones it started)".into()),
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -1,15 +1,33 @@
 //! The engine: plans, uploads, verifies and restores through the core traits only.
 //!
 //! Nothing here knows about S3, SQLite or a terminal; the CLI wires real
-//! implementations into an [`Engine`], and the unit tests wire mocks in.
+//! implementations into an [`Engine`], and the unit tests wire the in-memory store
+//! and mocks in. One module per job, named as the CLI command that runs it
+//! (`cli/commands/X.rs` calls `engine/X.rs`); below them, the machinery every job
+//! shares:
+//!
+//! - [`transfer`]: putting bytes into the store with every check (one PUT or a
+//!   resumable multipart upload, the integrity check after it, aborts), on top of
+//!   [`stream`], which cuts the bytes into parts with bounded memory;
+//! - [`resume`]: finding the interrupted upload a session can go on with;
+//! - [`manifests`]: reading, writing and comparing manifests.
 
+pub mod analyze;
 pub mod costs;
 pub mod database;
+pub mod doctor;
 pub mod lifecycle;
+pub mod list_sessions;
+pub mod manifests;
 pub mod notes;
-pub mod report;
 pub mod restore;
+pub mod resume;
+pub mod status;
 pub mod stream;
+pub mod sync_db;
+#[cfg(test)]
+mod testing;
+pub mod transfer;
 pub mod upload;
 pub mod verify;
 
@@ -18,9 +36,11 @@ use std::sync::atomic::AtomicU64;
 
 use crate::archive::{ArchiveBuilder, ArchiveReader};
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, TargetKind};
+use crate::error::{Error, HintText, PlainHints, StoreErrorKind};
 use crate::progress::Progress;
-use crate::store::ObjectStore;
+use crate::snapshot::CatalogSnapshots;
+use crate::store::{Encryption, ObjectStore};
 use crate::tracker::Tracker;
 
 /// Everything a command works with.
@@ -38,19 +58,16 @@ pub struct Engine {
     pub archiver: Arc<dyn ArchiveBuilder>,
     /// Reads archives.
     pub reader: Arc<dyn ArchiveReader>,
+    /// Takes and checks snapshots of the catalog database.
+    pub snapshots: Arc<dyn CatalogSnapshots>,
     /// Shows progress.
     pub progress: Arc<dyn Progress>,
+    /// Words for the hints in reports (the CLI names its flags).
+    pub hints: Arc<dyn HintText>,
     /// Retries made by the store (shared with its retry layer).
     pub retries: Arc<AtomicU64>,
     /// Ctrl-C: stop between parts, or abort.
     pub cancel: Cancel,
-}
-
-impl Engine {
-    /// The target, as messages name it: `s3://bucket (region)` or `local:/path`.
-    pub fn target(&self) -> String {
-        self.store.location().description.clone()
-    }
 }
 
 /// How a run is told to stop: `stop` finishes the parts in flight and keeps the
@@ -61,4 +78,71 @@ pub struct Cancel {
     pub stop: tokio_util::sync::CancellationToken,
     /// Abort now.
     pub abort: tokio_util::sync::CancellationToken,
+}
+
+/// The words of hints when nobody says otherwise.
+pub fn plain_hints() -> Arc<dyn HintText> {
+    Arc::new(PlainHints)
+}
+
+/// Whether an error means no other item of the run can succeed either (wrong
+/// credentials, no bucket, no permission).
+pub fn stops_the_run(err: &Error) -> bool {
+    matches!(
+        err.store_kind(),
+        Some(
+            StoreErrorKind::Credentials
+                | StoreErrorKind::NoSuchBucket
+                | StoreErrorKind::AccessDenied
+        )
+    )
+}
+
+impl Engine {
+    /// The target, as messages name it: `s3://bucket (region)` or `local:/path`.
+    pub fn target(&self) -> String {
+        self.store.location().description.clone()
+    }
+
+    /// Whether the target is the local directory.
+    pub fn is_local(&self) -> bool {
+        self.config.target == TargetKind::Local
+    }
+
+    /// An error's message with its hint, in this engine's words.
+    pub fn describe(&self, err: &Error) -> String {
+        err.describe(self.hints.as_ref())
+    }
+
+    /// The configured server-side encryption.
+    pub fn encryption(&self) -> Option<Encryption> {
+        match self
+            .config
+            .upload_settings
+            .server_side_encryption
+            .as_deref()
+        {
+            Some("AES256") => Some(Encryption::Aes256),
+            Some("aws:kms") => Some(Encryption::Kms {
+                key_id: self.config.upload_settings.kms_key_id.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Retries made by the store so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs `f` on a blocking thread (filesystem work), turning a panic into an
+    /// error naming `task`.
+    pub async fn blocking<T: Send + 'static>(
+        task: &'static str,
+        f: impl FnOnce() -> crate::Result<T> + Send + 'static,
+    ) -> crate::Result<T> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::task(task, e))?
+    }
 }

@@ -147,20 +147,52 @@ fn md5_hex(bytes: &[u8]) -> String {
 impl Engine {
     /// The notes directory, or an error saying how to set it.
     pub fn notes_dir(&self) -> Result<PathBuf> {
-        let dir = self.config.notes_dir().ok_or_else(|| {
-            Error::Refused(
-                "notes_dir is not set in the config: set it to the cataloger's notes directory \
-                 (the one holding Imaging_Sessions/)"
+        let dir = self
+            .config
+            .notes_dir()
+            .ok_or_else(|| Error::NotConfigured {
+                key: "notes_dir",
+                message: "notes_dir is not set in the config: set it to the cataloger's notes \
+                      directory (the one holding Imaging_Sessions/)"
                     .into(),
-            )
-        })?;
+            })?;
         if !dir.is_dir() {
-            return Err(Error::Refused(format!(
-                "notes directory {} (notes_dir in the config) does not exist",
-                dir.display()
-            )));
+            return Err(Error::NotConfigured {
+                key: "notes_dir",
+                message: format!(
+                    "notes directory {} (notes_dir in the config) does not exist",
+                    dir.display()
+                ),
+            });
         }
         Ok(dir)
+    }
+
+    /// The catalog's sessions, or only `session`, or those of `year`; a session
+    /// the catalog does not have is an error.
+    pub async fn catalog_sessions(
+        &self,
+        session: Option<&SessionId>,
+        year: Option<i32>,
+    ) -> Result<Vec<Session>> {
+        let sessions: Vec<Session> = self
+            .catalog
+            .sessions()
+            .await?
+            .sessions
+            .into_iter()
+            .filter(|s| session.is_none_or(|w| s.id == *w))
+            .filter(|s| year.is_none_or(|y| s.year() == y))
+            .collect();
+        if let Some(id) = session
+            && sessions.is_empty()
+        {
+            return Err(Error::NotInCatalog {
+                session: id.clone(),
+                catalog: self.catalog.describe(),
+            });
+        }
+        Ok(sessions)
     }
 
     /// Where a session's note is on disk.
@@ -185,10 +217,10 @@ impl Engine {
             Err(e) => return Err(Error::io(path.to_path_buf(), e)),
         };
         if !meta.is_file() {
-            return Err(Error::Refused(format!("{} is not a file", path.display())));
+            return Err(Error::unusable(format!("{} is not a file", path.display())));
         }
         if meta.len() > MAX_NOTE_BYTES {
-            return Err(Error::Refused(format!(
+            return Err(Error::unusable(format!(
                 "{} is {} bytes: larger than a note can be ({MAX_NOTE_BYTES})",
                 path.display(),
                 meta.len()
@@ -314,7 +346,7 @@ impl Engine {
         let result: Result<NoteRecord> = async {
             // Read again: what is sent and what is recorded are the same bytes.
             let content = Self::read_note(&status.path)?
-                .ok_or_else(|| Error::Refused(format!("{} disappeared", status.path.display())))?;
+                .ok_or_else(|| Error::unusable(format!("{} disappeared", status.path.display())))?;
             let md5 = md5_hex(&content);
             let rule = self
                 .config

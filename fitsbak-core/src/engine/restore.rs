@@ -2,7 +2,7 @@
 //! manifests, asking S3 for readable copies of archived objects, following those
 //! requests, and downloading sessions or single files back to disk.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
@@ -11,15 +11,13 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::archive::{ExtractAction, ExtractOptions, ExtractedFile, Layout};
 use crate::engine::Engine;
-use crate::engine::verify::record_year;
-use crate::error::{Error, Result, StoreErrorKind};
+use crate::engine::manifests::record_year;
+use crate::error::{Error, Hint, Result, StoreErrorKind};
 use crate::ids::{MemberPath, ObjectKey, SessionId};
 use crate::manifest::{Manifest, ManifestMember};
 use crate::model::StorageClass;
-use crate::store::{ObjectStoreExt, RestoreRequest, RestoreState, RestoreTier};
-use crate::tracker::{
-    ArchiveRecord, LogEntry, NewArchive, Operation, OperationStatus, RestoreUpdate,
-};
+use crate::store::{ObjectMeta, ObjectStoreExt, RestoreRequest, RestoreState, RestoreTier};
+use crate::tracker::{ArchiveRecord, LogEntry, Operation, OperationStatus, RestoreUpdate};
 
 pub use crate::engine::costs::{TierEstimate, restore_wait};
 
@@ -51,23 +49,6 @@ pub struct RestoreRow {
     pub storage_class: Option<StorageClass>,
 }
 
-/// What `sync-db` found and did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SyncReport {
-    /// Sessions whose archive rows were created.
-    pub added: Vec<SessionId>,
-    /// Sessions whose rows were brought up to date.
-    pub updated: Vec<SessionId>,
-    /// Sessions whose rows already matched.
-    pub unchanged: Vec<SessionId>,
-    /// Archives in the bucket without a manifest.
-    pub archives_without_manifest: Vec<String>,
-    /// Manifests whose archive is not in the bucket.
-    pub manifests_without_archive: Vec<String>,
-    /// Manifests that could not be read.
-    pub unreadable: Vec<String>,
-}
-
 /// How to download.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownloadOptions {
@@ -81,114 +62,6 @@ pub struct DownloadOptions {
 }
 
 impl Engine {
-    /// Rebuilds the tracking tables from the bucket: one archive row and its members
-    /// per manifest whose archive is there. Nothing is marked verified; rows that
-    /// already match (same ETag and size) are left as they are.
-    pub async fn sync_db(&self, dry_run: bool) -> Result<SyncReport> {
-        let paths = &self.config.s3_paths;
-        let manifests = self
-            .store
-            .list(&format!("{}/", paths.manifests.trim_matches('/')))
-            .await?;
-        let archives: HashMap<String, _> = self
-            .store
-            .list(&format!("{}/", paths.raw_archives.trim_matches('/')))
-            .await?
-            .into_iter()
-            .filter(|o| o.key.ends_with(".tar"))
-            .map(|o| (o.key.clone(), o))
-            .collect();
-        let existing: HashMap<SessionId, ArchiveRecord> = self
-            .tracker
-            .archives()
-            .await?
-            .into_iter()
-            .map(|a| (a.session_id.clone(), a))
-            .collect();
-        let mut report = SyncReport::default();
-        let mut described = HashSet::new();
-        for object in manifests.iter().filter(|o| o.key.ends_with(".json")) {
-            let key = ObjectKey::new(object.key.clone())?;
-            let manifest = match self.read_manifest(&key).await {
-                Ok(Some(m)) => m,
-                Ok(None) => continue,
-                Err(e) => {
-                    report.unreadable.push(format!("{key}: {e}"));
-                    continue;
-                }
-            };
-            let archive_key = manifest.archive.key.clone();
-            described.insert(archive_key.clone());
-            if !archives.contains_key(&archive_key) {
-                report.manifests_without_archive.push(key.to_string());
-                continue;
-            }
-            let Some(head) = self
-                .store
-                .head(&ObjectKey::new(archive_key.clone())?)
-                .await?
-            else {
-                report.manifests_without_archive.push(key.to_string());
-                continue;
-            };
-            let session = manifest.session_id.clone();
-            let row = existing.get(&session);
-            if row.is_some_and(|r| {
-                r.etag.as_deref() == Some(head.etag.as_str())
-                    && r.archive_size_bytes == head.size
-                    && r.key == archive_key
-            }) {
-                report.unchanged.push(session);
-                continue;
-            }
-            if row.is_some() {
-                report.updated.push(session.clone());
-            } else {
-                report.added.push(session.clone());
-            }
-            if dry_run {
-                continue;
-            }
-            let rule = &self.config.backup_rules.raw_lights;
-            let archive = NewArchive {
-                session_id: session.clone(),
-                session_date: manifest.session_date,
-                bucket: self.store.bucket(),
-                key: archive_key.clone(),
-                region: self.store.region(),
-                etag: head.etag.clone(),
-                version_id: head.version_id.clone(),
-                original_size_bytes: manifest.data_bytes(),
-                archive_size_bytes: head.size,
-                archive_policy: rule.archive_value(),
-                backup_policy: rule.backup_value(),
-                storage_class: head.storage_class.clone(),
-                expected_storage_class: rule.expected_storage_class(),
-                uploaded_at: head.last_modified.unwrap_or(manifest.created_at),
-                camera_name: manifest.camera.clone(),
-                telescope_name: manifest.telescope.clone(),
-                notes: Some("rebuilt from the bucket by sync-db".into()),
-            };
-            let log = LogEntry {
-                session_id: Some(session),
-                bucket: Some(self.store.bucket()),
-                key: Some(archive_key),
-                notes: Some(format!("rebuilt from {key}")),
-                ..LogEntry::new(Operation::Sync, OperationStatus::Success)
-            };
-            self.tracker
-                .record_archive(&archive, &manifest.members, &log)
-                .await?;
-        }
-        report.archives_without_manifest = archives
-            .keys()
-            .filter(|k| !described.contains(*k))
-            .cloned()
-            .collect();
-        report.archives_without_manifest.sort();
-        Ok(report)
-    }
-
     /// The recorded archives a restore command is about.
     pub async fn select_archives(
         &self,
@@ -208,9 +81,10 @@ impl Engine {
         if let Some(id) = session
             && records.is_empty()
         {
-            return Err(Error::Refused(format!(
-                "session {id} has no recorded archive (after losing the database, run `fitsbak sync-db` first)"
-            )));
+            return Err(Error::NoArchive {
+                session: id.clone(),
+                hint: Some(Hint::SyncDb),
+            });
         }
         Ok(records)
     }
@@ -286,10 +160,13 @@ impl Engine {
             tier == RestoreTier::Expedited
                 && r.current_storage_class == Some(StorageClass::DeepArchive)
         }) {
-            return Err(Error::Refused(format!(
-                "the Expedited tier is not offered for DEEP_ARCHIVE objects (session {} is one): use --tier Standard (within 12 h) or Bulk (within 48 h)",
-                deep.session_id
-            )));
+            return Err(Error::Unusable {
+                message: format!(
+                    "the Expedited tier is not offered for DEEP_ARCHIVE objects (session {} is one)",
+                    deep.session_id
+                ),
+                hint: Some(Hint::SlowerTier),
+            });
         }
         let mut rows = Vec::new();
         for record in &plan.archives {
@@ -413,30 +290,17 @@ impl Engine {
             .select_archives(Some(session), None)
             .await?
             .pop()
-            .ok_or_else(|| Error::Refused(format!("session {session} has no recorded archive")))?;
+            .ok_or_else(|| Error::NoArchive {
+                session: session.clone(),
+                hint: Some(Hint::SyncDb),
+            })?;
         let key = ObjectKey::new(record.key.clone())?;
         let meta =
             self.store.head(&key).await?.ok_or_else(|| {
-                Error::Refused(format!("{key} is not in {}", self.store.describe()))
+                Error::unusable(format!("{key} is not in {}", self.store.describe()))
             })?;
         if !meta.is_readable() {
-            let wait = restore_wait(&meta.storage_class, RestoreTier::Standard).unwrap_or("hours");
-            let message = if meta.restore == Some(RestoreState::InProgress) {
-                format!(
-                    "{key} is in {} and its restore is still in progress (Standard tier: {wait}); \
-                     `fitsbak restore status --session-id {session}` tells when it is ready",
-                    meta.storage_class
-                )
-            } else {
-                format!(
-                    "{key} is in {} and must be restored first: run `fitsbak restore request \
-                     --session-id {session}`, then wait ({wait} at the Standard tier, {} at Bulk) \
-                     and check with `fitsbak restore status`",
-                    meta.storage_class,
-                    restore_wait(&meta.storage_class, RestoreTier::Bulk).unwrap_or("longer")
-                )
-            };
-            return Err(Error::Refused(message));
+            return Err(self.needs_restore(&key, &meta, session));
         }
         let manifest = self.manifest_of(&record).await?;
         let only = self.chosen_members(&manifest, &options.files)?;
@@ -459,7 +323,7 @@ impl Engine {
             );
             tokio::task::spawn_blocking(move || reader.present(&manifest, &target, &extract))
                 .await
-                .map_err(|e| Error::Refused(format!("checking the target failed: {e}")))??
+                .map_err(|e| Error::task("checking the target", e))??
         };
         let wanted: Vec<&ManifestMember> = manifest
             .members
@@ -506,7 +370,7 @@ impl Engine {
                     reader.extract_member(&mut bridge, &member, &target, &extract)
                 })
                 .await
-                .map_err(|e| Error::Refused(format!("the download failed: {e}")))??;
+                .map_err(|e| Error::task("the download", e))??;
                 files.push(file);
             }
         } else {
@@ -524,7 +388,7 @@ impl Engine {
                 reader.extract(&mut bridge, &manifest, &target, &extract)
             })
             .await
-            .map_err(|e| Error::Refused(format!("the download failed: {e}")))??;
+            .map_err(|e| Error::task("the download", e))??;
         }
         let written = files
             .iter()
@@ -547,6 +411,35 @@ impl Engine {
         Ok(files)
     }
 
+    /// Why an archived object cannot be downloaded yet, and what to do.
+    fn needs_restore(&self, key: &ObjectKey, meta: &ObjectMeta, session: &SessionId) -> Error {
+        let standard = restore_wait(&meta.storage_class, RestoreTier::Standard).unwrap_or("hours");
+        let in_progress = meta.restore == Some(RestoreState::InProgress);
+        let (wait, hint) = if in_progress {
+            (
+                format!("Standard tier: {standard}"),
+                Hint::RestoreStatus {
+                    session: session.clone(),
+                },
+            )
+        } else {
+            let bulk = restore_wait(&meta.storage_class, RestoreTier::Bulk).unwrap_or("longer");
+            (
+                format!("{standard} at the Standard tier, {bulk} at Bulk"),
+                Hint::RestoreRequest {
+                    session: session.clone(),
+                },
+            )
+        };
+        Error::NeedsRestore {
+            key: key.to_string(),
+            class: meta.storage_class.to_string(),
+            in_progress,
+            wait,
+            hint: Some(hint),
+        }
+    }
+
     /// The members `names` asks for (file names or member paths); `None` for all.
     fn chosen_members(
         &self,
@@ -566,7 +459,7 @@ impl Engine {
                 })
                 .collect();
             if matches.is_empty() {
-                return Err(Error::Refused(format!(
+                return Err(Error::unusable(format!(
                     "{name:?} is not in the archive of session {}",
                     manifest.session_id
                 )));

@@ -297,10 +297,13 @@ impl PartUploader {
             };
             if let Some(expected) = recorded.get(&part.number) {
                 if *expected != part.checksum.to_string() {
-                    return Err(Error::Refused(format!(
-                        "part {} of {} does not have the bytes uploaded before ({} now, {expected} then)",
-                        part.number, self.key, part.checksum
-                    )));
+                    return Err(Error::Integrity {
+                        what: self.key.to_string(),
+                        message: format!(
+                            "part {} does not have the bytes uploaded before ({} now, {expected} then)",
+                            part.number, part.checksum
+                        ),
+                    });
                 }
                 self.progress.advance(part.bytes.len() as u64);
                 if let Some(pool) = &self.pool {
@@ -347,8 +350,7 @@ impl PartUploader {
         let Some(joined) = joined else {
             return Ok(());
         };
-        let (receipt, checksum) =
-            joined.map_err(|e| Error::Refused(format!("part upload task failed: {e}")))??;
+        let (receipt, checksum) = joined.map_err(|e| Error::task("a part upload", e))??;
         if let Some(tracker) = &self.tracker {
             tracker
                 .record_part(

@@ -18,10 +18,10 @@ use serde::Serialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::checksum::StreamCrc;
-use crate::manifest::{ArchiveSummary, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest};
 
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::engine::manifests::record_year;
+use crate::error::{Error, Hint, Result};
 use crate::ids::{ObjectKey, SessionId};
 use crate::model::StorageClass;
 use crate::store::ObjectStoreExt;
@@ -128,17 +128,6 @@ impl CheckReport {
             CheckOutcome::NeedsRestore(hint) => vec![hint.clone()],
         }
     }
-}
-
-/// The year of a recorded archive (for its manifest's key).
-pub fn record_year(record: &ArchiveRecord) -> Option<i32> {
-    record.session_year.or_else(|| {
-        record
-            .session_date
-            .as_deref()
-            .and_then(|d| d.get(..4))
-            .and_then(|y| y.parse().ok())
-    })
 }
 
 impl Engine {
@@ -258,52 +247,6 @@ impl Engine {
         Ok(report(outcome, Some(meta.storage_class), notes))
     }
 
-    /// The manifest of a recorded archive: the one in the bucket, else one made from
-    /// the tracking rows (so that the bytes can still be checked).
-    pub async fn manifest_of(&self, record: &ArchiveRecord) -> Result<Manifest> {
-        if let Some(year) = record_year(record) {
-            let key = self
-                .config
-                .s3_paths
-                .manifest_key(year, &record.session_id)?;
-            if let Some(m) = self.read_manifest(&key).await? {
-                return Ok(m);
-            }
-        }
-        let members = self.tracker.members(&record.session_id).await?;
-        if members.is_empty() {
-            return Err(Error::Manifest {
-                what: record.key.clone(),
-                message: "no manifest in the bucket and no members in the tracking tables".into(),
-            });
-        }
-        Ok(Manifest {
-            format: MANIFEST_FORMAT.into(),
-            version: MANIFEST_VERSION,
-            session_id: record.session_id.clone(),
-            session_date: record
-                .session_date
-                .as_deref()
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .unwrap_or_default(),
-            telescope: record.telescope_name.clone(),
-            camera: record.camera_name.clone(),
-            tool_version: crate::tool_version(),
-            created_at: crate::time::now(),
-            archive: ArchiveSummary {
-                key: record.key.clone(),
-                size: record.archive_size_bytes,
-                crc32c: String::new(),
-                etag: record.etag.clone(),
-                checksum: None,
-                part_size: 0,
-                data_bytes: record.original_size_bytes,
-            },
-            members,
-            excluded: Vec::new(),
-        })
-    }
-
     /// The deep check: read the object and re-hash every member.
     pub async fn deep_check(&self, record: &ArchiveRecord) -> Result<CheckReport> {
         let key = ObjectKey::new(record.key.clone())?;
@@ -323,10 +266,12 @@ impl Engine {
         };
         if !meta.is_readable() {
             let hint = format!(
-                "{key} is in {} and must be restored before it can be read: run \
-                 `fitsbak restore request --session-id {}` (Deep Archive: within 12 h at the \
-                 Standard tier, 48 h at Bulk)",
-                meta.storage_class, record.session_id
+                "{key} is in {} and must be restored before it can be read: {} (Deep Archive: \
+                 within 12 h at the Standard tier, 48 h at Bulk)",
+                meta.storage_class,
+                self.hints.text(&Hint::RestoreRequest {
+                    session: record.session_id.clone()
+                })
             );
             return Ok(report(
                 CheckOutcome::NeedsRestore(hint),
@@ -358,7 +303,7 @@ impl Engine {
             },
         )
         .await
-        .map_err(|e| Error::Refused(format!("the deep check failed: {e}")))??;
+        .map_err(|e| Error::task("the deep check", e))??;
         let (verified, crc) = checked;
         let mut problems = verified.problems();
         if verified.bytes_read != record.archive_size_bytes {
@@ -415,7 +360,7 @@ impl Engine {
             problems
         })
         .await
-        .map_err(|e| Error::Refused(format!("the local check failed: {e}")))?;
+        .map_err(|e| Error::task("the local check", e))?;
         Ok(report(if problems.is_empty() {
             CheckOutcome::Passed
         } else {
@@ -427,7 +372,7 @@ impl Engine {
     /// records each.
     pub async fn verify(
         &self,
-        filter: &super::report::SessionFilter,
+        filter: &super::list_sessions::SessionFilter,
         methods: &[CheckMethod],
     ) -> Result<Vec<CheckReport>> {
         let records: Vec<ArchiveRecord> = self
@@ -446,9 +391,10 @@ impl Engine {
         if let Some(id) = &filter.session_id
             && records.is_empty()
         {
-            return Err(Error::Refused(format!(
-                "session {id} has no recorded archive"
-            )));
+            return Err(Error::NoArchive {
+                session: id.clone(),
+                hint: None,
+            });
         }
         self.progress.run_started(&crate::progress::RunPlan {
             operation: "verify",

@@ -8,15 +8,23 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use md5::Digest;
 
+use super::plan::snapshot_of;
 use super::*;
 use crate::archive::{ArchiveBuilder, ArchiveSink, PlannedMember};
+use crate::archive::{ArchivePlan, MemberSource};
 use crate::catalog::MockCatalog;
 use crate::checksum::expected_object_checksum;
 use crate::config::Config;
+use crate::error::StoreErrorKind;
+use crate::ids::ObjectKey;
+use crate::manifest::Manifest;
+use crate::model::CatalogFile;
 use crate::model::SessionScan;
 use crate::progress::NoProgress;
+use crate::store::PutOptions;
 use crate::store::memory::{Fault, MemoryStore, Request};
 use crate::store::{Checksum, ChecksumKind, MultipartStore, ObjectMeta, ObjectStore, Payload};
+use crate::tracker::OperationStatus;
 use crate::tracker::mock::MockTracker;
 
 /// Lays members end to end, no headers: enough to drive the engine.
@@ -52,7 +60,7 @@ impl ArchiveBuilder for FlatArchiver {
             .iter()
             .map(|m| {
                 let bytes = std::fs::read(&m.source.catalog.path).unwrap();
-                out.put(&bytes).map_err(|e| Error::Refused(e.to_string()))?;
+                out.put(&bytes).map_err(|e| Error::task("writing", e))?;
                 Ok(hex::encode(md5::Md5::digest(&bytes)))
             })
             .collect()
@@ -194,7 +202,9 @@ fn engine(
         store,
         archiver: Arc::new(FlatArchiver),
         reader: Arc::new(NoReader),
+        snapshots: Arc::new(crate::engine::testing::NoSnapshots),
         progress: Arc::new(NoProgress),
+        hints: crate::engine::plain_hints(),
         retries: Default::default(),
         cancel: Default::default(),
     }

@@ -1,0 +1,159 @@
+//! `fitsbak upload`, for people.
+
+use std::path::Path;
+
+use fitsbak_core::engine::analyze::transfer_seconds;
+use fitsbak_core::engine::upload::{SessionOutcome, UploadSummary};
+
+use crate::output::{count, human_bytes, human_duration, table};
+
+/// A dry run: what would be sent, and how long it takes at `bandwidth`.
+pub fn print_plan(summary: &UploadSummary, bandwidth: f64) {
+    let mut t = table(
+        &["Session", "Plan", "Files", "Archive size", "Upload time"],
+        &[2, 3, 4],
+    );
+    let mut total = 0;
+    for s in &summary.sessions {
+        let row = match &s.outcome {
+            SessionOutcome::Planned { bytes, files } => {
+                total += bytes;
+                vec![
+                    s.session_id.clone(),
+                    "upload".into(),
+                    count(*files),
+                    human_bytes(*bytes),
+                    human_duration(transfer_seconds(*bytes, bandwidth)),
+                ]
+            }
+            SessionOutcome::Skipped { reason } => vec![
+                s.session_id.clone(),
+                format!("skip: {reason}"),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            SessionOutcome::Failed { error } => vec![
+                s.session_id.clone(),
+                format!("FAIL: {error}"),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            _ => continue,
+        };
+        t.add_row(row);
+    }
+    println!("{}", t.trim_fmt());
+    let planned = summary.count(|o| matches!(o, SessionOutcome::Planned { .. }));
+    println!(
+        "Dry run: {planned} session(s) to upload, {}, about {} at {bandwidth} Mbit/s. Nothing was sent.",
+        human_bytes(total),
+        human_duration(transfer_seconds(total, bandwidth))
+    );
+    print_notes(summary);
+}
+
+/// A run: one row per session, and the totals.
+pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>) {
+    let mut t = table(&["Session", "Result", "Size", "Time", "Details"], &[2, 3]);
+    for s in &summary.sessions {
+        let row = match &s.outcome {
+            SessionOutcome::Uploaded {
+                bytes,
+                seconds,
+                parts,
+                left_out,
+                verified,
+                resumed_parts,
+            } => vec![
+                s.session_id.clone(),
+                "uploaded".into(),
+                human_bytes(*bytes),
+                human_duration(*seconds),
+                [
+                    Some(format!("{parts} part(s)")),
+                    (*resumed_parts > 0)
+                        .then(|| format!("resumed: {resumed_parts} part(s) already sent")),
+                    (*left_out > 0).then(|| format!("{left_out} missing file(s) left out")),
+                    match verified {
+                        Some(true) => Some("verified".to_owned()),
+                        Some(false) => Some("CHECK FAILED, see `fitsbak verify`".to_owned()),
+                        None => None,
+                    },
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
+            ],
+            SessionOutcome::Adopted { bytes } => vec![
+                s.session_id.clone(),
+                "adopted".into(),
+                human_bytes(*bytes),
+                String::new(),
+                "already in the bucket with a matching manifest".into(),
+            ],
+            SessionOutcome::Skipped { reason } => vec![
+                s.session_id.clone(),
+                "skipped".into(),
+                String::new(),
+                String::new(),
+                reason.clone(),
+            ],
+            SessionOutcome::Failed { error } => vec![
+                s.session_id.clone(),
+                "FAILED".into(),
+                String::new(),
+                String::new(),
+                error.clone(),
+            ],
+            SessionOutcome::Interrupted { reason } => vec![
+                s.session_id.clone(),
+                "STOPPED".into(),
+                String::new(),
+                String::new(),
+                reason.clone(),
+            ],
+            SessionOutcome::Planned { .. } => continue,
+        };
+        t.add_row(row);
+    }
+    if !summary.sessions.is_empty() {
+        println!("{}", t.trim_fmt());
+    }
+    let uploaded = summary.count(|o| matches!(o, SessionOutcome::Uploaded { .. }));
+    println!(
+        "{uploaded} uploaded, {} adopted, {} skipped, {} failed; {} sent in {} ({}/s){}",
+        summary.count(|o| matches!(o, SessionOutcome::Adopted { .. })),
+        summary.count(|o| matches!(o, SessionOutcome::Skipped { .. })),
+        summary.failed(),
+        human_bytes(summary.bytes_uploaded),
+        human_duration(summary.seconds),
+        human_bytes((summary.bytes_uploaded as f64 / summary.seconds.max(0.001)) as u64),
+        if summary.retries > 0 {
+            format!(", {} retries", summary.retries)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(dir) = keep_copy {
+        println!("Copies of the archives are in {}", dir.display());
+    }
+    print_notes(summary);
+}
+
+/// The notes line of an upload run, and each note that failed.
+pub fn print_notes(summary: &UploadSummary) {
+    if let Some(why) = &summary.notes_error {
+        eprintln!("warning: session notes not backed up: {why}");
+    }
+    if let Some(notes) = &summary.notes {
+        println!("Notes: {}", notes.line());
+        for n in &notes.notes {
+            if let fitsbak_core::engine::notes::NoteAction::Failed(why) = &n.action {
+                eprintln!("error: notes of {}: {why}", n.session_id);
+            }
+        }
+    }
+}
