@@ -339,6 +339,61 @@ fn refusal(
     Ok(path)
 }
 
+/// Puts one member at `dest` (through the staging directory), unless a file with
+/// the right MD5 is there already.
+fn unpack_member<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    name: &str,
+    stage: &Path,
+    dest: &Path,
+    target: &Path,
+    member: &ManifestMember,
+    options: &ExtractOptions,
+) -> Result<ExtractAction, ArchiveError> {
+    if existing(dest, member, options.overwrite)? {
+        return Ok(ExtractAction::AlreadyPresent);
+    }
+    entry.set_preserve_permissions(false);
+    entry.set_preserve_mtime(true);
+    entry.set_unpack_xattrs(false);
+    match entry.unpack_in(stage) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ArchiveError::Refused(vec![format!(
+                "{name:?} would land outside the target"
+            )]));
+        }
+        Err(source) => {
+            return Err(ArchiveError::Write {
+                path: stage.join(member.path.as_str()),
+                source,
+            });
+        }
+    }
+    finish_file(&stage.join(member.path.as_str()), dest, target, member)?;
+    Ok(ExtractAction::Written)
+}
+
+/// The members asked for that the archive did not hold.
+fn missing_members(
+    manifest: &Manifest,
+    options: &ExtractOptions,
+    seen: &BTreeSet<MemberPath>,
+) -> Vec<String> {
+    manifest
+        .members
+        .iter()
+        .filter(|m| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|only| only.contains(&m.path))
+        })
+        .filter(|m| !seen.contains(&m.path))
+        .map(|m| format!("{} is in the manifest but not in the archive", m.path))
+        .collect()
+}
+
 /// Extracts a whole tar stream below `target`.
 pub fn extract(
     input: &mut dyn Read,
@@ -383,30 +438,7 @@ pub fn extract(
                 continue;
             }
         };
-        let outcome = existing(&dest, member, options.overwrite).and_then(|present| {
-            if present {
-                return Ok(ExtractAction::AlreadyPresent);
-            }
-            entry.set_preserve_permissions(false);
-            entry.set_preserve_mtime(true);
-            entry.set_unpack_xattrs(false);
-            match entry.unpack_in(&stage) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(ArchiveError::Refused(vec![format!(
-                        "{name:?} would land outside the target"
-                    )]));
-                }
-                Err(source) => {
-                    return Err(ArchiveError::Write {
-                        path: stage.join(member.path.as_str()),
-                        source,
-                    });
-                }
-            }
-            finish_file(&stage.join(member.path.as_str()), &dest, target, member)?;
-            Ok(ExtractAction::Written)
-        });
+        let outcome = unpack_member(&mut entry, &name, &stage, &dest, target, member, options);
         match outcome {
             Ok(action) => done.push(ExtractedFile {
                 path: member.path.clone(),
@@ -427,21 +459,7 @@ pub fn extract(
     if let Some(e) = failure {
         return Err(e);
     }
-    let wanted: Vec<&ManifestMember> = manifest
-        .members
-        .iter()
-        .filter(|m| {
-            options
-                .only
-                .as_ref()
-                .is_none_or(|only| only.contains(&m.path))
-        })
-        .collect();
-    let missing: Vec<String> = wanted
-        .iter()
-        .filter(|m| !seen.contains(&m.path))
-        .map(|m| format!("{} is in the manifest but not in the archive", m.path))
-        .collect();
+    let missing = missing_members(manifest, options, &seen);
     if !missing.is_empty() {
         return Err(ArchiveError::Refused(missing));
     }

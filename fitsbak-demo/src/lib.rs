@@ -300,6 +300,157 @@ fn plan_files(
     files
 }
 
+/// What one session of the demo is, before its files are written.
+struct SessionMeta {
+    id: String,
+    date: NaiveDate,
+    object: &'static str,
+    rig: (&'static str, &'static str),
+}
+
+/// Writes a demo library: the catalog rows, the files and the notes.
+struct Writer<'a> {
+    spec: &'a DemoSpec,
+    rng: Rng,
+    library_dir: PathBuf,
+    notes_dir: PathBuf,
+    database_path: PathBuf,
+}
+
+impl Writer<'_> {
+    fn sql_err(&self, what: &'static str) -> impl Fn(rusqlite::Error) -> DemoError + '_ {
+        move |source| DemoError::Sqlite {
+            path: self.database_path.clone(),
+            what,
+            source,
+        }
+    }
+
+    /// The `index`-th session: its row, its files (and their rows), its note.
+    fn session(&mut self, tx: &Connection, index: usize) -> Result<DemoSession, DemoError> {
+        let spec = self.spec;
+        let year = spec.first_year + (index % 3) as i32;
+        let rng = &mut self.rng;
+        let date =
+            NaiveDate::from_ymd_opt(year, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32)
+                .expect("day 1-28 exists in every month");
+        let meta = SessionMeta {
+            id: format!("{}_{:08X}", date.format("%Y%m%d"), rng.next_u64() as u32),
+            date,
+            object: TARGETS[index % TARGETS.len()],
+            rig: RIGS[index % RIGS.len()],
+        };
+        let (telescope, camera) = meta.rig;
+        tx.execute(
+            "INSERT INTO imaging_sessions (id, date, telescope, camera, site_name, observer,
+                notes, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'Backyard Observatory', 'Demo Observer', ?5, ?6)",
+            params![
+                meta.id,
+                date.to_string(),
+                telescope,
+                camera,
+                format!(
+                    "{}: {} frames, seeing fair",
+                    meta.object, spec.files_per_session
+                ),
+                format!("{date} 08:00:00.000000"),
+            ],
+        )
+        .map_err(self.sql_err("writing the demo catalog"))?;
+        let planned = plan_files(
+            &self.library_dir,
+            index,
+            &meta.id,
+            meta.object,
+            date,
+            spec.files_per_session,
+        );
+        let mut files = Vec::with_capacity(planned.len());
+        for p in planned {
+            let n = files.len();
+            files.push(self.file(tx, &meta, p, n)?);
+        }
+        if index % 4 != 3 && !spec.rows_only {
+            let note = self
+                .notes_dir
+                .join("Imaging_Sessions")
+                .join(date.year().to_string())
+                .join(format!("{}.md", meta.id));
+            write_note(
+                &note,
+                &meta.id,
+                meta.object,
+                date,
+                telescope,
+                camera,
+                files.len(),
+            )?;
+        }
+        Ok(DemoSession {
+            id: meta.id,
+            date,
+            object: meta.object.to_owned(),
+            files,
+        })
+    }
+
+    /// One file of a session (only its row with `rows_only`).
+    fn file(
+        &mut self,
+        tx: &Connection,
+        meta: &SessionMeta,
+        planned: Planned,
+        number: usize,
+    ) -> Result<DemoFile, DemoError> {
+        let spec = self.spec;
+        let path = planned.folder.join(&planned.file);
+        let (size, md5) = if spec.rows_only {
+            (
+                0,
+                hex::encode(Md5::digest(path.to_string_lossy().as_bytes())),
+            )
+        } else {
+            write_demo_file(&path, &planned, meta, number, spec, &mut self.rng)?
+        };
+        let folder = planned.folder.to_string_lossy().into_owned();
+        let (telescope, camera) = meta.rig;
+        tx.prepare_cached(
+            "INSERT INTO fits_files (file, folder, object, obs_date, imaging_session_id,
+                frame_type, filter, exposure, camera, telescope, md5sum, width_pixels,
+                height_pixels, gain, bad, file_not_found, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 100, 0, 0, ?14)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                planned.file,
+                folder,
+                meta.object,
+                meta.date.to_string(),
+                meta.id,
+                planned.frame_type,
+                planned.filter,
+                planned.exposure,
+                camera,
+                telescope,
+                md5,
+                spec.width,
+                spec.height,
+                format!("{} 09:00:00.000000", meta.date),
+            ])
+        })
+        .map_err(self.sql_err("writing the demo catalog"))?;
+        Ok(DemoFile {
+            path,
+            file: planned.file,
+            folder,
+            md5,
+            size,
+            frame_type: planned.frame_type.to_owned(),
+        })
+    }
+}
+
 /// Generates a library in `dir` (created; must be empty or absent).
 pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DemoError> {
     let io = |path: &Path| {
@@ -308,119 +459,26 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DemoError> {
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let root = dir.canonicalize().map_err(io(dir))?;
-    let library_dir = root.join("library");
-    let database_path = root.join("catalog.db");
     let config_path = root.join("s3_config.json");
-    let local_root = root.join("bucket");
-    let notes_dir = root.join("notes");
-
-    let mut rng = Rng::new(spec.seed);
-    let mut conn = Connection::open(&database_path).map_err(|e| DemoError::Sqlite {
-        path: database_path.clone(),
-        what: "creating the demo catalog",
-        source: e,
-    })?;
-    let sql_err = |e| DemoError::Sqlite {
-        path: database_path.clone(),
-        what: "writing the demo catalog",
-        source: e,
+    let mut writer = Writer {
+        spec,
+        rng: Rng::new(spec.seed),
+        library_dir: root.join("library"),
+        notes_dir: root.join("notes"),
+        database_path: root.join("catalog.db"),
     };
-    create_catalog_schema(&conn).map_err(sql_err)?;
-    let tx = conn.transaction().map_err(sql_err)?;
-
-    let mut sessions = Vec::new();
-    for s in 0..spec.sessions {
-        let year = spec.first_year + (s % 3) as i32;
-        let date =
-            NaiveDate::from_ymd_opt(year, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32)
-                .expect("day 1-28 exists in every month");
-        let id = format!("{}_{:08X}", date.format("%Y%m%d"), rng.next_u64() as u32);
-        let object = TARGETS[s % TARGETS.len()];
-        let (telescope, camera) = RIGS[s % RIGS.len()];
-        tx.execute(
-            "INSERT INTO imaging_sessions (id, date, telescope, camera, site_name, observer,
-                notes, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'Backyard Observatory', 'Demo Observer', ?5, ?6)",
-            params![
-                id,
-                date.to_string(),
-                telescope,
-                camera,
-                format!("{object}: {} frames, seeing fair", spec.files_per_session),
-                format!("{date} 08:00:00.000000"),
-            ],
-        )
-        .map_err(sql_err)?;
-
-        let mut files = Vec::new();
-        for planned in plan_files(&library_dir, s, &id, object, date, spec.files_per_session) {
-            let path = planned.folder.join(&planned.file);
-            let (size, md5) = if spec.rows_only {
-                let digest = Md5::digest(path.to_string_lossy().as_bytes());
-                (0, hex::encode(digest))
-            } else {
-                write_demo_file(
-                    &path,
-                    &planned,
-                    &id,
-                    object,
-                    date,
-                    files.len(),
-                    (telescope, camera),
-                    spec,
-                    &mut rng,
-                )?
-            };
-            let folder = planned.folder.to_string_lossy().into_owned();
-            tx.prepare_cached(
-                "INSERT INTO fits_files (file, folder, object, obs_date, imaging_session_id,
-                    frame_type, filter, exposure, camera, telescope, md5sum, width_pixels,
-                    height_pixels, gain, bad, file_not_found, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 100, 0, 0, ?14)",
-            )
-            .and_then(|mut insert| {
-                insert.execute(params![
-                    planned.file,
-                    folder,
-                    object,
-                    date.to_string(),
-                    id,
-                    planned.frame_type,
-                    planned.filter,
-                    planned.exposure,
-                    camera,
-                    telescope,
-                    md5,
-                    spec.width,
-                    spec.height,
-                    format!("{date} 09:00:00.000000"),
-                ])
-            })
-            .map_err(sql_err)?;
-            files.push(DemoFile {
-                path,
-                file: planned.file,
-                folder,
-                md5,
-                size,
-                frame_type: planned.frame_type.to_owned(),
-            });
-        }
-        if s % 4 != 3 && !spec.rows_only {
-            let note = notes_dir
-                .join("Imaging_Sessions")
-                .join(date.year().to_string())
-                .join(format!("{id}.md"));
-            write_note(&note, &id, object, date, telescope, camera, files.len())?;
-        }
-        sessions.push(DemoSession {
-            id,
-            date,
-            object: object.to_owned(),
-            files,
-        });
+    let mut conn = Connection::open(&writer.database_path)
+        .map_err(writer.sql_err("creating the demo catalog"))?;
+    create_catalog_schema(&conn).map_err(writer.sql_err("writing the demo catalog"))?;
+    let tx = conn
+        .transaction()
+        .map_err(writer.sql_err("writing the demo catalog"))?;
+    let mut sessions = Vec::with_capacity(spec.sessions);
+    for index in 0..spec.sessions {
+        sessions.push(writer.session(&tx, index)?);
     }
-    tx.commit().map_err(sql_err)?;
+    tx.commit()
+        .map_err(writer.sql_err("writing the demo catalog"))?;
     drop(conn);
 
     write_config(&config_path, "catalog.db", "bucket")?;
@@ -430,12 +488,12 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DemoError> {
     std::fs::write(&config_path, with_notes).map_err(io(&config_path))?;
     sessions.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
     Ok(DemoLibrary {
-        root,
+        local_root: root.join("bucket"),
         config_path,
-        database_path,
-        library_dir,
-        local_root,
-        notes_dir,
+        database_path: writer.database_path,
+        library_dir: writer.library_dir,
+        notes_dir: writer.notes_dir,
+        root,
         sessions,
     })
 }
@@ -491,18 +549,16 @@ pub fn write_config(path: &Path, database: &str, local_root: &str) -> Result<(),
 }
 
 /// Writes one FITS file of the demo; returns its size and MD5.
-#[allow(clippy::too_many_arguments)]
 fn write_demo_file(
     path: &Path,
     planned: &Planned,
-    session: &str,
-    object: &str,
-    date: NaiveDate,
+    meta: &SessionMeta,
     index: usize,
-    (telescope, camera): (&str, &str),
     spec: &DemoSpec,
     rng: &mut Rng,
 ) -> Result<(u64, String), DemoError> {
+    let (session, object, date) = (meta.id.as_str(), meta.object, meta.date);
+    let (telescope, camera) = meta.rig;
     let io = |source| DemoError::Io {
         path: path.to_owned(),
         source,

@@ -390,7 +390,7 @@ fn archives_members_log_and_checks_are_recorded_in_one_place() {
 
     let check = |outcome| CheckRecord {
         session_id: row.session_id.clone(),
-        method: "head".into(),
+        method: CheckMethod::Quick,
         outcome,
         storage_class: Some(StorageClass::DeepArchive),
         at: fitsbak_core::time::now(),
@@ -423,7 +423,7 @@ fn archives_members_log_and_checks_are_recorded_in_one_place() {
     db.record_restore(
         &RestoreUpdate {
             session_id: row.session_id.clone(),
-            status: "in-progress".into(),
+            status: RestoreStatus::InProgress,
             requested_at: Some(fitsbak_core::time::now()),
             tier: Some(RestoreTier::Bulk),
             expires_at: None,

@@ -214,97 +214,8 @@ impl Database {
         log: &LogEntry,
     ) -> fitsbak_core::Result<i64> {
         let id = self.tx("recording the archive", |tx| {
-            let now = to_db(fitsbak_core::time::now());
-            let ratio = if archive.original_size_bytes > 0 {
-                Some(archive.archive_size_bytes as f64 / archive.original_size_bytes as f64)
-            } else {
-                None
-            };
-            let id: i64 = tx.query_row(
-                "INSERT INTO s3_backup_archives (session_id, session_date, session_year,
-                    s3_bucket, s3_key, s3_region, s3_etag, s3_version_id, file_count,
-                    original_size_bytes, compressed_size_bytes, compression_ratio,
-                    archive_policy, backup_policy, current_storage_class,
-                    expected_storage_class, created_at, uploaded_at, verified,
-                    verification_method, last_verified_at, restore_requested_at,
-                    restore_expires_at, restore_status, restore_tier, camera_name,
-                    telescope_name, notes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                    ?17, ?18, 0, NULL, NULL, NULL, NULL, NULL, NULL, ?19, ?20, ?21)
-                 ON CONFLICT (session_id) DO UPDATE SET
-                    session_date = excluded.session_date, session_year = excluded.session_year,
-                    s3_bucket = excluded.s3_bucket, s3_key = excluded.s3_key,
-                    s3_region = excluded.s3_region, s3_etag = excluded.s3_etag,
-                    s3_version_id = excluded.s3_version_id, file_count = excluded.file_count,
-                    original_size_bytes = excluded.original_size_bytes,
-                    compressed_size_bytes = excluded.compressed_size_bytes,
-                    compression_ratio = excluded.compression_ratio,
-                    archive_policy = excluded.archive_policy,
-                    backup_policy = excluded.backup_policy,
-                    current_storage_class = excluded.current_storage_class,
-                    expected_storage_class = excluded.expected_storage_class,
-                    uploaded_at = excluded.uploaded_at, verified = 0,
-                    verification_method = NULL, last_verified_at = NULL,
-                    restore_requested_at = NULL, restore_expires_at = NULL,
-                    restore_status = NULL, restore_tier = NULL,
-                    camera_name = excluded.camera_name,
-                    telescope_name = excluded.telescope_name, notes = excluded.notes
-                 RETURNING id",
-                params![
-                    archive.session_id.as_str(),
-                    archive.session_date.to_string(),
-                    chrono::Datelike::year(&archive.session_date),
-                    archive.bucket,
-                    archive.key,
-                    archive.region,
-                    archive.etag,
-                    archive.version_id,
-                    members.len() as i64,
-                    archive.original_size_bytes as i64,
-                    archive.archive_size_bytes as i64,
-                    ratio,
-                    archive.archive_policy,
-                    archive.backup_policy,
-                    archive.storage_class.as_str(),
-                    archive.expected_storage_class.as_str(),
-                    now,
-                    to_db(archive.uploaded_at),
-                    archive.camera_name,
-                    archive.telescope_name,
-                    archive.notes,
-                ],
-                |row| row.get(0),
-            )?;
-            tx.execute(
-                "DELETE FROM s3_backup_archive_members WHERE archive_id = ?1",
-                [id],
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO s3_backup_archive_members (archive_id, position, member_path, file,
-                    folder, source_path, size_bytes, md5, catalog_md5, header_offset,
-                    data_offset, mtime, frame_type, object, filter, catalog_file_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?;
-            for (position, m) in members.iter().enumerate() {
-                insert.execute(params![
-                    id,
-                    position as i64,
-                    m.path.as_str(),
-                    m.file,
-                    m.folder,
-                    m.source_path,
-                    m.size as i64,
-                    m.md5,
-                    m.catalog_md5,
-                    m.header_offset as i64,
-                    m.data_offset as i64,
-                    m.mtime,
-                    m.frame_type,
-                    m.object,
-                    m.filter,
-                    m.catalog_id,
-                ])?;
-            }
+            let id = upsert_archive(tx, archive, members.len())?;
+            replace_members(tx, id, members)?;
             insert_log(tx, log)?;
             tx.execute(
                 "DELETE FROM s3_backup_uploads WHERE session_id = ?1",
@@ -328,7 +239,7 @@ impl Database {
                     params![
                         check.session_id.as_str(),
                         to_db(check.at),
-                        check.method,
+                        check.method.name(),
                         class
                     ],
                 )?,
@@ -460,7 +371,7 @@ impl Database {
                  WHERE session_id = ?1",
                 params![
                     update.session_id.as_str(),
-                    update.status,
+                    update.status.as_str(),
                     update.requested_at.map(to_db),
                     update.tier.map(|t| t.as_str()),
                     update.expires_at.map(to_db),
@@ -643,6 +554,112 @@ const NOTE_COLUMNS: &str = "session_id, session_year, s3_bucket, s3_key, s3_regi
 
 const SNAPSHOT_COLUMNS: &str = "id, s3_bucket, s3_key, s3_region, s3_version_id, s3_etag,
     size_bytes, md5, source_path, description, created_at";
+
+const UPSERT_ARCHIVE: &str =
+    "INSERT INTO s3_backup_archives (session_id, session_date, session_year,
+                    s3_bucket, s3_key, s3_region, s3_etag, s3_version_id, file_count,
+                    original_size_bytes, compressed_size_bytes, compression_ratio,
+                    archive_policy, backup_policy, current_storage_class,
+                    expected_storage_class, created_at, uploaded_at, verified,
+                    verification_method, last_verified_at, restore_requested_at,
+                    restore_expires_at, restore_status, restore_tier, camera_name,
+                    telescope_name, notes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                    ?17, ?18, 0, NULL, NULL, NULL, NULL, NULL, NULL, ?19, ?20, ?21)
+                 ON CONFLICT (session_id) DO UPDATE SET
+                    session_date = excluded.session_date, session_year = excluded.session_year,
+                    s3_bucket = excluded.s3_bucket, s3_key = excluded.s3_key,
+                    s3_region = excluded.s3_region, s3_etag = excluded.s3_etag,
+                    s3_version_id = excluded.s3_version_id, file_count = excluded.file_count,
+                    original_size_bytes = excluded.original_size_bytes,
+                    compressed_size_bytes = excluded.compressed_size_bytes,
+                    compression_ratio = excluded.compression_ratio,
+                    archive_policy = excluded.archive_policy,
+                    backup_policy = excluded.backup_policy,
+                    current_storage_class = excluded.current_storage_class,
+                    expected_storage_class = excluded.expected_storage_class,
+                    uploaded_at = excluded.uploaded_at, verified = 0,
+                    verification_method = NULL, last_verified_at = NULL,
+                    restore_requested_at = NULL, restore_expires_at = NULL,
+                    restore_status = NULL, restore_tier = NULL,
+                    camera_name = excluded.camera_name,
+                    telescope_name = excluded.telescope_name, notes = excluded.notes
+                 RETURNING id";
+
+const INSERT_MEMBER: &str =
+    "INSERT INTO s3_backup_archive_members (archive_id, position, member_path, file,
+                    folder, source_path, size_bytes, md5, catalog_md5, header_offset,
+                    data_offset, mtime, frame_type, object, filter, catalog_file_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+/// Writes the session's archive row (a new upload resets its checks and restore
+/// state); returns its id.
+fn upsert_archive(
+    conn: &Connection,
+    archive: &NewArchive,
+    members: usize,
+) -> rusqlite::Result<i64> {
+    let now = to_db(fitsbak_core::time::now());
+    let ratio = (archive.original_size_bytes > 0)
+        .then(|| archive.archive_size_bytes as f64 / archive.original_size_bytes as f64);
+    conn.query_row(
+        UPSERT_ARCHIVE,
+        params![
+            archive.session_id.as_str(),
+            archive.session_date.to_string(),
+            chrono::Datelike::year(&archive.session_date),
+            archive.bucket,
+            archive.key,
+            archive.region,
+            archive.etag,
+            archive.version_id,
+            members as i64,
+            archive.original_size_bytes as i64,
+            archive.archive_size_bytes as i64,
+            ratio,
+            archive.archive_policy,
+            archive.backup_policy,
+            archive.storage_class.as_str(),
+            archive.expected_storage_class.as_str(),
+            now,
+            to_db(archive.uploaded_at),
+            archive.camera_name,
+            archive.telescope_name,
+            archive.notes,
+        ],
+        |row| row.get(0),
+    )
+}
+
+/// Replaces the members of archive `id`.
+fn replace_members(conn: &Connection, id: i64, members: &[ManifestMember]) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM s3_backup_archive_members WHERE archive_id = ?1",
+        [id],
+    )?;
+    let mut insert = conn.prepare_cached(INSERT_MEMBER)?;
+    for (position, m) in members.iter().enumerate() {
+        insert.execute(params![
+            id,
+            position as i64,
+            m.path.as_str(),
+            m.file,
+            m.folder,
+            m.source_path,
+            m.size as i64,
+            m.md5,
+            m.catalog_md5,
+            m.header_offset as i64,
+            m.data_offset as i64,
+            m.mtime,
+            m.frame_type,
+            m.object,
+            m.filter,
+            m.catalog_id,
+        ])?;
+    }
+    Ok(())
+}
 
 fn snapshot_row(row: &Row<'_>) -> rusqlite::Result<DbSnapshotRecord> {
     Ok(DbSnapshotRecord {

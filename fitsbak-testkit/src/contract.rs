@@ -10,10 +10,10 @@ use fitsbak_core::checksum::{expected_object_checksum, of_part, same_checksum};
 use fitsbak_core::config::ChecksumAlgorithm;
 use fitsbak_core::error::StoreErrorKind;
 use fitsbak_core::ids::ObjectKey;
-use fitsbak_core::lifecycle::{
+use fitsbak_core::model::{StorageClass, Tags};
+use fitsbak_core::rules::{
     AbortIncomplete, LifecycleRule, RuleFilter, RuleStatus, Tag, Transition,
 };
-use fitsbak_core::model::{StorageClass, Tags};
 use fitsbak_core::store::{
     ChecksumKind, DeleteOptions, GetOptions, ObjectStore, ObjectStoreExt, Payload, PutOptions,
     RestoreRequest, RestoreTier, Versioning,

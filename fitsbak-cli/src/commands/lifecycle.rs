@@ -1,7 +1,7 @@
 //! `fitsbak lifecycle generate | show | apply`.
 
 use fitsbak_core::engine::lifecycle::generate_rules;
-use fitsbak_core::lifecycle::LifecycleConfiguration;
+use fitsbak_core::rules::LifecycleConfiguration;
 
 use crate::Outcome;
 use crate::context::Context;

@@ -1,7 +1,7 @@
 //! `fitsbak verify`: quick, deep and local checks of recorded archives.
 
 use fitsbak_core::engine::list_sessions::SessionFilter;
-use fitsbak_core::engine::verify::CheckMethod;
+use fitsbak_core::tracker::CheckMethod;
 use fitsbak_core::tracker::CheckOutcome;
 
 use crate::Outcome;

@@ -1,7 +1,7 @@
 //! `fitsbak lifecycle show | apply`, for people.
 
 use fitsbak_core::engine::lifecycle::LifecyclePlan;
-use fitsbak_core::lifecycle::{LifecycleRule, RuleStatus};
+use fitsbak_core::rules::{LifecycleRule, RuleStatus};
 
 use crate::output::table;
 

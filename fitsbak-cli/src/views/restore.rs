@@ -60,7 +60,7 @@ pub fn print_status(rows: &[RestoreRow]) {
     for r in rows {
         t.add_row(vec![
             r.session_id.to_string(),
-            r.status.clone(),
+            r.status.to_string(),
             r.expires_at.map(|e| e.to_string()).unwrap_or_default(),
             r.storage_class
                 .as_ref()

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use fitsbak_core::engine::analyze::transfer_seconds;
-use fitsbak_core::engine::upload::{SessionOutcome, UploadSummary};
+use fitsbak_core::engine::upload::{SessionOutcome, SessionResult, UploadSummary};
 
 use crate::output::{count, human_bytes, human_duration, table};
 
@@ -54,69 +54,68 @@ pub fn print_plan(summary: &UploadSummary, bandwidth: f64) {
     print_notes(summary);
 }
 
+/// The details of an uploaded session: parts, resume, files left out, check.
+fn uploaded_details(parts: u64, resumed: u64, left_out: u64, verified: Option<bool>) -> String {
+    [
+        Some(format!("{parts} part(s)")),
+        (resumed > 0).then(|| format!("resumed: {resumed} part(s) already sent")),
+        (left_out > 0).then(|| format!("{left_out} missing file(s) left out")),
+        match verified {
+            Some(true) => Some("verified".to_owned()),
+            Some(false) => Some("CHECK FAILED, see `fitsbak verify`".to_owned()),
+            None => None,
+        },
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// The row of one session: result, size, time, details.
+fn summary_row(s: &SessionResult) -> Option<Vec<String>> {
+    let (result, size, time, details) = match &s.outcome {
+        SessionOutcome::Uploaded {
+            bytes,
+            seconds,
+            parts,
+            left_out,
+            verified,
+            resumed_parts,
+        } => (
+            "uploaded",
+            human_bytes(*bytes),
+            human_duration(*seconds),
+            uploaded_details(*parts, *resumed_parts, *left_out, *verified),
+        ),
+        SessionOutcome::Adopted { bytes } => (
+            "adopted",
+            human_bytes(*bytes),
+            String::new(),
+            "already in the bucket with a matching manifest".into(),
+        ),
+        SessionOutcome::Skipped { reason } => {
+            ("skipped", String::new(), String::new(), reason.clone())
+        }
+        SessionOutcome::Failed { error } => ("FAILED", String::new(), String::new(), error.clone()),
+        SessionOutcome::Interrupted { reason } => {
+            ("STOPPED", String::new(), String::new(), reason.clone())
+        }
+        SessionOutcome::Planned { .. } => return None,
+    };
+    Some(vec![
+        s.session_id.clone(),
+        result.into(),
+        size,
+        time,
+        details,
+    ])
+}
+
 /// A run: one row per session, and the totals.
 pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>) {
     let mut t = table(&["Session", "Result", "Size", "Time", "Details"], &[2, 3]);
-    for s in &summary.sessions {
-        let row = match &s.outcome {
-            SessionOutcome::Uploaded {
-                bytes,
-                seconds,
-                parts,
-                left_out,
-                verified,
-                resumed_parts,
-            } => vec![
-                s.session_id.clone(),
-                "uploaded".into(),
-                human_bytes(*bytes),
-                human_duration(*seconds),
-                [
-                    Some(format!("{parts} part(s)")),
-                    (*resumed_parts > 0)
-                        .then(|| format!("resumed: {resumed_parts} part(s) already sent")),
-                    (*left_out > 0).then(|| format!("{left_out} missing file(s) left out")),
-                    match verified {
-                        Some(true) => Some("verified".to_owned()),
-                        Some(false) => Some("CHECK FAILED, see `fitsbak verify`".to_owned()),
-                        None => None,
-                    },
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", "),
-            ],
-            SessionOutcome::Adopted { bytes } => vec![
-                s.session_id.clone(),
-                "adopted".into(),
-                human_bytes(*bytes),
-                String::new(),
-                "already in the bucket with a matching manifest".into(),
-            ],
-            SessionOutcome::Skipped { reason } => vec![
-                s.session_id.clone(),
-                "skipped".into(),
-                String::new(),
-                String::new(),
-                reason.clone(),
-            ],
-            SessionOutcome::Failed { error } => vec![
-                s.session_id.clone(),
-                "FAILED".into(),
-                String::new(),
-                String::new(),
-                error.clone(),
-            ],
-            SessionOutcome::Interrupted { reason } => vec![
-                s.session_id.clone(),
-                "STOPPED".into(),
-                String::new(),
-                String::new(),
-                reason.clone(),
-            ],
-            SessionOutcome::Planned { .. } => continue,
-        };
+    for row in summary.sessions.iter().filter_map(summary_row) {
         t.add_row(row);
     }
     if !summary.sessions.is_empty() {

@@ -19,7 +19,7 @@ pub fn print(reports: &[CheckReport], failed: usize, restore: usize) {
         };
         t.add_row(vec![
             r.session_id.to_string(),
-            r.method.to_owned(),
+            r.method.name().to_owned(),
             result.to_owned(),
             r.storage_class
                 .as_ref()

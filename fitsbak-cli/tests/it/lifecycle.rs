@@ -3,8 +3,8 @@
 use std::process::Command as Process;
 
 use fitsbak_core::ids::ObjectKey;
-use fitsbak_core::lifecycle::{LifecycleRule, NoncurrentExpiration, RuleFilter, RuleStatus};
 use fitsbak_core::model::Tags;
+use fitsbak_core::rules::{LifecycleRule, NoncurrentExpiration, RuleFilter, RuleStatus};
 use fitsbak_core::store::PutOptions;
 use fitsbak_core::store::prelude::*;
 
@@ -93,7 +93,7 @@ async fn apply_keeps_a_foreign_rule_and_is_idempotent() {
             prefix: Some("scratch/".into()),
             ..RuleFilter::default()
         },
-        expiration: Some(fitsbak_core::lifecycle::Expiration { days: 3 }),
+        expiration: Some(fitsbak_core::rules::Expiration { days: 3 }),
         ..LifecycleRule::default()
     };
     d.store

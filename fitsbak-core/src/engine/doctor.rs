@@ -13,8 +13,8 @@ use crate::engine::Engine;
 use crate::engine::lifecycle::{DEEP_ARCHIVE_MINIMUM_DAYS, common_prefix, sample_key, transitions};
 use crate::error::{Result, StoreErrorKind};
 use crate::ids::ObjectKey;
-use crate::lifecycle::{LifecycleRule, RuleStatus};
 use crate::model::Tags;
+use crate::rules::{LifecycleRule, RuleStatus};
 use crate::store::{BucketFacts, ObjectStoreExt, Versioning};
 
 /// How a doctor check ended.

@@ -21,8 +21,8 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::lifecycle::{AbortIncomplete, LifecycleRule, RuleFilter, RuleStatus, Tag, Transition};
 use crate::model::{StorageClass, Tags};
+use crate::rules::{AbortIncomplete, LifecycleRule, RuleFilter, RuleStatus, Tag, Transition};
 use crate::store::ObjectStoreExt;
 use crate::tags::ObjectKind;
 
@@ -102,28 +102,20 @@ pub fn generate_rules(config: &Config) -> Vec<LifecycleRule> {
             .min()
             .unwrap_or(default)
     };
+    let archive = |value: &str, default_days: u32, class: StorageClass| {
+        let id = format!("archive-{value}");
+        tag_rule(
+            &id,
+            &keys.archive_tag_key,
+            value,
+            days(value, default_days),
+            class,
+        )
+    };
     let mut out = vec![
-        tag_rule(
-            "archive-fast",
-            &keys.archive_tag_key,
-            "fast",
-            days("fast", 7),
-            StorageClass::DeepArchive,
-        ),
-        tag_rule(
-            "archive-normal",
-            &keys.archive_tag_key,
-            "normal",
-            days("normal", 30),
-            StorageClass::DeepArchive,
-        ),
-        tag_rule(
-            "archive-delayed",
-            &keys.archive_tag_key,
-            "delayed",
-            days("delayed", 90),
-            StorageClass::Glacier,
-        ),
+        archive("fast", 7, StorageClass::DeepArchive),
+        archive("normal", 30, StorageClass::DeepArchive),
+        archive("delayed", 90, StorageClass::Glacier),
         tag_rule(
             "backup-deep-archive",
             &keys.backup_tag_key,
@@ -132,52 +124,12 @@ pub fn generate_rules(config: &Config) -> Vec<LifecycleRule> {
             StorageClass::DeepArchive,
         ),
     ];
-    // Words of the config that are not the standard ones still get a rule, so that
-    // every tag fitsbak writes is matched.
-    let mut extra: BTreeMap<String, LifecycleRule> = BTreeMap::new();
-    for (kind, _) in config.tagged_kinds() {
-        let Some(rule) = config.rule_for(kind) else {
-            continue;
-        };
-        let archive = rule.archive_value();
-        if !["fast", "normal", "delayed"].contains(&archive.as_str()) {
-            extra
-                .entry(format!("archive-{archive}"))
-                .or_insert_with(|| {
-                    tag_rule(
-                        &format!("archive-{archive}"),
-                        &keys.archive_tag_key,
-                        &archive,
-                        rule.archive_days,
-                        StorageClass::DeepArchive,
-                    )
-                });
-        }
-        let backup = rule.backup_value();
-        if backup != "deep-archive" {
-            let class = if backup == "flexible" {
-                StorageClass::Glacier
-            } else {
-                StorageClass::DeepArchive
-            };
-            extra.entry(format!("backup-{backup}")).or_insert_with(|| {
-                tag_rule(
-                    &format!("backup-{backup}"),
-                    &keys.backup_tag_key,
-                    &backup,
-                    0,
-                    class,
-                )
-            });
-        }
-    }
-    out.extend(extra.into_values());
-    let prefix = common_prefix(config);
+    out.extend(rules_for_other_words(config));
     out.push(LifecycleRule {
         id: format!("{RULE_PREFIX}abort-incomplete-multipart"),
         status: RuleStatus::Enabled,
         filter: RuleFilter {
-            prefix: Some(prefix),
+            prefix: Some(common_prefix(config)),
             ..RuleFilter::default()
         },
         abort_incomplete_multipart_upload: Some(AbortIncomplete {
@@ -186,6 +138,45 @@ pub fn generate_rules(config: &Config) -> Vec<LifecycleRule> {
         ..LifecycleRule::default()
     });
     out
+}
+
+/// Words of the config that are not the standard ones still get a rule, so that
+/// every tag fitsbak writes is matched.
+fn rules_for_other_words(config: &Config) -> Vec<LifecycleRule> {
+    let keys = &config.lifecycle;
+    let mut extra: BTreeMap<String, LifecycleRule> = BTreeMap::new();
+    for (kind, _) in config.tagged_kinds() {
+        let Some(rule) = config.rule_for(kind) else {
+            continue;
+        };
+        let archive = rule.archive_value();
+        if !["fast", "normal", "delayed"].contains(&archive.as_str()) {
+            let id = format!("archive-{archive}");
+            extra.entry(id.clone()).or_insert_with(|| {
+                let class = StorageClass::DeepArchive;
+                tag_rule(
+                    &id,
+                    &keys.archive_tag_key,
+                    &archive,
+                    rule.archive_days,
+                    class,
+                )
+            });
+        }
+        let backup = rule.backup_value();
+        if backup != "deep-archive" {
+            let class = if backup == "flexible" {
+                StorageClass::Glacier
+            } else {
+                StorageClass::DeepArchive
+            };
+            let id = format!("backup-{backup}");
+            extra
+                .entry(id.clone())
+                .or_insert_with(|| tag_rule(&id, &keys.backup_tag_key, &backup, 0, class));
+        }
+    }
+    extra.into_values().collect()
 }
 
 /// What `lifecycle apply` would do.
@@ -286,8 +277,7 @@ mod tests {
         assert_eq!(rules[2].transitions[0].days, 90);
         assert_eq!(rules[3].transitions[0].days, 0);
         assert_eq!(rules[4].filter.prefix.as_deref(), Some("backups/"));
-        let json =
-            serde_json::to_value(crate::lifecycle::LifecycleConfiguration { rules }).unwrap();
+        let json = serde_json::to_value(crate::rules::LifecycleConfiguration { rules }).unwrap();
         assert_eq!(json["Rules"][0]["Filter"]["Tag"]["Key"], "archive");
         assert_eq!(
             json["Rules"][3]["Transitions"][0]["StorageClass"],

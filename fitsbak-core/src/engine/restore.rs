@@ -16,8 +16,12 @@ use crate::error::{Error, Hint, Result, StoreErrorKind};
 use crate::ids::{MemberPath, ObjectKey, SessionId};
 use crate::manifest::{Manifest, ManifestMember};
 use crate::model::StorageClass;
-use crate::store::{ObjectMeta, ObjectStoreExt, RestoreRequest, RestoreState, RestoreTier};
-use crate::tracker::{ArchiveRecord, LogEntry, Operation, OperationStatus, RestoreUpdate};
+use crate::store::{
+    GetResult, ObjectMeta, ObjectStoreExt, RestoreRequest, RestoreState, RestoreTier,
+};
+use crate::tracker::{
+    ArchiveRecord, LogEntry, Operation, OperationStatus, RestoreStatus, RestoreUpdate,
+};
 
 pub use crate::engine::costs::{TierEstimate, restore_wait};
 
@@ -41,12 +45,37 @@ pub struct RestorePlan {
 pub struct RestoreRow {
     /// The session.
     pub session_id: SessionId,
-    /// `in-progress`, `available`, `expired`, `not-needed`, `requested`, ...
-    pub status: String,
+    /// Where its restore stands.
+    pub status: RestoreStatus,
     /// When the restored copy expires.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Storage class seen.
     pub storage_class: Option<StorageClass>,
+}
+
+/// A download under way: the archive, where its files go, and how.
+#[derive(Clone)]
+struct Download {
+    key: ObjectKey,
+    target: PathBuf,
+    extract: ExtractOptions,
+    manifest: Manifest,
+}
+
+/// A member found at its destination with the right MD5.
+fn already_there(m: &ManifestMember) -> ExtractedFile {
+    ExtractedFile {
+        path: m.path.clone(),
+        destination: PathBuf::new(),
+        size: m.size,
+        action: ExtractAction::AlreadyPresent,
+    }
+}
+
+/// A GET's body as a blocking reader, for the archive reader's thread.
+pub(crate) fn body_reader(got: GetResult) -> impl std::io::Read + Send + 'static {
+    let body = got.body.map(|c| c.map_err(std::io::Error::other));
+    SyncIoBridge::new(StreamReader::new(body))
 }
 
 /// How to download.
@@ -177,9 +206,9 @@ impl Engine {
                 tier,
             };
             let status = match self.store.try_cold_storage()?.restore(&key, &request).await {
-                Ok(()) => "in-progress",
+                Ok(()) => RestoreStatus::InProgress,
                 Err(e) if e.store_kind() == Some(StoreErrorKind::RestoreInProgress) => {
-                    "in-progress"
+                    RestoreStatus::InProgress
                 }
                 Err(e) => {
                     let log = LogEntry {
@@ -194,7 +223,7 @@ impl Engine {
             };
             let update = RestoreUpdate {
                 session_id: record.session_id.clone(),
-                status: status.into(),
+                status,
                 requested_at: Some(crate::time::now()),
                 tier: Some(tier),
                 expires_at: None,
@@ -211,7 +240,7 @@ impl Engine {
             self.tracker.record_restore(&update, &log).await?;
             rows.push(RestoreRow {
                 session_id: record.session_id.clone(),
-                status: status.into(),
+                status,
                 expires_at: None,
                 storage_class: record.current_storage_class.clone(),
             });
@@ -234,25 +263,29 @@ impl Engine {
             let Some(meta) = self.store.head(&key).await? else {
                 rows.push(RestoreRow {
                     session_id: record.session_id.clone(),
-                    status: "missing".into(),
+                    status: RestoreStatus::Missing,
                     expires_at: None,
                     storage_class: None,
                 });
                 continue;
             };
             let (status, expires) = match (&meta.restore, meta.storage_class.needs_restore()) {
-                (_, false) => ("not-needed", None),
-                (Some(RestoreState::InProgress), _) => ("in-progress", None),
-                (Some(RestoreState::Available { expires }), _) => ("available", *expires),
-                (None, true) if record.restore_status.is_some() => ("expired", None),
-                (None, true) => ("not-requested", None),
+                (_, false) => (RestoreStatus::NotNeeded, None),
+                (Some(RestoreState::InProgress), _) => (RestoreStatus::InProgress, None),
+                (Some(RestoreState::Available { expires }), _) => {
+                    (RestoreStatus::Available, *expires)
+                }
+                (None, true) if record.restore_status.is_some() => (RestoreStatus::Expired, None),
+                (None, true) => (RestoreStatus::NotRequested, None),
             };
-            if record.restore_status.as_deref() != Some(status)
-                || record.restore_expires_at != expires
-            {
+            let recorded = record
+                .restore_status
+                .as_deref()
+                .and_then(RestoreStatus::parse);
+            if recorded != Some(status) || record.restore_expires_at != expires {
                 let update = RestoreUpdate {
                     session_id: record.session_id.clone(),
-                    status: status.into(),
+                    status,
                     requested_at: None,
                     tier: None,
                     expires_at: expires,
@@ -268,7 +301,7 @@ impl Engine {
             }
             rows.push(RestoreRow {
                 session_id: record.session_id.clone(),
-                status: status.into(),
+                status,
                 expires_at: expires,
                 storage_class: Some(meta.storage_class),
             });
@@ -313,89 +346,93 @@ impl Engine {
             },
             only: only.clone(),
         };
-        let target = target.to_owned();
-        let present = {
-            let (reader, manifest, target, extract) = (
-                self.reader.clone(),
-                manifest.clone(),
-                target.clone(),
-                extract.clone(),
-            );
-            tokio::task::spawn_blocking(move || reader.present(&manifest, &target, &extract))
-                .await
-                .map_err(|e| Error::task("checking the target", e))??
+        let job = Download {
+            key,
+            target: target.to_owned(),
+            extract,
+            manifest,
         };
-        let wanted: Vec<&ManifestMember> = manifest
+        let present = self.present(&job).await?;
+        let wanted: Vec<ManifestMember> = job
+            .manifest
             .members
             .iter()
             .filter(|m| only.as_ref().is_none_or(|o| o.contains(&m.path)))
+            .cloned()
             .collect();
-        let mut files = Vec::new();
-        let mut bytes = 0;
-        if wanted.iter().all(|m| present.contains(&m.path)) {
-            for m in &wanted {
-                files.push(ExtractedFile {
-                    path: m.path.clone(),
-                    destination: PathBuf::new(),
-                    size: m.size,
-                    action: ExtractAction::AlreadyPresent,
-                });
-            }
+        let (files, bytes) = if wanted.iter().all(|m| present.contains(&m.path)) {
+            (wanted.iter().map(already_there).collect(), 0)
         } else if only.is_some() {
-            // Single files: a ranged GET of each member's bytes, not the archive.
-            for m in wanted {
-                if present.contains(&m.path) {
-                    files.push(ExtractedFile {
-                        path: m.path.clone(),
-                        destination: PathBuf::new(),
-                        size: m.size,
-                        action: ExtractAction::AlreadyPresent,
-                    });
-                    continue;
-                }
-                let got = self
-                    .store
-                    .get(&key, Some(m.data_offset..m.data_offset + m.size))
-                    .await?;
-                bytes += m.size;
-                let body = got.body.map(|c| c.map_err(std::io::Error::other));
-                let mut bridge = SyncIoBridge::new(StreamReader::new(body));
-                let (reader, member, target, extract) = (
-                    self.reader.clone(),
-                    m.clone(),
-                    target.clone(),
-                    extract.clone(),
-                );
-                let file = tokio::task::spawn_blocking(move || {
-                    reader.extract_member(&mut bridge, &member, &target, &extract)
-                })
-                .await
-                .map_err(|e| Error::task("the download", e))??;
-                files.push(file);
-            }
+            self.download_members(&job, wanted, &present).await?
         } else {
-            let got = self.store.get(&key, None).await?;
-            bytes = meta.size;
-            let body = got.body.map(|c| c.map_err(std::io::Error::other));
-            let mut bridge = SyncIoBridge::new(StreamReader::new(body));
-            let (reader, manifest, target, extract) = (
-                self.reader.clone(),
-                manifest.clone(),
-                target.clone(),
-                extract.clone(),
-            );
-            files = tokio::task::spawn_blocking(move || {
-                reader.extract(&mut bridge, &manifest, &target, &extract)
+            (self.download_archive(&job).await?, meta.size)
+        };
+        self.log_download(&record, &job.target, &files, bytes, started)
+            .await?;
+        Ok(files)
+    }
+
+    /// The members already at their destination with the right MD5.
+    async fn present(&self, job: &Download) -> Result<BTreeSet<MemberPath>> {
+        let (reader, job) = (self.reader.clone(), job.clone());
+        Engine::blocking("checking the target", move || {
+            reader.present(&job.manifest, &job.target, &job.extract)
+        })
+        .await
+    }
+
+    /// Single files: a ranged GET of each member's bytes, not the archive.
+    async fn download_members(
+        &self,
+        job: &Download,
+        wanted: Vec<ManifestMember>,
+        present: &BTreeSet<MemberPath>,
+    ) -> Result<(Vec<ExtractedFile>, u64)> {
+        let (mut files, mut bytes) = (Vec::new(), 0);
+        for m in wanted {
+            if present.contains(&m.path) {
+                files.push(already_there(&m));
+                continue;
+            }
+            let range = m.data_offset..m.data_offset + m.size;
+            let got = self.store.get(&job.key, Some(range)).await?;
+            bytes += m.size;
+            let mut input = body_reader(got);
+            let (reader, job) = (self.reader.clone(), job.clone());
+            let file = Engine::blocking("the download", move || {
+                reader.extract_member(&mut input, &m, &job.target, &job.extract)
             })
-            .await
-            .map_err(|e| Error::task("the download", e))??;
+            .await?;
+            files.push(file);
         }
+        Ok((files, bytes))
+    }
+
+    /// The whole archive, through the safe extractor.
+    async fn download_archive(&self, job: &Download) -> Result<Vec<ExtractedFile>> {
+        let got = self.store.get(&job.key, None).await?;
+        let mut input = body_reader(got);
+        let (reader, job) = (self.reader.clone(), job.clone());
+        Engine::blocking("the download", move || {
+            reader.extract(&mut input, &job.manifest, &job.target, &job.extract)
+        })
+        .await
+    }
+
+    async fn log_download(
+        &self,
+        record: &ArchiveRecord,
+        target: &Path,
+        files: &[ExtractedFile],
+        bytes: u64,
+        started: std::time::Instant,
+    ) -> Result<()> {
         let written = files
             .iter()
             .filter(|f| f.action == ExtractAction::Written)
             .count();
         let log = LogEntry {
-            session_id: Some(session.clone()),
+            session_id: Some(record.session_id.clone()),
             bucket: Some(record.bucket.clone()),
             key: Some(record.key.clone()),
             duration_seconds: Some(started.elapsed().as_secs_f64()),
@@ -407,8 +444,7 @@ impl Engine {
             )),
             ..LogEntry::new(Operation::Restore, OperationStatus::Success)
         };
-        self.tracker.log(&log).await?;
-        Ok(files)
+        self.tracker.log(&log).await
     }
 
     /// Why an archived object cannot be downloaded yet, and what to do.

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ids::ObjectKey;
-use crate::lifecycle::LifecycleRule;
 use crate::model::Tags;
+use crate::rules::LifecycleRule;
 
 /// A bucket's versioning state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

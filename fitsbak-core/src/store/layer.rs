@@ -22,8 +22,8 @@ use super::{
 use crate::config::RetrySettings;
 use crate::error::{Error, Result, StoreErrorKind};
 use crate::ids::ObjectKey;
-use crate::lifecycle::LifecycleRule;
 use crate::model::Tags;
+use crate::rules::LifecycleRule;
 
 /// One request, as a layer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

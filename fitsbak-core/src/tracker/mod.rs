@@ -241,13 +241,42 @@ impl LogEntry {
     }
 }
 
+/// Which check to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "&'static str")]
+pub enum CheckMethod {
+    /// HEAD, tags and manifest; no download.
+    Quick,
+    /// Read the object and re-hash every member.
+    Deep,
+    /// Re-hash the source files on disk.
+    Local,
+}
+
+impl CheckMethod {
+    /// The name recorded as `verification_method`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckMethod::Quick => "head",
+            CheckMethod::Deep => "deep",
+            CheckMethod::Local => "local",
+        }
+    }
+}
+
+impl From<CheckMethod> for &'static str {
+    fn from(method: CheckMethod) -> Self {
+        method.name()
+    }
+}
+
 /// The result of one verification of one archive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckRecord {
     /// The session.
     pub session_id: SessionId,
-    /// `head`, `deep` or `local`.
-    pub method: String,
+    /// Which check.
+    pub method: CheckMethod,
     /// Passed, failed, or could not run yet (needs restore).
     pub outcome: CheckOutcome,
     /// Storage class seen, when the check looked.
@@ -302,13 +331,65 @@ pub struct PartRecord {
     pub client_checksum: String,
 }
 
+/// Where a restore of an archived object stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestoreStatus {
+    /// Requested, not readable yet.
+    InProgress,
+    /// A readable copy exists.
+    Available,
+    /// The readable copy went away.
+    Expired,
+    /// The object is readable as it is (not archived).
+    NotNeeded,
+    /// Archived, and no restore was asked for.
+    NotRequested,
+    /// The object is not in the store.
+    Missing,
+}
+
+impl RestoreStatus {
+    /// The text stored in `restore_status`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RestoreStatus::InProgress => "in-progress",
+            RestoreStatus::Available => "available",
+            RestoreStatus::Expired => "expired",
+            RestoreStatus::NotNeeded => "not-needed",
+            RestoreStatus::NotRequested => "not-requested",
+            RestoreStatus::Missing => "missing",
+        }
+    }
+
+    /// Reads a stored `restore_status` (`in_progress` and `requested`, as other
+    /// tools spell them, too).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "in-progress" | "requested" | "restoring" => Some(RestoreStatus::InProgress),
+            "available" | "restored" | "completed" => Some(RestoreStatus::Available),
+            "expired" => Some(RestoreStatus::Expired),
+            "not-needed" => Some(RestoreStatus::NotNeeded),
+            "not-requested" => Some(RestoreStatus::NotRequested),
+            "missing" => Some(RestoreStatus::Missing),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RestoreStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A change of an archive's restore state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoreUpdate {
     /// The session.
     pub session_id: SessionId,
-    /// `requested`, `in-progress`, `available`, `expired`.
-    pub status: String,
+    /// Where the restore stands now.
+    pub status: RestoreStatus,
     /// When it was requested (set by a request).
     pub requested_at: Option<DateTime<Utc>>,
     /// The tier (set by a request).

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use fitsbak_core::error::{Result, StoreErrorKind};
 use fitsbak_core::ids::ObjectKey;
-use fitsbak_core::lifecycle::LifecycleRule;
 use fitsbak_core::model::Tags;
+use fitsbak_core::rules::LifecycleRule;
 use fitsbak_core::store::{
     BucketAdmin, BucketFacts, ColdStorage, ObjectVersion, RestoreRequest, Versioning,
 };

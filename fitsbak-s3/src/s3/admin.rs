@@ -5,8 +5,8 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types as s3t;
 use fitsbak_core::error::{Result, StoreError, StoreErrorKind};
 use fitsbak_core::ids::ObjectKey;
-use fitsbak_core::lifecycle::LifecycleRule;
 use fitsbak_core::model::Tags;
+use fitsbak_core::rules::LifecycleRule;
 use fitsbak_core::store::{BucketAdmin, BucketFacts, Versioning};
 
 use super::S3Store;

@@ -5,6 +5,80 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use fitsbak_core::error::{StoreError, StoreErrorKind};
 
+/// The kind of a service error, from its code, else its HTTP status.
+fn service_kind(code: &str, status: u16) -> StoreErrorKind {
+    use StoreErrorKind::*;
+    match code {
+        "NoSuchBucket" => NoSuchBucket,
+        "NoSuchKey" | "NotFound" | "NoSuchVersion" => NotFound,
+        "NoSuchUpload" => NoSuchUpload,
+        "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "InvalidToken"
+        | "TokenRefreshRequired"
+        | "InvalidSecurity" => Credentials,
+        "AccessDenied" | "AllAccessDisabled" | "AccountProblem" => AccessDenied,
+        "InvalidObjectState" => NeedsRestore,
+        "RestoreAlreadyInProgress" => RestoreInProgress,
+        "PreconditionFailed" | "ConditionalRequestConflict" => PreconditionFailed,
+        "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" | "InvalidChecksum" => {
+            Integrity
+        }
+        "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout"
+        | "OperationAborted" => Throttled,
+        "NotImplemented" => NotImplemented,
+        _ => match status {
+            404 => NotFound,
+            403 => AccessDenied,
+            500..=599 => Throttled,
+            400..=499 => InvalidRequest,
+            _ => Other,
+        },
+    }
+}
+
+/// The kind and message of any SDK failure.
+fn classify<E>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> (StoreErrorKind, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use StoreErrorKind::*;
+    match err {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or_default().to_owned();
+            let text = service.err().message().unwrap_or_default().to_owned();
+            let message = match (code.is_empty(), text.is_empty()) {
+                (false, false) => format!("{code}: {text}"),
+                (false, true) => code.clone(),
+                _ => format!("HTTP {status}"),
+            };
+            (service_kind(&code, status), message)
+        }
+        SdkError::TimeoutError(_) => (Network, "the request timed out".to_owned()),
+        SdkError::ResponseError(_) => (Network, DisplayErrorContext(err).to_string()),
+        SdkError::DispatchFailure(dispatch) => {
+            let text = DisplayErrorContext(err).to_string();
+            if !dispatch.is_io() && !dispatch.is_timeout() && text.contains("credential") {
+                (Credentials, no_credentials_message(&text))
+            } else {
+                (Network, text)
+            }
+        }
+        _ => {
+            let text = DisplayErrorContext(err).to_string();
+            if text.contains("credential") {
+                (Credentials, no_credentials_message(&text))
+            } else {
+                (InvalidRequest, text)
+            }
+        }
+    }
+}
+
 /// Maps an SDK failure to a store error naming the operation and the target.
 pub(crate) fn store_error<E>(
     operation: &'static str,
@@ -14,72 +88,15 @@ pub(crate) fn store_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    use StoreErrorKind::*;
-    let (kind, message) = match &err {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = service.err().code().unwrap_or_default().to_owned();
-            let text = service.err().message().unwrap_or_default().to_owned();
-            let kind = match code.as_str() {
-                "NoSuchBucket" => NoSuchBucket,
-                "NoSuchKey" | "NotFound" | "NoSuchVersion" => NotFound,
-                "NoSuchUpload" => NoSuchUpload,
-                "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "ExpiredToken"
-                | "InvalidToken"
-                | "TokenRefreshRequired"
-                | "InvalidSecurity" => Credentials,
-                "AccessDenied" | "AllAccessDisabled" | "AccountProblem" => AccessDenied,
-                "InvalidObjectState" => NeedsRestore,
-                "RestoreAlreadyInProgress" => RestoreInProgress,
-                "PreconditionFailed" | "ConditionalRequestConflict" => PreconditionFailed,
-                "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch" | "InvalidChecksum" => {
-                    Integrity
-                }
-                "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout"
-                | "OperationAborted" => Throttled,
-                "NotImplemented" => NotImplemented,
-                _ => match status {
-                    404 => NotFound,
-                    403 => AccessDenied,
-                    500..=599 => Throttled,
-                    400..=499 => InvalidRequest,
-                    _ => Other,
-                },
-            };
-            let message = match (code.is_empty(), text.is_empty()) {
-                (false, false) => format!("{code}: {text}"),
-                (false, true) => code,
-                _ => format!("HTTP {status}"),
-            };
-            (kind, message)
-        }
-        SdkError::TimeoutError(_) => (Network, "the request timed out".to_owned()),
-        SdkError::ResponseError(_) => (Network, DisplayErrorContext(&err).to_string()),
-        SdkError::DispatchFailure(dispatch) => {
-            let text = DisplayErrorContext(&err).to_string();
-            if !dispatch.is_io() && !dispatch.is_timeout() && text.contains("credential") {
-                (Credentials, no_credentials_message(&text))
-            } else {
-                (Network, text)
-            }
-        }
-        _ => {
-            let text = DisplayErrorContext(&err).to_string();
-            if text.contains("credential") {
-                (Credentials, no_credentials_message(&text))
-            } else {
-                (InvalidRequest, text)
-            }
-        }
-    };
+    let (kind, message) = classify(&err);
     let message = match kind {
-        Credentials if !message.contains("AWS_PROFILE") => format!(
+        StoreErrorKind::Credentials if !message.contains("AWS_PROFILE") => format!(
             "{message} (the AWS credentials were refused: check AWS_PROFILE, AWS_ACCESS_KEY_ID \
              and the SSO session)"
         ),
-        NoSuchBucket => format!("{message} (check buckets.primary and aws_region in the config)"),
+        StoreErrorKind::NoSuchBucket => {
+            format!("{message} (check buckets.primary and aws_region in the config)")
+        }
         _ => message,
     };
     StoreError {

@@ -1,11 +1,11 @@
 //! Lifecycle rules between the core's JSON-shaped types and the SDK's types.
 
 use aws_sdk_s3::types as s3t;
-use fitsbak_core::lifecycle::{
+use fitsbak_core::model::StorageClass;
+use fitsbak_core::rules::{
     AbortIncomplete, Expiration, LifecycleRule, NoncurrentExpiration, NoncurrentTransition,
     RuleAnd, RuleFilter, RuleStatus, Tag, Transition,
 };
-use fitsbak_core::model::StorageClass;
 
 fn tag_from(t: &s3t::Tag) -> Tag {
     Tag {

@@ -1,0 +1,188 @@
+//! `restore_settings`, `archive_settings`, `retry_settings`, `logging` and
+//! `notifications`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{Check, ConfigError};
+
+/// `restore_settings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RestoreSettings {
+    /// `Standard`, `Bulk` or `Expedited`.
+    pub default_tier: String,
+    /// Days a restored copy stays readable.
+    pub default_days: u32,
+    /// Where restored files go by default.
+    pub restore_path: Option<PathBuf>,
+}
+
+impl Default for RestoreSettings {
+    fn default() -> Self {
+        Self {
+            default_tier: "Standard".into(),
+            default_days: 7,
+            restore_path: None,
+        }
+    }
+}
+
+/// `archive_settings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ArchiveSettings {
+    /// Kept for compatibility: archives are always uncompressed tar (FITS data does
+    /// not compress enough to be worth the CPU on a small machine).
+    pub compression_level: u32,
+    /// Kept for compatibility; unused.
+    pub use_pigz: bool,
+    /// Run the quick verification after each upload.
+    pub verify_after_upload: bool,
+    /// Kept for compatibility: the manifest is always written.
+    pub keep_archive_index: bool,
+    /// Sessions larger than this are refused (GB).
+    pub max_archive_size_gb: f64,
+    /// Where `upload --no-cleanup` writes a local copy of each archive.
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        Self {
+            compression_level: 0,
+            use_pigz: false,
+            verify_after_upload: true,
+            keep_archive_index: true,
+            max_archive_size_gb: 50.0,
+            temp_dir: None,
+        }
+    }
+}
+
+/// `retry_settings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrySettings {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First wait.
+    pub initial_backoff_seconds: f64,
+    /// Longest wait.
+    pub max_backoff_seconds: f64,
+    /// Growth of the wait per retry.
+    pub backoff_multiplier: f64,
+    /// Longest one request may take before it is abandoned and retried.
+    pub request_timeout_seconds: f64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff_seconds: 2.0,
+            max_backoff_seconds: 60.0,
+            backoff_multiplier: 2.0,
+            request_timeout_seconds: 600.0,
+        }
+    }
+}
+
+impl RetrySettings {
+    /// The wait before retry number `retry` (1-based).
+    pub fn backoff(&self, retry: u32) -> std::time::Duration {
+        let factor = self
+            .backoff_multiplier
+            .max(1.0)
+            .powi(retry.saturating_sub(1) as i32);
+        let secs = (self.initial_backoff_seconds * factor).min(self.max_backoff_seconds);
+        std::time::Duration::from_secs_f64(secs.max(0.0))
+    }
+}
+
+/// `logging`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingSettings {
+    /// Log uploads.
+    pub log_uploads: bool,
+    /// Log verifications.
+    pub log_verifications: bool,
+    /// Log restores.
+    pub log_restores: bool,
+    /// Verbose output.
+    pub verbose: bool,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        Self {
+            log_uploads: true,
+            log_verifications: true,
+            log_restores: true,
+            verbose: false,
+        }
+    }
+}
+
+/// `notifications` (kept for compatibility).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notifications {
+    /// Mail when a run completes.
+    pub email_on_complete: bool,
+    /// Where to mail.
+    pub email_address: Option<String>,
+    /// Mail on errors.
+    pub email_on_error: bool,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self {
+            email_on_complete: false,
+            email_address: None,
+            email_on_error: true,
+        }
+    }
+}
+
+impl ArchiveSettings {
+    /// A positive size limit.
+    pub(crate) fn validate(&self, check: &Check) -> Result<(), ConfigError> {
+        if !(self.max_archive_size_gb.is_finite() && self.max_archive_size_gb > 0.0) {
+            return Err(check.invalid(
+                "archive_settings.max_archive_size_gb",
+                format!("{} is not a positive size", self.max_archive_size_gb),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RetrySettings {
+    /// A positive timeout, non-negative waits.
+    pub(crate) fn validate(&self, check: &Check) -> Result<(), ConfigError> {
+        if !(self.request_timeout_seconds.is_finite() && self.request_timeout_seconds > 0.0) {
+            return Err(check.invalid(
+                "retry_settings.request_timeout_seconds",
+                "must be a positive number of seconds",
+            ));
+        }
+        for (key, value) in [
+            (
+                "retry_settings.initial_backoff_seconds",
+                self.initial_backoff_seconds,
+            ),
+            (
+                "retry_settings.max_backoff_seconds",
+                self.max_backoff_seconds,
+            ),
+            ("retry_settings.backoff_multiplier", self.backoff_multiplier),
+        ] {
+            check.at_least(key, value, 0.0, "a non-negative number")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! Verification that means something: an archive passes only when what the store
+//! holds is what was recorded, byte for byte where the check can read bytes.
+//!
+//! - quick (`head`): no download, so it works on Deep Archive objects. The object
+//!   exists; its size and ETag are those recorded; its tags are the config's; its
+//!   manifest exists and agrees with the tracking rows. The storage class is noted.
+//! - deep: the object is read through the archive reader and every member is
+//!   re-hashed against the manifest. An archived object that is not restored needs a
+//!   restore first: neither passed nor failed.
+//! - local: the source files on disk are re-hashed against the manifest, to catch
+//!   bit rot or edits before the bucket holds the only good copy.
+
+mod deep;
+mod local;
+mod quick;
+
+use std::io::Read;
+
+use md5::Digest;
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::engine::manifests::record_year;
+use crate::error::{Error, Result};
+use crate::ids::SessionId;
+use crate::model::StorageClass;
+use crate::progress::ItemOutcome;
+use crate::tracker::{
+    ArchiveRecord, CheckMethod, CheckOutcome, CheckRecord, LogEntry, Operation, OperationStatus,
+};
+
+/// The size and MD5 (lower-case hex) of a file.
+pub fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut md5 = md5::Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        md5.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(md5.finalize())))
+}
+
+/// The outcome of one check of one archive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// The session.
+    pub session_id: SessionId,
+    /// The archive's key.
+    pub key: String,
+    /// `head`, `deep` or `local`.
+    pub method: CheckMethod,
+    /// Passed, failed (with reasons) or needs a restore first.
+    #[serde(serialize_with = "outcome_name")]
+    pub outcome: CheckOutcome,
+    /// The storage class seen.
+    pub storage_class: Option<StorageClass>,
+    /// Things worth knowing that are not failures (a storage class transition).
+    pub notes: Vec<String>,
+}
+
+fn outcome_name<S: serde::Serializer>(
+    outcome: &CheckOutcome,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(match outcome {
+        CheckOutcome::Passed => "passed",
+        CheckOutcome::Failed(_) => "failed",
+        CheckOutcome::NeedsRestore(_) => "needs_restore",
+    })
+}
+
+impl CheckReport {
+    /// True when the check passed.
+    pub fn passed(&self) -> bool {
+        self.outcome == CheckOutcome::Passed
+    }
+
+    /// The reasons of a failure, or the restore hint.
+    pub fn reasons(&self) -> Vec<String> {
+        match &self.outcome {
+            CheckOutcome::Passed => Vec::new(),
+            CheckOutcome::Failed(reasons) => reasons.clone(),
+            CheckOutcome::NeedsRestore(hint) => vec![hint.clone()],
+        }
+    }
+}
+
+impl Engine {
+    /// Runs the checks `methods` asks for on every archive `filter` selects, and
+    /// records each.
+    pub async fn verify(
+        &self,
+        filter: &super::list_sessions::SessionFilter,
+        methods: &[CheckMethod],
+    ) -> Result<Vec<CheckReport>> {
+        let records: Vec<ArchiveRecord> = self
+            .tracker
+            .archives()
+            .await?
+            .into_iter()
+            .filter(|r| {
+                filter
+                    .session_id
+                    .as_ref()
+                    .is_none_or(|id| *id == r.session_id)
+                    && filter.year.is_none_or(|y| record_year(r) == Some(y))
+            })
+            .collect();
+        if let Some(id) = &filter.session_id
+            && records.is_empty()
+        {
+            return Err(Error::NoArchive {
+                session: id.clone(),
+                hint: None,
+            });
+        }
+        self.progress.run_started(&crate::progress::RunPlan {
+            operation: "verify",
+            items: (records.len() * methods.len()) as u64,
+            bytes: 0,
+        });
+        let mut reports = Vec::new();
+        for record in &records {
+            for method in methods {
+                match self.check_one(record, *method).await {
+                    Ok(check) => reports.push(check),
+                    Err(e) => {
+                        self.progress.run_finished();
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.progress.run_finished();
+        self.record_run_stats(0, 0, reports.len() as u64).await?;
+        Ok(reports)
+    }
+
+    /// Runs and records one check. A failure to check is a failed check, unless
+    /// no check can succeed (credentials, bucket, permissions): that stops the run.
+    async fn check_one(&self, record: &ArchiveRecord, method: CheckMethod) -> Result<CheckReport> {
+        let item = format!("{} ({})", record.session_id, method.name());
+        self.progress.item_started(&item, 0);
+        let check = match method {
+            CheckMethod::Quick => self.quick_check(record).await,
+            CheckMethod::Deep => self.deep_check(record).await,
+            CheckMethod::Local => self.local_check(record).await,
+        };
+        let check = match check {
+            Ok(check) => check,
+            Err(e) if crate::engine::stops_the_run(&e) => return Err(e),
+            Err(e) => CheckReport {
+                session_id: record.session_id.clone(),
+                key: record.key.clone(),
+                method,
+                outcome: CheckOutcome::Failed(vec![e.to_string()]),
+                storage_class: None,
+                notes: Vec::new(),
+            },
+        };
+        self.record_check(record, &check).await?;
+        let outcome = match &check.outcome {
+            CheckOutcome::Passed => ItemOutcome::Done { bytes: 0 },
+            CheckOutcome::Failed(r) => ItemOutcome::Failed {
+                reason: r.join("; "),
+            },
+            CheckOutcome::NeedsRestore(h) => ItemOutcome::Skipped { reason: h.clone() },
+        };
+        self.progress.item_finished(&item, &outcome);
+        Ok(check)
+    }
+
+    /// Records a check: the archive row (only a pass sets `verified`) and a log row.
+    pub async fn record_check(&self, record: &ArchiveRecord, check: &CheckReport) -> Result<()> {
+        let (status, message) = match &check.outcome {
+            CheckOutcome::Passed => (OperationStatus::Success, None),
+            CheckOutcome::Failed(reasons) => (OperationStatus::Failed, Some(reasons.join("; "))),
+            CheckOutcome::NeedsRestore(hint) => (OperationStatus::InProgress, Some(hint.clone())),
+        };
+        let log = LogEntry {
+            session_id: Some(record.session_id.clone()),
+            bucket: Some(record.bucket.clone()),
+            key: Some(record.key.clone()),
+            error_message: message,
+            error_code: matches!(check.outcome, CheckOutcome::Failed(_))
+                .then(|| format!("{}-check-failed", check.method.name())),
+            notes: Some(
+                std::iter::once(format!("{} check", check.method.name()))
+                    .chain(check.notes.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            ..LogEntry::new(Operation::Verify, status)
+        };
+        self.tracker
+            .record_check(
+                &CheckRecord {
+                    session_id: record.session_id.clone(),
+                    method: check.method,
+                    outcome: check.outcome.clone(),
+                    storage_class: check.storage_class.clone(),
+                    at: crate::time::now(),
+                },
+                &log,
+            )
+            .await
+    }
+}
