@@ -94,14 +94,17 @@ impl Context {
         }
     }
 
-    /// Opens the catalog and the tracking tables.
-    pub fn open_database(&self) -> anyhow::Result<Database> {
-        let catalog = self.database_path();
-        let tracking = self
-            .config
+    /// The tracking database, when kept apart from the catalog.
+    fn tracking_path(&self) -> Option<PathBuf> {
+        self.config
             .tracking_database_path
             .as_ref()
-            .map(|p| self.config.resolve(p));
+            .map(|p| self.config.resolve(p))
+    }
+
+    /// Opens the catalog and the tracking tables.
+    pub fn open_database(&self) -> anyhow::Result<Database> {
+        let (catalog, tracking) = (self.database_path(), self.tracking_path());
         Database::open(&catalog, tracking.as_deref(), &self.open_options()).with_context(|| {
             format!(
                 "cannot open the catalog (config {})",
@@ -114,12 +117,7 @@ impl Context {
     /// is missing (after a disaster), a database with only the tracking tables is
     /// created in its place (or at `tracking_database_path`).
     pub fn open_tracking(&self) -> anyhow::Result<Database> {
-        let catalog = self.database_path();
-        let tracking = self
-            .config
-            .tracking_database_path
-            .as_ref()
-            .map(|p| self.config.resolve(p));
+        let (catalog, tracking) = (self.database_path(), self.tracking_path());
         match Database::open(&catalog, tracking.as_deref(), &self.open_options()) {
             Ok(db) => Ok(db),
             Err(DbError::NotFound { .. } | DbError::NotACatalog { .. }) => {

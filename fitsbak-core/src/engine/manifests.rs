@@ -5,13 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::engine::Engine;
-use crate::engine::transfer::Sent;
-use crate::engine::upload::Planned;
+use crate::engine::upload::Uploaded;
 use crate::error::{Error, Result, StoreErrorKind};
 use crate::ids::ObjectKey;
 use crate::manifest::{ArchiveSummary, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest};
 use crate::model::{CatalogFile, Session};
-use crate::store::{ObjectMeta, ObjectStoreExt, PutOptions, PutResult};
+use crate::store::{ObjectStoreExt, PutOptions, PutResult};
 use crate::tags::ObjectKind;
 use crate::tracker::ArchiveRecord;
 
@@ -75,14 +74,14 @@ pub fn manifest_differences(manifest: &Manifest, files: &[CatalogFile]) -> Vec<S
 impl Engine {
     /// The manifest of an archive just sent: its members with the MD5s the writer
     /// computed, and the checksums of the bytes sent.
-    pub(crate) fn archive_manifest(
-        &self,
-        session: &Session,
-        key: &ObjectKey,
-        planned: &Planned,
-        sent: &Sent<Vec<String>>,
-        head: &ObjectMeta,
-    ) -> Manifest {
+    pub(crate) fn archive_manifest(&self, up: &Uploaded<'_>) -> Manifest {
+        let Uploaded {
+            session,
+            key,
+            planned,
+            sent,
+            head,
+        } = *up;
         let plan = &planned.plan;
         Manifest {
             format: MANIFEST_FORMAT.into(),

@@ -37,11 +37,13 @@ use std::sync::atomic::AtomicU64;
 use crate::archive::{ArchiveBuilder, ArchiveReader};
 use crate::catalog::Catalog;
 use crate::config::{Config, TargetKind};
-use crate::error::{Error, HintText, PlainHints, StoreErrorKind};
+use crate::engine::manifests::record_year;
+use crate::error::{Error, Hint, HintText, PlainHints, Result, StoreErrorKind};
+use crate::ids::SessionId;
 use crate::progress::Progress;
 use crate::snapshot::CatalogSnapshots;
 use crate::store::{Encryption, ObjectStore};
-use crate::tracker::Tracker;
+use crate::tracker::{ArchiveRecord, Tracker};
 
 /// Everything a command works with.
 #[derive(Clone)]
@@ -128,6 +130,47 @@ impl Engine {
             }),
             _ => None,
         }
+    }
+
+    /// The recorded archives of `session`, or of `year`, or all; a session with no
+    /// recorded archive is an error.
+    pub async fn select_archives(
+        &self,
+        session: Option<&SessionId>,
+        year: Option<i32>,
+    ) -> Result<Vec<ArchiveRecord>> {
+        let records: Vec<ArchiveRecord> = self
+            .tracker
+            .archives()
+            .await?
+            .into_iter()
+            .filter(|r| {
+                session.is_none_or(|s| *s == r.session_id)
+                    && year.is_none_or(|y| record_year(r) == Some(y))
+            })
+            .collect();
+        if let Some(id) = session
+            && records.is_empty()
+        {
+            return Err(Error::NoArchive {
+                session: id.clone(),
+                hint: Some(Hint::SyncDb),
+            });
+        }
+        Ok(records)
+    }
+
+    /// Every recorded archive, by session.
+    pub async fn archives_by_session(
+        &self,
+    ) -> crate::Result<std::collections::HashMap<SessionId, ArchiveRecord>> {
+        Ok(self
+            .tracker
+            .archives()
+            .await?
+            .into_iter()
+            .map(|a| (a.session_id.clone(), a))
+            .collect())
     }
 
     /// Retries made by the store so far.

@@ -11,7 +11,6 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::archive::{ExtractAction, ExtractOptions, ExtractedFile, Layout};
 use crate::engine::Engine;
-use crate::engine::manifests::record_year;
 use crate::error::{Error, Hint, Result, StoreErrorKind};
 use crate::ids::{MemberPath, ObjectKey, SessionId};
 use crate::manifest::{Manifest, ManifestMember};
@@ -91,33 +90,6 @@ pub struct DownloadOptions {
 }
 
 impl Engine {
-    /// The recorded archives a restore command is about.
-    pub async fn select_archives(
-        &self,
-        session: Option<&SessionId>,
-        year: Option<i32>,
-    ) -> Result<Vec<ArchiveRecord>> {
-        let records: Vec<ArchiveRecord> = self
-            .tracker
-            .archives()
-            .await?
-            .into_iter()
-            .filter(|r| {
-                session.is_none_or(|s| *s == r.session_id)
-                    && year.is_none_or(|y| record_year(r) == Some(y))
-            })
-            .collect();
-        if let Some(id) = session
-            && records.is_empty()
-        {
-            return Err(Error::NoArchive {
-                session: id.clone(),
-                hint: Some(Hint::SyncDb),
-            });
-        }
-        Ok(records)
-    }
-
     /// Which archives need a restore, and what it costs and takes per tier.
     pub async fn plan_restore(&self, records: Vec<ArchiveRecord>) -> Result<RestorePlan> {
         let mut archives = Vec::new();

@@ -2,7 +2,7 @@
 //! database was lost: one archive row and its members per manifest whose archive
 //! is there. Nothing is marked verified; rows that already match are left alone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde::Serialize;
 
@@ -56,13 +56,7 @@ impl Engine {
             .filter(|o| o.key.ends_with(".tar"))
             .map(|o| o.key)
             .collect();
-        let existing: HashMap<SessionId, ArchiveRecord> = self
-            .tracker
-            .archives()
-            .await?
-            .into_iter()
-            .map(|a| (a.session_id.clone(), a))
-            .collect();
+        let existing = self.archives_by_session().await?;
         let mut report = SyncReport::default();
         let mut described = HashSet::new();
         for object in manifests.iter().filter(|o| o.key.ends_with(".json")) {

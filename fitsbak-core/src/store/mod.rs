@@ -46,6 +46,25 @@ pub use cold::{ColdStorage, ObjectVersion, RestoreRequest, RestoreState, Restore
 pub use ext::ObjectStoreExt;
 pub use multipart::{MultipartId, MultipartStore, MultipartUploadInfo, PartReceipt};
 
+/// The accessors of a store that offers every capability itself: put inside its
+/// `impl ObjectStore`.
+#[macro_export]
+macro_rules! offers_every_capability {
+    () => {
+        fn multipart(&self) -> Option<&dyn $crate::store::MultipartStore> {
+            Some(self)
+        }
+
+        fn cold_storage(&self) -> Option<&dyn $crate::store::ColdStorage> {
+            Some(self)
+        }
+
+        fn admin(&self) -> Option<&dyn $crate::store::BucketAdmin> {
+            Some(self)
+        }
+    };
+}
+
 /// The store traits, for callers that use a concrete store directly (tests, tools).
 pub mod prelude {
     pub use super::{BucketAdmin, ColdStorage, MultipartStore, ObjectStore, ObjectStoreExt};

@@ -26,9 +26,8 @@ use fitsbak_core::error::{Result, StoreError, StoreErrorKind};
 use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::model::{StorageClass, Tags};
 use fitsbak_core::store::{
-    BucketAdmin, Checksum, ChecksumKind, ColdStorage, DeleteOptions, GetOptions, GetResult,
-    Location, MultipartStore, ObjectChecksum, ObjectMeta, ObjectStore, ObjectSummary, Payload,
-    PutOptions, PutResult, RestoreState,
+    Checksum, ChecksumKind, DeleteOptions, GetOptions, GetResult, Location, ObjectChecksum,
+    ObjectMeta, ObjectStore, ObjectSummary, Payload, PutOptions, PutResult, RestoreState,
 };
 use futures::StreamExt;
 use md5::{Digest, Md5};
@@ -488,15 +487,5 @@ impl ObjectStore for LocalStore {
         self.run(move |store| store.delete_sync(&key)).await
     }
 
-    fn multipart(&self) -> Option<&dyn MultipartStore> {
-        Some(self)
-    }
-
-    fn cold_storage(&self) -> Option<&dyn ColdStorage> {
-        Some(self)
-    }
-
-    fn admin(&self) -> Option<&dyn BucketAdmin> {
-        Some(self)
-    }
+    fitsbak_core::offers_every_capability!();
 }

@@ -37,9 +37,9 @@ use fitsbak_core::error::{Result, StoreError, StoreErrorKind};
 use fitsbak_core::ids::ObjectKey;
 use fitsbak_core::model::{StorageClass, Tags};
 use fitsbak_core::store::{
-    BucketAdmin, Checksum, ChecksumKind, ColdStorage, DeleteOptions, Encryption, GetOptions,
-    GetResult, Location, MultipartStore, ObjectChecksum, ObjectMeta, ObjectStore, ObjectSummary,
-    Payload, PutOptions, PutResult, RestoreState,
+    Checksum, ChecksumKind, DeleteOptions, Encryption, GetOptions, GetResult, Location,
+    ObjectChecksum, ObjectMeta, ObjectStore, ObjectSummary, Payload, PutOptions, PutResult,
+    RestoreState,
 };
 use futures::StreamExt;
 
@@ -154,26 +154,12 @@ impl S3Store {
         out: &aws_sdk_s3::operation::get_object::GetObjectOutput,
     ) -> ObjectMeta {
         let length = out.content_length().unwrap_or_default().max(0) as u64;
-        ObjectMeta {
-            key: key.clone(),
-            size: out
-                .content_range()
-                .and_then(|r| r.rsplit('/').next())
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(length),
-            etag: trim_etag(out.e_tag()),
-            last_modified: time(out.last_modified()),
-            storage_class: class_of(out.storage_class()),
-            restore: out.restore().and_then(parse_restore),
-            version_id: out.version_id().map(str::to_owned),
-            metadata: out
-                .metadata()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            checksum: None,
-        }
+        let size = out
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(length);
+        object_meta!(out, key, size, None)
     }
 
     /// An empty range: no bytes to fetch, but the object must be there.
@@ -194,6 +180,29 @@ impl S3Store {
         })
     }
 }
+
+/// The metadata of a GET or HEAD answer (two SDK types with the same accessors).
+macro_rules! object_meta {
+    ($out:expr, $key:expr, $size:expr, $checksum:expr) => {
+        ObjectMeta {
+            key: $key.clone(),
+            size: $size,
+            etag: trim_etag($out.e_tag()),
+            last_modified: time($out.last_modified()),
+            storage_class: class_of($out.storage_class()),
+            restore: $out.restore().and_then(parse_restore),
+            version_id: $out.version_id().map(str::to_owned),
+            metadata: $out
+                .metadata()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            checksum: $checksum,
+        }
+    };
+}
+use object_meta;
 
 /// The algorithm header and value headers of a request checksum.
 type ChecksumHeaders = (
@@ -424,23 +433,10 @@ impl ObjectStore for S3Store {
                 };
             }
         };
-        Ok(Some(ObjectMeta {
-            key: key.clone(),
-            size: out.content_length().unwrap_or_default().max(0) as u64,
-            etag: trim_etag(out.e_tag()),
-            last_modified: time(out.last_modified()),
-            storage_class: class_of(out.storage_class()),
-            restore: out.restore().and_then(parse_restore),
-            version_id: out.version_id().map(str::to_owned),
-            metadata: out
-                .metadata()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            checksum: checksum_of(ChecksumKind::Crc32c, out.checksum_crc32_c())
-                .or_else(|| checksum_of(ChecksumKind::Crc64Nvme, out.checksum_crc64_nvme())),
-        }))
+        let size = out.content_length().unwrap_or_default().max(0) as u64;
+        let checksum = checksum_of(ChecksumKind::Crc32c, out.checksum_crc32_c())
+            .or_else(|| checksum_of(ChecksumKind::Crc64Nvme, out.checksum_crc64_nvme()));
+        Ok(Some(object_meta!(out, key, size, checksum)))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectSummary>> {
@@ -481,17 +477,7 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    fn multipart(&self) -> Option<&dyn MultipartStore> {
-        Some(self)
-    }
-
-    fn cold_storage(&self) -> Option<&dyn ColdStorage> {
-        Some(self)
-    }
-
-    fn admin(&self) -> Option<&dyn BucketAdmin> {
-        Some(self)
-    }
+    fitsbak_core::offers_every_capability!();
 }
 
 #[cfg(test)]

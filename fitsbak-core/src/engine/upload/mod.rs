@@ -25,9 +25,9 @@ use crate::ids::SessionId;
 use crate::model::Session;
 use crate::progress::{ItemOutcome, RunPlan};
 
-pub(crate) use plan::Planned;
 pub use plan::member_sources;
 use select::{Selected, Work};
+pub(crate) use session::Uploaded;
 
 /// Why a session with a good archive is skipped.
 const ALREADY_BACKED_UP: &str = "already backed up";
@@ -311,10 +311,8 @@ impl Engine {
             .map(|r| r.session_id.as_str())
             .collect();
         let sessions: Vec<Session> = self
-            .catalog
-            .sessions()
+            .catalog_sessions(None, None)
             .await?
-            .sessions
             .into_iter()
             .filter(|s| backed_up.contains(s.id.as_str()))
             .collect();

@@ -150,13 +150,7 @@ impl Engine {
     }
 
     async fn known(&self, dry_run: bool) -> Result<Known> {
-        let archives = self
-            .tracker
-            .archives()
-            .await?
-            .into_iter()
-            .map(|a| (a.session_id.clone(), a))
-            .collect();
+        let archives = self.archives_by_session().await?;
         // One listing tells which archives are in the bucket (and checks access).
         let in_bucket = if dry_run {
             HashSet::new()

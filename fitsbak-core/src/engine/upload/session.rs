@@ -16,6 +16,16 @@ use crate::model::Session;
 use crate::store::{ObjectMeta, ObjectStoreExt};
 use crate::tracker::{LogEntry, NewArchive, Operation, OperationStatus};
 
+/// An archive just sent, and what the store holds after it.
+#[derive(Clone, Copy)]
+pub(crate) struct Uploaded<'a> {
+    pub session: &'a Session,
+    pub key: &'a ObjectKey,
+    pub planned: &'a Planned,
+    pub sent: &'a Sent<Vec<String>>,
+    pub head: &'a ObjectMeta,
+}
+
 impl Engine {
     /// Uploads one planned session; a failure is logged.
     pub(super) async fn upload_session(
@@ -70,13 +80,19 @@ impl Engine {
             )
             .await?;
         let head = self.head_after_upload(key, plan.total_size).await?;
-        let manifest = self.archive_manifest(session, key, planned, &sent, &head);
+        let uploaded = Uploaded {
+            session,
+            key,
+            planned,
+            sent: &sent,
+            head: &head,
+        };
+        let manifest = self.archive_manifest(&uploaded);
         // The manifest goes first: if the run dies before the database commit, the
         // next run finds archive and manifest and adopts them.
         self.put_manifest(session, &manifest).await?;
         let seconds = started.elapsed().as_secs_f64();
-        self.record_upload(session, key, planned, &sent, &head, &manifest, seconds)
-            .await?;
+        self.record_upload(&uploaded, &manifest, seconds).await?;
         let verified = self.check_after_upload(session).await?;
         Ok(SessionOutcome::Uploaded {
             bytes: plan.total_size,
@@ -106,17 +122,19 @@ impl Engine {
     }
 
     /// In one transaction: the archive row, its members and a log row.
-    #[allow(clippy::too_many_arguments)]
     async fn record_upload(
         &self,
-        session: &Session,
-        key: &ObjectKey,
-        planned: &Planned,
-        sent: &Sent<Vec<String>>,
-        head: &ObjectMeta,
+        up: &Uploaded<'_>,
         manifest: &Manifest,
         seconds: f64,
     ) -> Result<()> {
+        let Uploaded {
+            session,
+            key,
+            planned,
+            sent,
+            head,
+        } = *up;
         let plan = &planned.plan;
         let notes = (!planned.excluded.is_empty()).then(|| {
             format!(

@@ -20,8 +20,7 @@ use md5::Digest;
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::engine::manifests::record_year;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::SessionId;
 use crate::model::StorageClass;
 use crate::progress::ItemOutcome;
@@ -101,27 +100,9 @@ impl Engine {
         filter: &super::list_sessions::SessionFilter,
         methods: &[CheckMethod],
     ) -> Result<Vec<CheckReport>> {
-        let records: Vec<ArchiveRecord> = self
-            .tracker
-            .archives()
-            .await?
-            .into_iter()
-            .filter(|r| {
-                filter
-                    .session_id
-                    .as_ref()
-                    .is_none_or(|id| *id == r.session_id)
-                    && filter.year.is_none_or(|y| record_year(r) == Some(y))
-            })
-            .collect();
-        if let Some(id) = &filter.session_id
-            && records.is_empty()
-        {
-            return Err(Error::NoArchive {
-                session: id.clone(),
-                hint: None,
-            });
-        }
+        let records = self
+            .select_archives(filter.session_id.as_ref(), filter.year)
+            .await?;
         self.progress.run_started(&crate::progress::RunPlan {
             operation: "verify",
             items: (records.len() * methods.len()) as u64,

@@ -23,9 +23,9 @@ mod admin;
 mod multipart;
 
 use super::{
-    BucketAdmin, Checksum, ChecksumKind, ColdStorage, DeleteOptions, GetOptions, GetResult,
-    Location, MultipartStore, ObjectChecksum, ObjectMeta, ObjectStore, ObjectSummary, PartReceipt,
-    Payload, PutOptions, PutResult, RestoreState,
+    Checksum, ChecksumKind, DeleteOptions, GetOptions, GetResult, Location, ObjectChecksum,
+    ObjectMeta, ObjectStore, ObjectSummary, PartReceipt, Payload, PutOptions, PutResult,
+    RestoreState,
 };
 use crate::error::{Result, StoreError, StoreErrorKind};
 use crate::ids::ObjectKey;
@@ -279,6 +279,39 @@ impl MemoryStore {
         versions.push(stored);
     }
 
+    /// Stores a new current object (a new version when versioned) and answers as
+    /// S3 does.
+    fn commit(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        etag: String,
+        checksum: Option<ObjectChecksum>,
+        options: &PutOptions,
+    ) -> PutResult {
+        let version_id = self.new_version();
+        self.store(
+            key,
+            Stored {
+                bytes,
+                etag: etag.clone(),
+                checksum: checksum.clone(),
+                storage_class: options.storage_class.clone(),
+                tags: options.tags.clone(),
+                metadata: options.metadata.clone(),
+                last_modified: crate::time::now(),
+                version_id: version_id.clone(),
+                restore: None,
+                deleted: false,
+            },
+        );
+        PutResult {
+            etag,
+            version_id,
+            checksum,
+        }
+    }
+
     fn meta(key: &ObjectKey, s: &Stored) -> ObjectMeta {
         ObjectMeta {
             key: key.clone(),
@@ -351,27 +384,7 @@ impl ObjectStore for MemoryStore {
             } else {
                 payload.bytes
             };
-            let version_id = self.new_version();
-            self.store(
-                key.as_str(),
-                Stored {
-                    bytes,
-                    etag: etag.clone(),
-                    checksum: checksum.clone(),
-                    storage_class: options.storage_class.clone(),
-                    tags: options.tags.clone(),
-                    metadata: options.metadata.clone(),
-                    last_modified: crate::time::now(),
-                    version_id: version_id.clone(),
-                    restore: None,
-                    deleted: false,
-                },
-            );
-            Ok(PutResult {
-                etag,
-                version_id,
-                checksum,
-            })
+            Ok(self.commit(key.as_str(), bytes, etag, checksum, options))
         })
     }
 
@@ -468,23 +481,13 @@ impl ObjectStore for MemoryStore {
         })
     }
 
-    fn multipart(&self) -> Option<&dyn MultipartStore> {
-        Some(self)
-    }
-
-    fn cold_storage(&self) -> Option<&dyn ColdStorage> {
-        Some(self)
-    }
-
-    fn admin(&self) -> Option<&dyn BucketAdmin> {
-        Some(self)
-    }
+    crate::offers_every_capability!();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::ObjectStoreExt;
+    use crate::store::{ColdStorage, ObjectStoreExt};
 
     #[tokio::test]
     async fn a_versioned_store_keeps_what_a_delete_hides() {

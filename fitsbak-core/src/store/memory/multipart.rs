@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use md5::{Digest as _, Md5};
 
-use super::{MemoryStore, Stored, Upload, base64, check, damaged, error, md5_hex};
+use super::{MemoryStore, Upload, base64, check, damaged, error, md5_hex};
 use crate::error::{Result, StoreErrorKind};
 use crate::ids::ObjectKey;
 use crate::store::{
@@ -127,27 +127,7 @@ impl MultipartStore for MemoryStore {
                     base64(&crate::checksum::crc32c(&crcs).to_be_bytes())
                 ),
             });
-            let version_id = self.new_version();
-            self.store(
-                key.as_str(),
-                Stored {
-                    bytes: body.into(),
-                    etag: etag.clone(),
-                    checksum: checksum.clone(),
-                    storage_class: up.options.storage_class.clone(),
-                    tags: up.options.tags.clone(),
-                    metadata: up.options.metadata.clone(),
-                    last_modified: crate::time::now(),
-                    version_id: version_id.clone(),
-                    restore: None,
-                    deleted: false,
-                },
-            );
-            Ok(PutResult {
-                etag,
-                version_id,
-                checksum,
-            })
+            Ok(self.commit(key.as_str(), body.into(), etag, checksum, &up.options))
         })
     }
 
