@@ -83,7 +83,7 @@ pub enum ArchiveError {
     Refused(Vec<String>),
 
     /// Extraction would replace a different existing file.
-    #[error("{} exists and differs from the archived file; pass --overwrite to replace it", path.display())]
+    #[error("{} exists and differs from the archived file", path.display())]
     Exists {
         /// The file.
         path: PathBuf,
@@ -114,6 +114,12 @@ pub enum ArchiveError {
 
 impl From<ArchiveError> for fitsbak_core::Error {
     fn from(e: ArchiveError) -> Self {
-        fitsbak_core::Error::Archive(Box::new(e))
+        match e {
+            e @ ArchiveError::Exists { .. } => fitsbak_core::Error::Unusable {
+                message: e.to_string(),
+                hint: Some(fitsbak_core::Hint::Overwrite),
+            },
+            e => fitsbak_core::Error::Archive(Box::new(e)),
+        }
     }
 }

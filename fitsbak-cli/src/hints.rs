@@ -29,14 +29,30 @@ impl HintText for CliHints {
             Hint::ListSnapshots => "`fitsbak list-db-backups` lists them".into(),
             Hint::SlowerTier => "use --tier Standard (within 12 h) or Bulk (within 48 h)".into(),
             Hint::ResumeUpload => "the next `fitsbak upload` resumes it".into(),
+            Hint::ApplyLifecycle => "fitsbak lifecycle apply".into(),
+            Hint::AbortStale => {
+                "fitsbak doctor --abort-stale (or `fitsbak upload` to resume the ones it started)"
+                    .into()
+            }
+            Hint::InitConfig => "write one with `fitsbak init-config`".into(),
+            Hint::ForceInitConfig => "pass --force to overwrite it".into(),
+            Hint::NameDatabase => "set `database_path` in the config or pass --database".into(),
         }
     }
 }
 
-/// The hint of the first core error in `err`'s chain, in the CLI's words.
+/// The hint of the first error in `err`'s chain that has one, in the CLI's words.
 pub fn of(err: &anyhow::Error) -> Option<String> {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<fitsbak_core::Error>())
-        .and_then(|e| e.hint())
-        .map(|h| CliHints.text(h))
+    let hint = err.chain().find_map(|e| {
+        if let Some(e) = e.downcast_ref::<fitsbak_core::Error>() {
+            e.hint()
+        } else if let Some(e) = e.downcast_ref::<fitsbak_core::config::ConfigError>() {
+            e.hint()
+        } else if let Some(fitsbak_store::DbError::NotFound { .. }) = e.downcast_ref() {
+            Some(Hint::NameDatabase)
+        } else {
+            None
+        }
+    })?;
+    Some(CliHints.text(&hint))
 }

@@ -11,6 +11,13 @@
 //!    [`StoreErrorKind`], because the engine decides on it (a missing upload id
 //!    means start over; an archived object means "needs restore").
 //! 4. No message ever contains a credential, a signature or a presigned URL.
+//! 5. Errors say what happened in variants that carry their facts (`Integrity`,
+//!    `SizeMismatch`, `Exists`, `NotInCatalog`, ...); callers branch on variants
+//!    and kinds, never on message text.
+//! 6. A library message never names a command-line flag or command: what the
+//!    caller can do is a typed [`Hint`], which each front end words ([`HintText`];
+//!    the CLI names its flags).
+//! 7. The log's `error_code` is [`Error::code`]: a stable word, never `Debug` output.
 
 use std::path::PathBuf;
 
@@ -224,6 +231,16 @@ pub enum Hint {
     SlowerTier,
     /// The next upload goes on where this one stopped.
     ResumeUpload,
+    /// Write the lifecycle rules the config calls for to the bucket.
+    ApplyLifecycle,
+    /// Abort the stale multipart uploads (an upload resumes the ones it started).
+    AbortStale,
+    /// Write a config file.
+    InitConfig,
+    /// Overwrite the config file.
+    ForceInitConfig,
+    /// Name the catalog database.
+    NameDatabase,
 }
 
 /// Turns hints into words. The default speaks of what to do, not of a command line;
@@ -257,6 +274,13 @@ impl HintText for PlainHints {
             Hint::ListSnapshots => "list the catalog snapshots".into(),
             Hint::SlowerTier => "use the Standard (within 12 h) or Bulk (within 48 h) tier".into(),
             Hint::ResumeUpload => "the next upload resumes it".into(),
+            Hint::ApplyLifecycle => "apply the generated lifecycle rules".into(),
+            Hint::AbortStale => {
+                "abort the stale uploads (an upload resumes the ones it started)".into()
+            }
+            Hint::InitConfig => "write one from the template".into(),
+            Hint::ForceInitConfig => "allow overwriting it".into(),
+            Hint::NameDatabase => "set `database_path` in the config".into(),
         }
     }
 }
@@ -314,13 +338,14 @@ impl Error {
     }
 
     /// What the caller can do about it, when something can be done.
-    pub fn hint(&self) -> Option<&Hint> {
+    pub fn hint(&self) -> Option<Hint> {
         match self.innermost() {
             Error::Exists { hint, .. }
             | Error::NoArchive { hint, .. }
             | Error::MissingFiles { hint, .. }
             | Error::NeedsRestore { hint, .. }
-            | Error::Unusable { hint, .. } => hint.as_ref(),
+            | Error::Unusable { hint, .. } => hint.clone(),
+            Error::Config(e) => e.hint(),
             _ => None,
         }
     }
@@ -328,7 +353,7 @@ impl Error {
     /// The message and, when there is one, the hint in `words`.
     pub fn describe(&self, words: &dyn HintText) -> String {
         match self.hint() {
-            Some(hint) => format!("{self}; {}", words.text(hint)),
+            Some(hint) => format!("{self}; {}", words.text(&hint)),
             None => self.to_string(),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The database file does not exist.
-    #[error("catalog database {} not found (set `database_path` in the config or pass --database)", path.display())]
+    #[error("catalog database {} not found", path.display())]
     NotFound {
         /// The path tried.
         path: PathBuf,

@@ -187,6 +187,26 @@ async fn the_bucket_alone_brings_every_file_back() {
         "{text}"
     );
 
+    // A file edited since is never replaced without --overwrite: the CLI names it.
+    let edited = restored(&target, &lost.files[0].path);
+    std::fs::write(&edited, b"edited by hand").unwrap();
+    let err = failure(
+        &mut d.cmd(&[
+            "restore",
+            "download",
+            "--session-id",
+            &session,
+            "--to",
+            &target_arg,
+        ]),
+        2,
+    );
+    assert!(
+        err.contains("exists and differs") && err.contains("pass --overwrite to replace it"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&edited).unwrap(), b"edited by hand");
+
     // One file, with a ranged GET of its bytes only.
     let one = &lost.files[1];
     let single = d.demo.dir.path().join("single");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file does not exist.
-    #[error("config file {} not found (write one with `fitsbak init-config`)", path.display())]
+    #[error("config file {} not found", path.display())]
     NotFound {
         /// The path that was tried.
         path: PathBuf,
@@ -60,7 +60,7 @@ pub enum ConfigError {
         message: String,
     },
     /// `init-config` would overwrite a file.
-    #[error("{} already exists; pass --force to overwrite it", path.display())]
+    #[error("{} already exists", path.display())]
     Exists {
         /// The file.
         path: PathBuf,
@@ -73,6 +73,17 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl ConfigError {
+    /// What the caller can do about it.
+    pub fn hint(&self) -> Option<crate::error::Hint> {
+        match self {
+            ConfigError::NotFound { .. } => Some(crate::error::Hint::InitConfig),
+            ConfigError::Exists { .. } => Some(crate::error::Hint::ForceInitConfig),
+            _ => None,
+        }
+    }
 }
 
 /// Where a section's values are checked: the file's text and name, so that an

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::engine::lifecycle::{DEEP_ARCHIVE_MINIMUM_DAYS, common_prefix, sample_key, transitions};
-use crate::error::{Result, StoreErrorKind};
+use crate::error::{Hint, Result, StoreErrorKind};
 use crate::ids::ObjectKey;
 use crate::model::Tags;
 use crate::rules::{LifecycleRule, RuleStatus};
@@ -184,7 +184,7 @@ impl Engine {
                 "lifecycle",
                 Health::Fail,
                 "the bucket has no lifecycle rules: archives stay in STANDARD (23x the Deep Archive price)",
-                Some("fitsbak lifecycle apply".into()),
+                Some(self.hints.text(&Hint::ApplyLifecycle)),
             )];
         }
         let mut checks = vec![self.check_transitions(rules)];
@@ -195,7 +195,7 @@ impl Engine {
                 "multipart clean-up",
                 Health::Warn,
                 "no rule aborts incomplete multipart uploads: their parts are billed until aborted",
-                Some("fitsbak lifecycle apply".into()),
+                Some(self.hints.text(&Hint::ApplyLifecycle)),
             ));
         }
         checks.extend(rules.iter().filter_map(|r| self.check_noncurrent_expiry(r)));
@@ -225,7 +225,7 @@ impl Engine {
                 "no transition rule matches {}: those objects would stay in STANDARD",
                 unmatched.join(", ")
             ),
-            Some("fitsbak lifecycle apply".into()),
+            Some(self.hints.text(&Hint::ApplyLifecycle)),
         )
     }
 
@@ -298,7 +298,10 @@ impl Engine {
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
-                Some("fitsbak lifecycle apply, or fix the objects' tags".into()),
+                Some(format!(
+                    "{}, or fix the objects' tags",
+                    self.hints.text(&Hint::ApplyLifecycle)
+                )),
             )
         }))
     }
@@ -344,8 +347,11 @@ impl Engine {
             return Ok(check(
                 "stale uploads",
                 Health::Warn,
-                format!("{} incomplete multipart upload(s) older than {days} day(s), their parts billed: {keys}", stale.len()),
-                Some("fitsbak doctor --abort-stale (or `fitsbak upload` to resume the ones it started)".into()),
+                format!(
+                    "{} incomplete multipart upload(s) older than {days} day(s), their parts billed: {keys}",
+                    stale.len()
+                ),
+                Some(self.hints.text(&Hint::AbortStale)),
             ));
         }
         for u in &stale {
