@@ -144,8 +144,12 @@ impl Database {
                 supported: schema::SCHEMA_VERSION,
             });
         }
-        schema::migrate(&mut conn)
+        let before = schema::migrate(&mut conn)
             .map_err(|e| self.tracking_err("creating the tracking tables", e))?;
+        if before > 0 && before < 3 {
+            tracker::backfill_facts(&mut conn)
+                .map_err(|e| self.tracking_err("recording the facts of older archives", e))?;
+        }
         Ok(())
     }
 

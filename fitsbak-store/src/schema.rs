@@ -14,8 +14,11 @@ use rusqlite::Connection;
 /// columns), so a bump is all a schema change needs:
 ///
 /// 1. archives, members, uploads in flight and their parts, notes, log, stats;
-/// 2. `s3_backup_session_notes.content_md5` and `s3_backup_db_snapshots`.
-pub const SCHEMA_VERSION: i64 = 2;
+/// 2. `s3_backup_session_notes.content_md5` and `s3_backup_db_snapshots`;
+/// 3. `s3_backup_archive_facts` (what the client knew of each archive: stream CRC32C,
+///    object checksum, catalog fingerprint, files left out, proof) and
+///    `s3_backup_archive_history` (archives a later upload replaced).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// A column: name and SQL type, as the cataloger declares it.
 type Column = (&'static str, &'static str);
@@ -172,6 +175,27 @@ CREATE TABLE IF NOT EXISTS s3_backup_archive_members (
     UNIQUE (archive_id, position)
 );
 CREATE INDEX IF NOT EXISTS idx_backup_member_md5 ON s3_backup_archive_members (md5);
+
+CREATE TABLE IF NOT EXISTS s3_backup_archive_facts (
+    session_id VARCHAR(50) PRIMARY KEY,
+    facts TEXT NOT NULL,
+    recorded_at DATETIME NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS s3_backup_archive_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id VARCHAR(50) NOT NULL,
+    s3_bucket VARCHAR(255) NOT NULL,
+    s3_key VARCHAR(500) NOT NULL,
+    s3_etag VARCHAR(100),
+    s3_version_id VARCHAR(100),
+    compressed_size_bytes INTEGER,
+    file_count INTEGER,
+    uploaded_at DATETIME,
+    superseded_at DATETIME NOT NULL,
+    facts TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_backup_history_session ON s3_backup_archive_history (session_id);
 
 CREATE TABLE IF NOT EXISTS s3_backup_uploads (
     upload_id TEXT PRIMARY KEY,

@@ -328,6 +328,12 @@ fn new_archive(session: &str) -> NewArchive {
         camera_name: Some("cam".into()),
         telescope_name: None,
         notes: None,
+        facts: ArchiveFacts {
+            archive_crc32c: Some("0a1b2c3d".into()),
+            catalog_fingerprint: Some("2:00000000000000ff".into()),
+            proof: "upload".into(),
+            ..ArchiveFacts::default()
+        },
     }
 }
 
@@ -591,4 +597,84 @@ fn a_newer_schema_is_refused() {
         .unwrap();
     let err = open(&lib.database_path).unwrap_err().to_string();
     assert!(err.contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn facts_travel_with_the_row_and_a_replaced_archive_goes_to_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = small_demo(dir.path());
+    let db = open(&lib.database_path).unwrap();
+    let members = vec![member("S1", "a.fits", 512)];
+    let log = LogEntry::new(Operation::Upload, OperationStatus::Success);
+    db.record_archive(&new_archive("S1"), &members, &log)
+        .unwrap();
+    let row = db.archive(&SessionId::new("S1").unwrap()).unwrap().unwrap();
+    let facts = row.facts.expect("facts recorded with the row");
+    assert_eq!(facts.archive_crc32c.as_deref(), Some("0a1b2c3d"));
+    assert_eq!(facts.proof, "upload");
+
+    // The same object recorded again: nothing goes to history.
+    db.record_archive(&new_archive("S1"), &members, &log)
+        .unwrap();
+    let conn = Connection::open(&lib.database_path).unwrap();
+    let history = |conn: &Connection| -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT s3_key, s3_etag FROM s3_backup_archive_history ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert!(history(&conn).is_empty());
+
+    // Another object for the session: the old row is kept in history.
+    let mut replaced = new_archive("S1");
+    replaced.etag = "def-3".into();
+    replaced.facts.archive_crc32c = Some("ffffffff".into());
+    db.record_archive(&replaced, &members, &log).unwrap();
+    assert_eq!(
+        history(&conn),
+        [("backups/raw/2024/S1.tar".to_owned(), "abc-2".to_owned())]
+    );
+    let row = db.archive(&SessionId::new("S1").unwrap()).unwrap().unwrap();
+    assert_eq!(row.etag.as_deref(), Some("def-3"));
+    assert_eq!(
+        row.facts.unwrap().archive_crc32c.as_deref(),
+        Some("ffffffff")
+    );
+}
+
+#[test]
+fn rows_of_schema_2_gain_the_fingerprint_their_members_tell() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = small_demo(dir.path());
+    let db = open(&lib.database_path).unwrap();
+    let members = vec![member("S1", "a.fits", 512), member("S1", "b.fits", 2048)];
+    let log = LogEntry::new(Operation::Upload, OperationStatus::Success);
+    db.record_archive(&new_archive("S1"), &members, &log)
+        .unwrap();
+    drop(db);
+    // What version 2 had: no facts table.
+    let conn = Connection::open(&lib.database_path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE s3_backup_archive_facts;
+         DROP TABLE s3_backup_archive_history;
+         DELETE FROM s3_backup_schema_version;
+         INSERT INTO s3_backup_schema_version (version, applied_at, description)
+         VALUES (2, '2026-01-01 00:00:00.000000', 'version 2');",
+    )
+    .unwrap();
+    drop(conn);
+    let db = open(&lib.database_path).unwrap();
+    let row = db.archive(&SessionId::new("S1").unwrap()).unwrap().unwrap();
+    let expected = fitsbak_core::model::Fingerprint::of(
+        members
+            .iter()
+            .map(|m| (m.folder.as_str(), m.file.as_str(), m.catalog_md5.as_deref())),
+    );
+    assert_eq!(
+        row.facts.unwrap().catalog_fingerprint,
+        Some(expected.to_string())
+    );
 }

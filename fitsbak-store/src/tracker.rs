@@ -2,12 +2,12 @@
 
 use fitsbak_core::ids::{MemberPath, SessionId};
 use fitsbak_core::manifest::ManifestMember;
-use fitsbak_core::model::StorageClass;
+use fitsbak_core::model::{Fingerprint, StorageClass};
 use fitsbak_core::store::{MultipartId, PartReceipt};
 use fitsbak_core::time::{from_db, to_db};
 use fitsbak_core::tracker::{
-    ArchiveRecord, CheckOutcome, CheckRecord, DbSnapshotRecord, InflightUpload, LogEntry,
-    NewArchive, NoteRecord, PartRecord, RestoreUpdate, StatsSnapshot,
+    ArchiveFacts, ArchiveRecord, CheckOutcome, CheckRecord, DbSnapshotRecord, InflightUpload,
+    LogEntry, NewArchive, NoteRecord, PartRecord, RestoreUpdate, StatsSnapshot,
 };
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -15,11 +15,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::catalog::{flag, text};
 use crate::{Database, DbError};
 
-const ARCHIVE_COLUMNS: &str = "id, session_id, session_date, session_year, s3_bucket, s3_key,
-    s3_region, s3_etag, s3_version_id, file_count, original_size_bytes, compressed_size_bytes,
-    archive_policy, backup_policy, current_storage_class, expected_storage_class, uploaded_at,
-    last_verified_at, verified, verification_method, restore_status, restore_requested_at,
-    restore_expires_at, restore_tier, camera_name, telescope_name, notes";
+const ARCHIVE_SELECT: &str = "SELECT a.id, a.session_id, a.session_date, a.session_year,
+    a.s3_bucket, a.s3_key, a.s3_region, a.s3_etag, a.s3_version_id, a.file_count,
+    a.original_size_bytes, a.compressed_size_bytes, a.archive_policy, a.backup_policy,
+    a.current_storage_class, a.expected_storage_class, a.uploaded_at, a.last_verified_at,
+    a.verified, a.verification_method, a.restore_status, a.restore_requested_at,
+    a.restore_expires_at, a.restore_tier, a.camera_name, a.telescope_name, a.notes, f.facts
+    FROM s3_backup_archives a LEFT JOIN s3_backup_archive_facts f ON f.session_id = a.session_id";
 
 fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
     Ok(row.get::<_, Option<i64>>(index)?.unwrap_or(0).max(0) as u64)
@@ -67,6 +69,7 @@ fn archive_row(row: &Row<'_>) -> rusqlite::Result<Option<ArchiveRecord>> {
         camera_name: text(row, 24)?,
         telescope_name: text(row, 25)?,
         notes: text(row, 26)?,
+        facts: text(row, 27)?.and_then(|json| serde_json::from_str(&json).ok()),
     }))
 }
 
@@ -149,9 +152,7 @@ impl Database {
 impl Database {
     pub fn archives(&self) -> fitsbak_core::Result<Vec<ArchiveRecord>> {
         let rows = self.query("reading s3_backup_archives", |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {ARCHIVE_COLUMNS} FROM s3_backup_archives ORDER BY session_id"
-            ))?;
+            let mut stmt = conn.prepare(&format!("{ARCHIVE_SELECT} ORDER BY a.session_id"))?;
             let rows = stmt.query_map([], archive_row)?;
             rows.filter_map(Result::transpose).collect()
         })?;
@@ -161,7 +162,7 @@ impl Database {
     pub fn archive(&self, session: &SessionId) -> fitsbak_core::Result<Option<ArchiveRecord>> {
         let row = self.query("reading s3_backup_archives", |conn| {
             conn.query_row(
-                &format!("SELECT {ARCHIVE_COLUMNS} FROM s3_backup_archives WHERE session_id = ?1"),
+                &format!("{ARCHIVE_SELECT} WHERE a.session_id = ?1"),
                 [session.as_str()],
                 archive_row,
             )
@@ -214,7 +215,9 @@ impl Database {
         log: &LogEntry,
     ) -> fitsbak_core::Result<i64> {
         let id = self.tx("recording the archive", |tx| {
+            keep_superseded(tx, archive)?;
             let id = upsert_archive(tx, archive, members.len())?;
+            write_facts(tx, &archive.session_id, &archive.facts)?;
             replace_members(tx, id, members)?;
             insert_log(tx, log)?;
             tx.execute(
@@ -629,6 +632,86 @@ fn upsert_archive(
         ],
         |row| row.get(0),
     )
+}
+
+/// Keeps the session's archive row in `s3_backup_archive_history` when the new
+/// one is another object (a session uploaded again after its catalog changed).
+fn keep_superseded(conn: &Connection, archive: &NewArchive) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO s3_backup_archive_history (session_id, s3_bucket, s3_key, s3_etag,
+            s3_version_id, compressed_size_bytes, file_count, uploaded_at, superseded_at, facts)
+         SELECT a.session_id, a.s3_bucket, a.s3_key, a.s3_etag, a.s3_version_id,
+            a.compressed_size_bytes, a.file_count, a.uploaded_at, ?4, f.facts
+         FROM s3_backup_archives a LEFT JOIN s3_backup_archive_facts f ON f.session_id = a.session_id
+         WHERE a.session_id = ?1 AND (a.s3_etag IS NOT ?2 OR a.s3_key IS NOT ?3)",
+        params![
+            archive.session_id.as_str(),
+            archive.etag,
+            archive.key,
+            to_db(fitsbak_core::time::now())
+        ],
+    )?;
+    Ok(())
+}
+
+/// Gives every archive row fitsbak recorded before schema 3 the facts its members
+/// tell: the catalog's fingerprint, as the members recorded the catalog's MD5s.
+/// Rows without members (written by other tools) get none.
+pub(crate) fn backfill_facts(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let fingerprints: Vec<(String, Fingerprint)> = {
+        let mut stmt = tx.prepare(
+            "SELECT a.session_id, m.folder, m.file, m.catalog_md5
+             FROM s3_backup_archives a
+             JOIN s3_backup_archive_members m ON m.archive_id = a.id
+             WHERE a.session_id NOT IN (SELECT session_id FROM s3_backup_archive_facts)
+             ORDER BY a.session_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<(String, Fingerprint)> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let session: String = row.get(0)?;
+            let (folder, file, md5): (String, String, Option<String>) =
+                (row.get(1)?, row.get(2)?, row.get(3)?);
+            if out.last().is_none_or(|(s, _)| *s != session) {
+                out.push((session, Fingerprint::default()));
+            }
+            let last = out.last_mut().expect("pushed above");
+            last.1.add(&folder, &file, md5.as_deref());
+        }
+        out
+    };
+    for (session, fingerprint) in fingerprints {
+        let Ok(session) = SessionId::new(session) else {
+            continue;
+        };
+        let facts = ArchiveFacts {
+            catalog_fingerprint: Some(fingerprint.to_string()),
+            proof: "upload (recorded before fitsbak kept the stream checksum)".into(),
+            ..ArchiveFacts::default()
+        };
+        write_facts(&tx, &session, &facts)?;
+    }
+    tx.commit()
+}
+
+/// Writes what the client knew of the session's archive.
+pub(crate) fn write_facts(
+    conn: &Connection,
+    session: &SessionId,
+    facts: &ArchiveFacts,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO s3_backup_archive_facts (session_id, facts, recorded_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (session_id) DO UPDATE SET facts = excluded.facts,
+            recorded_at = excluded.recorded_at",
+        params![
+            session.as_str(),
+            serde_json::to_string(facts).expect("facts serialise"),
+            to_db(fitsbak_core::time::now())
+        ],
+    )?;
+    Ok(())
 }
 
 /// Replaces the members of archive `id`.

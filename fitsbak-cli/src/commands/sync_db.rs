@@ -20,9 +20,9 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     } else {
         crate::views::restore::print_sync(&report, args.dry_run);
     }
-    Ok(if report.unreadable.is_empty() {
-        Outcome::Success
-    } else {
+    Ok(if report.has_problems() {
         Outcome::Failures
+    } else {
+        Outcome::Success
     })
 }

@@ -21,6 +21,10 @@ pub struct Args {
     /// Re-hash the source files on disk against the manifest.
     #[arg(long)]
     local: bool,
+    /// Write a missing or wrong manifest again from the tracking rows (when the
+    /// archive itself is good), then check again.
+    #[arg(long)]
+    repair: bool,
 }
 
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
@@ -40,7 +44,7 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         methods.push(CheckMethod::Quick);
     }
     let engine = ctx.engine(None).await?;
-    let reports = engine.verify(&filter, &methods).await?;
+    let reports = engine.verify(&filter, &methods, args.repair).await?;
     let failed = reports
         .iter()
         .filter(|r| matches!(r.outcome, CheckOutcome::Failed(_)))

@@ -107,6 +107,9 @@ pub fn print_sync(report: &SyncReport, dry_run: bool) {
     for k in &report.unreadable {
         println!("unreadable manifest: {k}");
     }
+    for c in &report.conflicts {
+        println!("conflict (not recorded): {c}");
+    }
     if !dry_run {
         println!("Nothing is marked verified: run `fitsbak verify --all` to check the archives.");
     }

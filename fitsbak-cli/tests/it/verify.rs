@@ -155,10 +155,11 @@ async fn every_check_fails_for_its_reason_and_the_rows_say_what_passed() {
         "passed",
         "the bytes are fine; the tags are not the deep check's business"
     );
-    assert_eq!(
-        dp(3).0,
-        "passed",
-        "the tracking rows stand in for the missing manifest"
+    assert_eq!(dp(3).0, "failed", "a missing manifest fails every check");
+    assert!(
+        dp(3).1.contains("manifest") && dp(3).1.contains("missing"),
+        "{:?}",
+        dp(3)
     );
     assert_eq!(verified_rows(&d)[&ids[2]], (true, Some("deep".into())));
 
@@ -190,7 +191,7 @@ async fn every_check_fails_for_its_reason_and_the_rows_say_what_passed() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(failures, 4 + 2 + 1);
+    assert_eq!(failures, 4 + 3 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,11 +8,13 @@ use crate::engine::Engine;
 use crate::engine::upload::Uploaded;
 use crate::error::{Error, Result, StoreErrorKind};
 use crate::ids::ObjectKey;
-use crate::manifest::{ArchiveSummary, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest};
-use crate::model::{CatalogFile, Session};
-use crate::store::{ObjectStoreExt, PutOptions, PutResult};
+use crate::manifest::{
+    ArchiveSummary, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestMember,
+};
+use crate::model::{CatalogFile, Fingerprint, Session};
+use crate::store::{ObjectMeta, ObjectStoreExt, PutOptions, PutResult};
 use crate::tags::ObjectKind;
-use crate::tracker::ArchiveRecord;
+use crate::tracker::{ArchiveFacts, ArchiveRecord};
 
 /// The largest manifest read: about 300,000 members. A larger object under the
 /// manifests prefix is refused rather than read into memory.
@@ -71,6 +73,62 @@ pub fn manifest_differences(manifest: &Manifest, files: &[CatalogFile]) -> Vec<S
     problems
 }
 
+/// Why the object in the bucket is not the one its manifest describes (empty when
+/// it is): its size, its ETag, and its whole-object checksum where both say one.
+pub fn object_differences(manifest: &Manifest, head: &ObjectMeta) -> Vec<String> {
+    let key = &manifest.archive.key;
+    let mut problems = Vec::new();
+    if head.size != manifest.archive.size {
+        problems.push(format!(
+            "{key} holds {} bytes, its manifest says {}",
+            head.size, manifest.archive.size
+        ));
+    }
+    if let Some(etag) = &manifest.archive.etag
+        && *etag != head.etag
+    {
+        problems.push(format!(
+            "{key} has ETag {}, its manifest says {etag}",
+            head.etag
+        ));
+    }
+    if let (Some(recorded), Some(reported)) = (&manifest.archive.checksum, &head.checksum)
+        && recorded.kind == reported.kind
+        && !crate::checksum::same_checksum(&recorded.value, &reported.value)
+    {
+        problems.push(format!(
+            "{key} has checksum {reported}, its manifest says {recorded}"
+        ));
+    }
+    problems
+}
+
+/// What a manifest says of its archive, as facts for its tracking row.
+pub fn facts_of(manifest: &Manifest, fingerprint: Fingerprint, proof: String) -> ArchiveFacts {
+    ArchiveFacts {
+        archive_crc32c: Some(manifest.archive.crc32c.clone()).filter(|c| !c.is_empty()),
+        object_checksum: manifest.archive.checksum.clone(),
+        part_size: manifest.archive.part_size,
+        catalog_fingerprint: Some(fingerprint.to_string()),
+        excluded: manifest.excluded.clone(),
+        proof,
+    }
+}
+
+/// The fingerprint of the catalog rows a manifest was made from (the files it
+/// holds with the catalog's MD5s, and those it left out).
+pub fn manifest_fingerprint(manifest: &Manifest) -> Fingerprint {
+    let members = manifest
+        .members
+        .iter()
+        .map(|m| (m.folder.as_str(), m.file.as_str(), m.catalog_md5.as_deref()));
+    let excluded = manifest
+        .excluded
+        .iter()
+        .map(|e| (e.folder.as_str(), e.file.as_str(), None));
+    Fingerprint::of(members.chain(excluded))
+}
+
 impl Engine {
     /// The manifest of an archive just sent: its members with the MD5s the writer
     /// computed, and the checksums of the bytes sent.
@@ -112,6 +170,11 @@ impl Engine {
             .config
             .s3_paths
             .manifest_key(session.year(), &session.id)?;
+        self.put_manifest_at(&key, manifest).await
+    }
+
+    /// Writes a manifest at `key`.
+    async fn put_manifest_at(&self, key: &ObjectKey, manifest: &Manifest) -> Result<PutResult> {
         let body = bytes::Bytes::from(manifest.to_json());
         let checksum =
             crate::checksum::of_part(self.config.upload_settings.checksum_algorithm, &body);
@@ -121,7 +184,7 @@ impl Engine {
             encryption: self.encryption(),
             ..PutOptions::default()
         };
-        self.store.put(&key, body, Some(checksum), &options).await
+        self.store.put(key, body, Some(checksum), &options).await
     }
 
     /// Reads and parses a manifest; `None` when there is none. One larger than
@@ -146,49 +209,168 @@ impl Engine {
         Manifest::from_json(&bytes, key.as_str()).map(Some)
     }
 
-    /// The manifest of a recorded archive: the one in the bucket, else one made from
-    /// the tracking rows (so that the bytes can still be checked).
-    pub async fn manifest_of(&self, record: &ArchiveRecord) -> Result<Manifest> {
-        if let Some(year) = record_year(record) {
-            let key = self
-                .config
-                .s3_paths
-                .manifest_key(year, &record.session_id)?;
-            if let Some(m) = self.read_manifest(&key).await? {
-                return Ok(m);
-            }
-        }
+    /// The manifest a recorded archive is checked and restored against: the one
+    /// made from the tracking rows (what the client computed when it sent the
+    /// bytes), or, for a row without members (written by another tool), the
+    /// bucket's. The second value says which.
+    pub async fn trusted_manifest(&self, record: &ArchiveRecord) -> Result<(Manifest, Source)> {
         let members = self.tracker.members(&record.session_id).await?;
-        if members.is_empty() {
-            return Err(Error::Manifest {
+        if !members.is_empty() {
+            return Ok((manifest_from_rows(record, members), Source::Rows));
+        }
+        let bucket = match record_year(record) {
+            Some(year) => {
+                let key = self
+                    .config
+                    .s3_paths
+                    .manifest_key(year, &record.session_id)?;
+                self.read_manifest(&key).await?
+            }
+            None => None,
+        };
+        match bucket {
+            Some(m) => Ok((m, Source::Bucket)),
+            None => Err(Error::Manifest {
                 what: record.key.clone(),
                 message: "no manifest in the bucket and no members in the tracking tables".into(),
-            });
+            }),
         }
-        Ok(Manifest {
-            format: MANIFEST_FORMAT.into(),
-            version: MANIFEST_VERSION,
-            session_id: record.session_id.clone(),
-            session_date: record
-                .session_date
-                .as_deref()
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .unwrap_or_default(),
-            telescope: record.telescope_name.clone(),
-            camera: record.camera_name.clone(),
-            tool_version: crate::tool_version(),
-            created_at: crate::time::now(),
-            archive: ArchiveSummary {
-                key: record.key.clone(),
-                size: record.archive_size_bytes,
-                crc32c: String::new(),
-                etag: record.etag.clone(),
-                checksum: None,
-                part_size: 0,
-                data_bytes: record.original_size_bytes,
-            },
-            members,
-            excluded: Vec::new(),
-        })
     }
+
+    /// How the bucket's manifest of `record` compares with the tracking rows:
+    /// every difference, or that it is missing (empty when it agrees).
+    pub async fn manifest_problems(
+        &self,
+        record: &ArchiveRecord,
+        members: &[ManifestMember],
+    ) -> Result<Vec<String>> {
+        let Some(year) = record_year(record) else {
+            return Ok(vec![
+                "no year is recorded, so the manifest cannot be found".into(),
+            ]);
+        };
+        let key = self
+            .config
+            .s3_paths
+            .manifest_key(year, &record.session_id)?;
+        let manifest = match self.read_manifest(&key).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(vec![format!("its manifest {key} is missing")]),
+            Err(e) => return Ok(vec![format!("its manifest cannot be read: {e}")]),
+        };
+        Ok(disagreements(record, members, &manifest))
+    }
+
+    /// Writes the manifest of `record` again, from the tracking rows.
+    pub async fn repair_manifest(&self, record: &ArchiveRecord) -> Result<()> {
+        let members = self.tracker.members(&record.session_id).await?;
+        let year = record_year(record);
+        let (Some(year), false) = (year, members.is_empty()) else {
+            return Err(Error::Manifest {
+                what: record.key.clone(),
+                message: "cannot be written again: the tracking rows hold no members".into(),
+            });
+        };
+        let key = self
+            .config
+            .s3_paths
+            .manifest_key(year, &record.session_id)?;
+        self.put_manifest_at(&key, &manifest_from_rows(record, members))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Where a manifest came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Made from the tracking rows: what the client recorded at upload.
+    Rows,
+    /// Read from the bucket (rows written by another tool have no members).
+    Bucket,
+}
+
+/// The manifest of a recorded archive as the tracking rows have it.
+pub fn manifest_from_rows(record: &ArchiveRecord, members: Vec<ManifestMember>) -> Manifest {
+    let facts = record.facts.clone().unwrap_or_default();
+    Manifest {
+        format: MANIFEST_FORMAT.into(),
+        version: MANIFEST_VERSION,
+        session_id: record.session_id.clone(),
+        session_date: record
+            .session_date
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .unwrap_or_default(),
+        telescope: record.telescope_name.clone(),
+        camera: record.camera_name.clone(),
+        tool_version: crate::tool_version(),
+        created_at: record.uploaded_at.unwrap_or_else(crate::time::now),
+        archive: ArchiveSummary {
+            key: record.key.clone(),
+            size: record.archive_size_bytes,
+            crc32c: facts.archive_crc32c.unwrap_or_default(),
+            etag: record.etag.clone(),
+            checksum: facts.object_checksum,
+            part_size: facts.part_size,
+            data_bytes: record.original_size_bytes,
+        },
+        members,
+        excluded: facts.excluded,
+    }
+}
+
+/// Where the bucket's manifest disagrees with the tracking rows.
+fn disagreements(record: &ArchiveRecord, members: &[ManifestMember], m: &Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
+    if m.members.len() as u64 != record.file_count {
+        problems.push(format!(
+            "the manifest lists {} members, {} were recorded",
+            m.members.len(),
+            record.file_count
+        ));
+    }
+    if m.archive.size != record.archive_size_bytes {
+        problems.push(format!(
+            "the manifest says the archive has {} bytes, {} were recorded",
+            m.archive.size, record.archive_size_bytes
+        ));
+    }
+    if let (Some(etag), Some(recorded)) = (&m.archive.etag, &record.etag)
+        && etag != recorded
+    {
+        problems.push(format!(
+            "the manifest says ETag {etag}, {recorded} was recorded"
+        ));
+    }
+    let crc = record
+        .facts
+        .as_ref()
+        .and_then(|f| f.archive_crc32c.as_deref());
+    if let Some(crc) = crc
+        && m.archive.crc32c != crc
+    {
+        problems.push(format!(
+            "the manifest says the archive's CRC32C is {}, {crc} was recorded",
+            m.archive.crc32c
+        ));
+    }
+    if !members.is_empty() && members != m.members {
+        let differing = members
+            .iter()
+            .zip(&m.members)
+            .filter(|(a, b)| a != b)
+            .map(|(a, _)| a.path.to_string())
+            .take(5)
+            .collect::<Vec<_>>();
+        problems.push(format!(
+            "the manifest's members differ from the tracking rows{}",
+            if differing.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", differing.join(", "))
+            }
+        ));
+    }
+    problems
 }

@@ -307,7 +307,7 @@ impl Engine {
         if !meta.is_readable() {
             return Err(self.needs_restore(&key, &meta, session));
         }
-        let manifest = self.manifest_of(&record).await?;
+        let (manifest, _) = self.trusted_manifest(&record).await?;
         let only = self.chosen_members(&manifest, &options.files)?;
         let extract = ExtractOptions {
             overwrite: options.overwrite,

@@ -1,27 +1,42 @@
 //! `fitsbak sync-db`: rebuilding the tracking tables from the bucket, after the
 //! database was lost: one archive row and its members per manifest whose archive
-//! is there. Nothing is marked verified; rows that already match are left alone.
+//! is there.
+//!
+//! The tracking rows outrank the bucket: a row that disagrees with the object is
+//! reported as a conflict and left as it is. Where there is no row, an object is
+//! accepted only when it is the archive its manifest describes (size, ETag,
+//! whole-object checksum) and, when the catalog is there, the manifest's members
+//! are the catalog's files with the catalog's MD5s; the row records which proof was
+//! used. Anything else is a conflict, and nothing of it is recorded. Nothing is
+//! marked verified: `verify` does that.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::engine::manifests::{
+    facts_of, manifest_differences, manifest_fingerprint, object_differences,
+};
+use crate::error::{Error, Result};
 use crate::ids::{ObjectKey, SessionId};
 use crate::manifest::Manifest;
 use crate::store::{ObjectMeta, ObjectStoreExt};
-use crate::tracker::{ArchiveRecord, LogEntry, Operation, OperationStatus};
+use crate::tracker::{ArchiveFacts, ArchiveRecord, LogEntry, Operation, OperationStatus};
 
 /// What `sync-db` found and did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncReport {
     /// Sessions whose archive rows were created.
     pub added: Vec<SessionId>,
-    /// Sessions whose rows were brought up to date.
+    /// Sessions whose rows were brought up to date (none: rows outrank the bucket,
+    /// a disagreement is a conflict).
     pub updated: Vec<SessionId>,
     /// Sessions whose rows already matched.
     pub unchanged: Vec<SessionId>,
+    /// Archives whose object, manifest, catalog or row disagree: reported, not
+    /// recorded.
+    pub conflicts: Vec<String>,
     /// Archives in the bucket without a manifest.
     pub archives_without_manifest: Vec<String>,
     /// Manifests whose archive is not in the bucket.
@@ -30,18 +45,25 @@ pub struct SyncReport {
     pub unreadable: Vec<String>,
 }
 
-/// Where a manifest's archive stands against the row the tables have.
+impl SyncReport {
+    /// Whether something needs a person's look.
+    pub fn has_problems(&self) -> bool {
+        !self.unreadable.is_empty() || !self.conflicts.is_empty()
+    }
+}
+
+/// What to make of one manifest whose archive is in the bucket.
 enum Found {
-    /// The row matches: same key, ETag and size.
+    /// The row matches the object.
     Unchanged,
-    /// A row to write (`true`: one is there and is replaced).
-    Record(bool),
+    /// No row: record this.
+    Record(ArchiveFacts),
+    /// Something disagrees: say what.
+    Conflict(String),
 }
 
 impl Engine {
-    /// Rebuilds the tracking tables from the bucket: one archive row and its members
-    /// per manifest whose archive is there. Nothing is marked verified; rows that
-    /// already match (same ETag and size) are left as they are.
+    /// Rebuilds the tracking tables from the bucket (see the module's rules).
     pub async fn sync_db(&self, dry_run: bool) -> Result<SyncReport> {
         let paths = &self.config.s3_paths;
         let manifests = self
@@ -72,9 +94,8 @@ impl Engine {
             described.insert(manifest.archive.key.clone());
             let head = match archives.contains(&manifest.archive.key) {
                 true => {
-                    self.store
-                        .head(&ObjectKey::new(manifest.archive.key.clone())?)
-                        .await?
+                    let archive_key = ObjectKey::new(manifest.archive.key.clone())?;
+                    self.store.head(&archive_key).await?
                 }
                 false => None,
             };
@@ -83,17 +104,14 @@ impl Engine {
                 continue;
             };
             let session = manifest.session_id.clone();
-            match found(existing.get(&session), &manifest.archive.key, &head) {
+            match self.judge(&existing, &manifest, &head).await? {
                 Found::Unchanged => report.unchanged.push(session),
-                Found::Record(replaced) => {
-                    if replaced {
-                        report.updated.push(session);
-                    } else {
-                        report.added.push(session);
-                    }
+                Found::Conflict(why) => report.conflicts.push(format!("session {session}: {why}")),
+                Found::Record(facts) => {
                     if !dry_run {
-                        self.record_synced(&key, &manifest, &head).await?;
+                        self.record_synced(&key, &manifest, &head, facts).await?;
                     }
+                    report.added.push(session);
                 }
             }
         }
@@ -105,21 +123,108 @@ impl Engine {
         Ok(report)
     }
 
+    /// Whether the archive a manifest describes can be recorded, with which proof.
+    async fn judge(
+        &self,
+        existing: &HashMap<SessionId, ArchiveRecord>,
+        manifest: &Manifest,
+        head: &ObjectMeta,
+    ) -> Result<Found> {
+        let archive_key = &manifest.archive.key;
+        if let Some(row) = existing.get(&manifest.session_id) {
+            if row.etag.as_deref() == Some(head.etag.as_str())
+                && row.archive_size_bytes == head.size
+                && row.key == *archive_key
+            {
+                return Ok(Found::Unchanged);
+            }
+            return Ok(Found::Conflict(format!(
+                "the tracking row says {} ({} bytes, ETag {}), the bucket holds {archive_key} \
+                 ({} bytes, ETag {}): the row is kept (`verify` tells whether the object is \
+                 still good)",
+                row.key,
+                row.archive_size_bytes,
+                row.etag.as_deref().unwrap_or("unknown"),
+                head.size,
+                head.etag
+            )));
+        }
+        let mut problems = object_differences(manifest, head);
+        let catalog = self.catalog_agreement(manifest).await?;
+        if let Some(Err(differences)) = &catalog {
+            problems.extend(differences.iter().cloned());
+        }
+        if !problems.is_empty() {
+            return Ok(Found::Conflict(format!(
+                "not recorded: {}",
+                problems.join("; ")
+            )));
+        }
+        let checksum = if head.checksum.is_some() && manifest.archive.checksum.is_some() {
+            ", checksum"
+        } else {
+            ""
+        };
+        let proof = match catalog {
+            Some(_) => format!(
+                "sync-db: size, ETag{checksum} of the object agree with its manifest; its {} \
+                 member MD5s agree with the catalog",
+                manifest.members.len()
+            ),
+            None => format!(
+                "sync-db: size, ETag{checksum} of the object agree with its manifest (no \
+                 catalog to compare the members with)"
+            ),
+        };
+        Ok(Found::Record(facts_of(
+            manifest,
+            manifest_fingerprint(manifest),
+            proof,
+        )))
+    }
+
+    /// How the manifest's members compare with the catalog: `None` when there is no
+    /// catalog (or it does not list the session), else the differences.
+    async fn catalog_agreement(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Option<std::result::Result<(), Vec<String>>>> {
+        let ids = std::slice::from_ref(&manifest.session_id);
+        let files = match self.catalog.files(Some(ids)).await {
+            Ok(files) => files,
+            // The catalog is gone (the disaster sync-db is for): the bucket alone.
+            Err(Error::Catalog(_) | Error::Tracker(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let differences = manifest_differences(manifest, &files);
+        Ok(Some(if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(differences)
+        }))
+    }
+
     /// Records the archive a manifest describes, as `head` shows it.
     async fn record_synced(
         &self,
         key: &ObjectKey,
         manifest: &Manifest,
         head: &ObjectMeta,
+        facts: ArchiveFacts,
     ) -> Result<()> {
         let session = manifest.session();
         let archive_key = ObjectKey::new(manifest.archive.key.clone())?;
+        let notes = Some(format!("rebuilt from the bucket by {}", facts.proof));
         let mut archive = self.new_archive(
             &session,
             &archive_key,
             head,
             manifest.data_bytes(),
-            Some("rebuilt from the bucket by sync-db".into()),
+            notes,
+            facts,
         );
         archive.uploaded_at = head.last_modified.unwrap_or(manifest.created_at);
         let log = LogEntry {
@@ -133,19 +238,5 @@ impl Engine {
             .record_archive(&archive, &manifest.members, &log)
             .await?;
         Ok(())
-    }
-}
-
-fn found(row: Option<&ArchiveRecord>, archive_key: &str, head: &ObjectMeta) -> Found {
-    match row {
-        Some(r)
-            if r.etag.as_deref() == Some(head.etag.as_str())
-                && r.archive_size_bytes == head.size
-                && r.key == archive_key =>
-        {
-            Found::Unchanged
-        }
-        Some(_) => Found::Record(true),
-        None => Found::Record(false),
     }
 }

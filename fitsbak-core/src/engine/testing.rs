@@ -46,6 +46,7 @@ pub fn archive(id: &str, class: StorageClass, files: u64, bytes: u64) -> Archive
         camera_name: None,
         telescope_name: None,
         notes: None,
+        facts: None,
     }
 }
 

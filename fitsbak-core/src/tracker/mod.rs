@@ -15,6 +15,25 @@ use crate::manifest::ManifestMember;
 use crate::model::StorageClass;
 use crate::store::{MultipartId, PartReceipt, RestoreTier};
 
+/// What the client knew of an archive when it was recorded, beyond the row of
+/// `s3_backup_archives` (`s3_backup_archive_facts`): what every later check
+/// compares the bucket against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ArchiveFacts {
+    /// CRC32C of the whole tar stream, 8 hex digits.
+    pub archive_crc32c: Option<String>,
+    /// The whole-object checksum the store reported.
+    pub object_checksum: Option<crate::store::ObjectChecksum>,
+    /// Part size of the upload (0 for one PUT).
+    pub part_size: u64,
+    /// The catalog's fingerprint of the session when the archive was made.
+    pub catalog_fingerprint: Option<String>,
+    /// Catalogued files left out (missing on disk, allowed).
+    pub excluded: Vec<crate::manifest::ExcludedFile>,
+    /// How the row came to be: `upload`, `adopted: ...`, `sync-db: ...`.
+    pub proof: String,
+}
+
 /// One row of `s3_backup_archives`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ArchiveRecord {
@@ -70,8 +89,11 @@ pub struct ArchiveRecord {
     pub camera_name: Option<String>,
     /// Telescope.
     pub telescope_name: Option<String>,
-    /// Free-form notes (for example the files left out with `--allow-missing`).
+    /// Free-form notes (for example the files left out as missing).
     pub notes: Option<String>,
+    /// What was known of it when recorded (`None` for rows written by other tools
+    /// or by fitsbak before it kept them).
+    pub facts: Option<ArchiveFacts>,
 }
 
 /// What an upload records about a new archive.
@@ -111,6 +133,8 @@ pub struct NewArchive {
     pub telescope_name: Option<String>,
     /// Notes.
     pub notes: Option<String>,
+    /// What the client knows of the archive.
+    pub facts: ArchiveFacts,
 }
 
 /// `s3_backup_log.operation_type`.

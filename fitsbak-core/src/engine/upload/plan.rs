@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Hint, Result};
 use crate::ids::SessionId;
 use crate::manifest::ExcludedFile;
-use crate::model::{CatalogFile, Session};
+use crate::model::{CatalogFile, Fingerprint, Session};
 use crate::store::PutOptions;
 use crate::tags::ObjectKind;
 
@@ -17,6 +17,17 @@ use crate::tags::ObjectKind;
 pub(crate) struct Planned {
     pub plan: Arc<ArchivePlan>,
     pub excluded: Vec<ExcludedFile>,
+    /// The catalog's rows of the session, as planned.
+    pub fingerprint: Fingerprint,
+}
+
+/// The fingerprint of a session's catalog rows.
+pub(crate) fn fingerprint_of(files: &[CatalogFile]) -> Fingerprint {
+    Fingerprint::of(
+        files
+            .iter()
+            .map(|f| (f.folder.as_str(), f.file.as_str(), f.md5sum.as_deref())),
+    )
 }
 
 /// The files of a session as archive members, and those left out. Missing files
@@ -98,6 +109,7 @@ impl Engine {
         if files.is_empty() {
             return Err(Error::unusable("no files in the catalog"));
         }
+        let fingerprint = fingerprint_of(&files);
         let (id, archiver) = (session.id.clone(), self.archiver.clone());
         let (plan, excluded) = Engine::blocking("planning the archive", move || {
             let (sources, excluded) = member_sources(&id, files, allow_missing)?;
@@ -117,6 +129,7 @@ impl Engine {
         Ok(Planned {
             plan: Arc::new(plan),
             excluded,
+            fingerprint,
         })
     }
 

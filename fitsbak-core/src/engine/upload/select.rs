@@ -266,7 +266,16 @@ impl Engine {
         if row.verified || dry_run {
             return Ok(true); // a dry run sends nothing, checks included
         }
-        match self.quick_check(row).await {
+        let check = match self.quick_check(row).await {
+            // A good archive whose manifest is gone or wrong: written again from the
+            // tracking rows.
+            Ok(check) if check.repairable => {
+                self.repaired(row, crate::tracker::CheckMethod::Quick, check)
+                    .await
+            }
+            other => other,
+        };
+        match check {
             Ok(check) => {
                 self.record_check(row, &check).await?;
                 if !check.passed() {

@@ -5,16 +5,16 @@
 use std::time::Instant;
 
 use super::SessionOutcome;
-use super::plan::{Planned, snapshot_of};
+use super::plan::{Planned, fingerprint_of, snapshot_of};
 use crate::engine::Engine;
-use crate::engine::manifests::manifest_differences;
+use crate::engine::manifests::{facts_of, manifest_differences, object_differences};
 use crate::engine::transfer::{Resume, Sent};
 use crate::error::{Error, Hint, Result};
 use crate::ids::ObjectKey;
 use crate::manifest::Manifest;
 use crate::model::Session;
 use crate::store::{ObjectMeta, ObjectStoreExt};
-use crate::tracker::{LogEntry, NewArchive, Operation, OperationStatus};
+use crate::tracker::{ArchiveFacts, LogEntry, NewArchive, Operation, OperationStatus};
 
 /// An archive just sent, and what the store holds after it.
 #[derive(Clone, Copy)]
@@ -148,7 +148,16 @@ impl Engine {
                     .join(", ")
             )
         });
-        let mut archive = self.new_archive(session, key, head, plan.data_bytes(), notes.clone());
+        let facts = ArchiveFacts {
+            archive_crc32c: Some(sent.stream.crc32c.clone()),
+            object_checksum: manifest.archive.checksum.clone(),
+            part_size: sent.part_size,
+            catalog_fingerprint: Some(planned.fingerprint.to_string()),
+            excluded: planned.excluded.clone(),
+            proof: "upload: the bytes sent, checked against the stored object".into(),
+        };
+        let mut archive =
+            self.new_archive(session, key, head, plan.data_bytes(), notes.clone(), facts);
         archive.etag = sent.put.etag.clone();
         archive.version_id = sent.put.version_id.clone().or(head.version_id.clone());
         archive.archive_size_bytes = plan.total_size;
@@ -176,6 +185,7 @@ impl Engine {
         head: &ObjectMeta,
         data_bytes: u64,
         notes: Option<String>,
+        facts: ArchiveFacts,
     ) -> NewArchive {
         let rule = &self.config.backup_rules.raw_lights;
         NewArchive {
@@ -196,6 +206,7 @@ impl Engine {
             camera_name: session.camera.clone(),
             telescope_name: session.telescope.clone(),
             notes,
+            facts,
         }
     }
 
@@ -257,17 +268,21 @@ impl Engine {
             .head(key)
             .await?
             .ok_or_else(|| Error::unusable(format!("{key} disappeared")))?;
-        if head.size != manifest.archive.size {
-            return Err(Error::SizeMismatch {
-                what: key.to_string(),
-                message: format!(
-                    "holds {} bytes but its manifest says {}; left alone",
-                    head.size, manifest.archive.size
-                ),
-            });
+        let differences = object_differences(&manifest, &head);
+        if !differences.is_empty() {
+            return Err(left_alone(format!(
+                "{key} is not the archive its manifest describes ({}); left alone",
+                differences.join("; ")
+            )));
         }
         let notes = Some("adopted: found in the bucket with a matching manifest".into());
-        let archive = self.new_archive(session, key, &head, manifest.data_bytes(), notes);
+        let proof = format!(
+            "adopted: size, ETag and checksum of the object agree with its manifest, and its {} \
+             member MD5s with the catalog",
+            manifest.members.len()
+        );
+        let facts = facts_of(&manifest, fingerprint_of(&files), proof);
+        let archive = self.new_archive(session, key, &head, manifest.data_bytes(), notes, facts);
         let log = LogEntry {
             session_id: Some(session.id.clone()),
             bucket: Some(self.store.bucket()),

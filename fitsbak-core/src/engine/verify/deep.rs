@@ -4,12 +4,15 @@
 use std::io::Read;
 
 use super::CheckReport;
+use super::quick::Findings;
 use crate::checksum::StreamCrc;
 use crate::engine::Engine;
+use crate::engine::manifests::Source;
 use crate::engine::restore::body_reader;
-use crate::error::{Error, Hint, Result};
+use crate::error::{Hint, Result};
 use crate::ids::ObjectKey;
-use crate::store::ObjectStoreExt;
+use crate::manifest::Manifest;
+use crate::store::{ObjectMeta, ObjectStoreExt};
 use crate::tracker::{ArchiveRecord, CheckMethod, CheckOutcome};
 
 /// Counts a CRC over what is read through it.
@@ -27,80 +30,95 @@ impl Read for CrcReader<'_> {
 }
 
 impl Engine {
-    /// The deep check: read the object and re-hash every member.
+    /// The deep check: read the object and re-hash every member against the
+    /// tracking rows (the bucket's manifest must agree with them too).
     pub async fn deep_check(&self, record: &ArchiveRecord) -> Result<CheckReport> {
         let key = ObjectKey::new(record.key.clone())?;
-        let report = |outcome, storage_class| CheckReport {
-            session_id: record.session_id.clone(),
-            key: record.key.clone(),
-            method: CheckMethod::Deep,
-            outcome,
-            storage_class,
-            notes: Vec::new(),
-        };
+        let mut found = Findings::default();
         let Some(meta) = self.store.head(&key).await? else {
-            return Ok(report(
-                CheckOutcome::Failed(vec![format!("{key} is not in {}", self.store.describe())]),
-                None,
-            ));
+            found
+                .problems
+                .push(format!("{key} is not in {}", self.store.describe()));
+            return Ok(found.report(record, CheckMethod::Deep, None));
         };
+        let class = Some(meta.storage_class.clone());
         if !meta.is_readable() {
-            let hint = format!(
-                "{key} is in {} and must be restored before it can be read: {} (Deep Archive: \
-                 within 12 h at the Standard tier, 48 h at Bulk)",
-                meta.storage_class,
-                self.hints.text(&Hint::RestoreRequest {
-                    session: record.session_id.clone()
-                })
-            );
-            return Ok(report(
-                CheckOutcome::NeedsRestore(hint),
-                Some(meta.storage_class),
-            ));
+            return Ok(self.needs_restore_report(record, &key, &meta));
         }
-        let manifest = match self.manifest_of(record).await {
+        let (manifest, source) = match self.trusted_manifest(record).await {
             Ok(m) => m,
             Err(e) => {
-                return Ok(report(
-                    CheckOutcome::Failed(vec![e.to_string()]),
-                    Some(meta.storage_class),
-                ));
+                found.problems.push(e.to_string());
+                return Ok(found.report(record, CheckMethod::Deep, class));
             }
         };
-        let got = self.store.get(&key, None).await?;
-        let mut bridge = body_reader(got);
-        let reader = self.reader.clone();
+        if source == Source::Bucket {
+            found.notes.push(
+                "checked against the bucket's manifest: the tracking rows hold no members".into(),
+            );
+        }
+        self.check_manifest(record, &mut found).await?;
         let expected_crc = manifest.archive.crc32c.clone();
-        let checked = tokio::task::spawn_blocking(
-            move || -> Result<(crate::archive::VerifyReport, String)> {
-                let mut counted = CrcReader {
-                    inner: &mut bridge,
-                    crc: StreamCrc::default(),
-                };
-                let verified = reader.verify(&mut counted, &manifest)?;
-                Ok((verified, counted.crc.hex()))
-            },
-        )
-        .await
-        .map_err(|e| Error::task("the deep check", e))??;
-        let (verified, crc) = checked;
-        let mut problems = verified.problems();
+        let (verified, crc) = self.read_and_hash(&key, manifest).await?;
+        found.problems.extend(verified.problems());
         if verified.bytes_read != record.archive_size_bytes {
-            problems.push(format!(
+            found.problems.push(format!(
                 "read {} bytes, {} were recorded",
                 verified.bytes_read, record.archive_size_bytes
             ));
         }
         if !expected_crc.is_empty() && crc != expected_crc {
-            problems.push(format!(
-                "the archive's CRC32C is {crc}, the manifest says {expected_crc}"
+            found.problems.push(format!(
+                "the archive's CRC32C is {crc}, {expected_crc} was recorded"
             ));
         }
-        let outcome = if problems.is_empty() {
-            CheckOutcome::Passed
-        } else {
-            CheckOutcome::Failed(problems)
-        };
-        Ok(report(outcome, Some(meta.storage_class)))
+        Ok(found.report(record, CheckMethod::Deep, class))
+    }
+
+    /// Reads the whole object through the archive reader against `manifest`, and
+    /// takes the CRC32C of its bytes.
+    async fn read_and_hash(
+        &self,
+        key: &ObjectKey,
+        manifest: Manifest,
+    ) -> Result<(crate::archive::VerifyReport, String)> {
+        let got = self.store.get(key, None).await?;
+        let mut bridge = body_reader(got);
+        let reader = self.reader.clone();
+        Engine::blocking("the deep check", move || {
+            let mut counted = CrcReader {
+                inner: &mut bridge,
+                crc: StreamCrc::default(),
+            };
+            let verified = reader.verify(&mut counted, &manifest)?;
+            Ok((verified, counted.crc.hex()))
+        })
+        .await
+    }
+
+    /// The report of an archived object that must be restored before it is read.
+    fn needs_restore_report(
+        &self,
+        record: &ArchiveRecord,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+    ) -> CheckReport {
+        let hint = format!(
+            "{key} is in {} and must be restored before it can be read: {} (Deep Archive: \
+             within 12 h at the Standard tier, 48 h at Bulk)",
+            meta.storage_class,
+            self.hints.text(&Hint::RestoreRequest {
+                session: record.session_id.clone()
+            })
+        );
+        CheckReport {
+            session_id: record.session_id.clone(),
+            key: record.key.clone(),
+            method: CheckMethod::Deep,
+            outcome: CheckOutcome::NeedsRestore(hint),
+            storage_class: Some(meta.storage_class.clone()),
+            notes: Vec::new(),
+            repairable: false,
+        }
     }
 }

@@ -6,6 +6,16 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::tracker::{ArchiveRecord, CheckMethod, CheckOutcome};
 
+/// The size and MD5 of a file, which must be a regular file (following links):
+/// a FIFO or a device would block or never end, and is not what was archived.
+fn regular_file_hash(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    hash_file(path)
+}
+
 impl Engine {
     /// The local check: re-hash the source files against the manifest.
     pub async fn local_check(&self, record: &ArchiveRecord) -> Result<CheckReport> {
@@ -16,15 +26,16 @@ impl Engine {
             outcome,
             storage_class: None,
             notes: Vec::new(),
+            repairable: false,
         };
-        let manifest = match self.manifest_of(record).await {
-            Ok(m) => m,
+        let manifest = match self.trusted_manifest(record).await {
+            Ok((m, _)) => m,
             Err(e) => return Ok(report(CheckOutcome::Failed(vec![e.to_string()]))),
         };
         let problems = tokio::task::spawn_blocking(move || {
             let mut problems = Vec::new();
             for m in &manifest.members {
-                match hash_file(std::path::Path::new(&m.source_path)) {
+                match regular_file_hash(std::path::Path::new(&m.source_path)) {
                     Err(e) => {
                         problems.push(format!("source file {} cannot be read: {e}", m.source_path))
                     }

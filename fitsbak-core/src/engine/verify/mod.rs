@@ -63,6 +63,10 @@ pub struct CheckReport {
     pub storage_class: Option<StorageClass>,
     /// Things worth knowing that are not failures (a storage class transition).
     pub notes: Vec<String>,
+    /// The archive is good and only its manifest in the bucket is missing or
+    /// disagrees with the tracking rows: writing it again from the rows repairs it.
+    #[serde(skip)]
+    pub repairable: bool,
 }
 
 fn outcome_name<S: serde::Serializer>(
@@ -99,6 +103,7 @@ impl Engine {
         &self,
         filter: &super::list_sessions::SessionFilter,
         methods: &[CheckMethod],
+        repair: bool,
     ) -> Result<Vec<CheckReport>> {
         let records = self
             .select_archives(filter.session_id.as_ref(), filter.year)
@@ -111,7 +116,7 @@ impl Engine {
         let mut reports = Vec::new();
         for record in &records {
             for method in methods {
-                match self.check_one(record, *method).await {
+                match self.check_one(record, *method, repair).await {
                     Ok(check) => reports.push(check),
                     Err(e) => {
                         self.progress.run_finished();
@@ -127,13 +132,17 @@ impl Engine {
 
     /// Runs and records one check. A failure to check is a failed check, unless
     /// no check can succeed (credentials, bucket, permissions): that stops the run.
-    async fn check_one(&self, record: &ArchiveRecord, method: CheckMethod) -> Result<CheckReport> {
+    async fn check_one(
+        &self,
+        record: &ArchiveRecord,
+        method: CheckMethod,
+        repair: bool,
+    ) -> Result<CheckReport> {
         let item = format!("{} ({})", record.session_id, method.name());
         self.progress.item_started(&item, 0);
-        let check = match method {
-            CheckMethod::Quick => self.quick_check(record).await,
-            CheckMethod::Deep => self.deep_check(record).await,
-            CheckMethod::Local => self.local_check(record).await,
+        let check = match self.run_check(record, method).await {
+            Ok(check) if repair && check.repairable => self.repaired(record, method, check).await,
+            other => other,
         };
         let check = match check {
             Ok(check) => check,
@@ -145,6 +154,7 @@ impl Engine {
                 outcome: CheckOutcome::Failed(vec![e.to_string()]),
                 storage_class: None,
                 notes: Vec::new(),
+                repairable: false,
             },
         };
         self.record_check(record, &check).await?;
@@ -156,6 +166,34 @@ impl Engine {
             CheckOutcome::NeedsRestore(h) => ItemOutcome::Skipped { reason: h.clone() },
         };
         self.progress.item_finished(&item, &outcome);
+        Ok(check)
+    }
+
+    async fn run_check(&self, record: &ArchiveRecord, method: CheckMethod) -> Result<CheckReport> {
+        match method {
+            CheckMethod::Quick => self.quick_check(record).await,
+            CheckMethod::Deep => self.deep_check(record).await,
+            CheckMethod::Local => self.local_check(record).await,
+        }
+    }
+
+    /// Writes the manifest of an archive whose check failed only for its manifest
+    /// again from the tracking rows, and checks once more.
+    pub(crate) async fn repaired(
+        &self,
+        record: &ArchiveRecord,
+        method: CheckMethod,
+        failed: CheckReport,
+    ) -> Result<CheckReport> {
+        if let Err(e) = self.repair_manifest(record).await {
+            tracing::warn!("session {}: {e}", record.session_id);
+            return Ok(failed);
+        }
+        let mut check = self.run_check(record, method).await?;
+        check.notes.push(format!(
+            "its manifest was written again from the tracking rows ({})",
+            failed.reasons().join("; ")
+        ));
         Ok(check)
     }
 

@@ -4,19 +4,50 @@
 
 use super::CheckReport;
 use crate::engine::Engine;
-use crate::engine::manifests::record_year;
 use crate::error::{Result, StoreErrorKind};
 use crate::ids::ObjectKey;
-use crate::manifest::Manifest;
 use crate::store::{ObjectMeta, ObjectStoreExt};
 use crate::tags::ObjectKind;
 use crate::tracker::{ArchiveRecord, CheckMethod, CheckOutcome};
 
-/// What a check found: problems fail it, notes are worth knowing.
+/// What a check found: problems fail it (those of the manifest apart: they can be
+/// repaired from the rows), notes are worth knowing.
 #[derive(Default)]
-struct Findings {
-    problems: Vec<String>,
-    notes: Vec<String>,
+pub(super) struct Findings {
+    pub problems: Vec<String>,
+    pub manifest_problems: Vec<String>,
+    pub notes: Vec<String>,
+    /// The rows hold the members, so the manifest can be written again.
+    pub rows_have_members: bool,
+}
+
+impl Findings {
+    /// The report of a check that found these.
+    pub fn report(
+        self,
+        record: &ArchiveRecord,
+        method: CheckMethod,
+        storage_class: Option<crate::model::StorageClass>,
+    ) -> CheckReport {
+        let repairable = self.problems.is_empty()
+            && !self.manifest_problems.is_empty()
+            && self.rows_have_members;
+        let mut problems = self.problems;
+        problems.extend(self.manifest_problems);
+        CheckReport {
+            session_id: record.session_id.clone(),
+            key: record.key.clone(),
+            method,
+            outcome: if problems.is_empty() {
+                CheckOutcome::Passed
+            } else {
+                CheckOutcome::Failed(problems)
+            },
+            storage_class,
+            notes: self.notes,
+            repairable,
+        }
+    }
 }
 
 impl Engine {
@@ -36,19 +67,7 @@ impl Engine {
                 self.check_manifest(record, &mut found).await?;
             }
         }
-        let outcome = if found.problems.is_empty() {
-            CheckOutcome::Passed
-        } else {
-            CheckOutcome::Failed(found.problems)
-        };
-        Ok(CheckReport {
-            session_id: record.session_id.clone(),
-            key: record.key.clone(),
-            method: CheckMethod::Quick,
-            outcome,
-            storage_class,
-            notes: found.notes,
-        })
+        Ok(found.report(record, CheckMethod::Quick, storage_class))
     }
 
     /// The object's tags must be those the config writes.
@@ -78,29 +97,16 @@ impl Engine {
     }
 
     /// The manifest must be there and agree with the tracking rows.
-    async fn check_manifest(&self, record: &ArchiveRecord, found: &mut Findings) -> Result<()> {
-        let Some(year) = record_year(record) else {
-            found
-                .problems
-                .push("no year is recorded, so the manifest cannot be found".into());
-            return Ok(());
-        };
-        let manifest_key = self
-            .config
-            .s3_paths
-            .manifest_key(year, &record.session_id)?;
-        match self.read_manifest(&manifest_key).await {
-            Ok(None) => found
-                .problems
-                .push(format!("its manifest {manifest_key} is missing")),
-            Err(e) => found
-                .problems
-                .push(format!("its manifest cannot be read: {e}")),
-            Ok(Some(m)) => {
-                let members = self.tracker.members(&record.session_id).await?;
-                manifest_matches(record, &m, &members, found);
-            }
-        }
+    pub(super) async fn check_manifest(
+        &self,
+        record: &ArchiveRecord,
+        found: &mut Findings,
+    ) -> Result<()> {
+        let members = self.tracker.members(&record.session_id).await?;
+        found.rows_have_members = !members.is_empty();
+        found
+            .manifest_problems
+            .extend(self.manifest_problems(record, &members).await?);
         Ok(())
     }
 }
@@ -132,44 +138,5 @@ fn object_matches(
         found
             .notes
             .push(format!("moved from {previous} to {}", meta.storage_class));
-    }
-}
-
-/// The manifest's member count, archive size and members against the rows.
-fn manifest_matches(
-    record: &ArchiveRecord,
-    m: &Manifest,
-    members: &[crate::manifest::ManifestMember],
-    found: &mut Findings,
-) {
-    if m.members.len() as u64 != record.file_count {
-        found.problems.push(format!(
-            "the manifest lists {} members, {} were recorded",
-            m.members.len(),
-            record.file_count
-        ));
-    }
-    if m.archive.size != record.archive_size_bytes {
-        found.problems.push(format!(
-            "the manifest says the archive has {} bytes, {} were recorded",
-            m.archive.size, record.archive_size_bytes
-        ));
-    }
-    if !members.is_empty() && members != m.members {
-        let differing = members
-            .iter()
-            .zip(&m.members)
-            .filter(|(a, b)| a != b)
-            .map(|(a, _)| a.path.to_string())
-            .take(5)
-            .collect::<Vec<_>>();
-        found.problems.push(format!(
-            "the manifest's members differ from the tracking rows{}",
-            if differing.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", differing.join(", "))
-            }
-        ));
     }
 }
