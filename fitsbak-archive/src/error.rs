@@ -74,8 +74,8 @@ pub enum ArchiveError {
     #[error("writing the archive: {0}")]
     Sink(std::io::Error),
 
-    /// The tar stream could not be read.
-    #[error("reading the archive: {0}")]
+    /// The tar stream could not be read (it is not a tar, or it ends early).
+    #[error("reading the archive: {}", printable(.0))]
     Stream(std::io::Error),
 
     /// Members were refused during extraction; nothing was written for them.
@@ -90,7 +90,10 @@ pub enum ArchiveError {
     },
 
     /// An extracted file does not match the manifest.
-    #[error("{member}: {what} (expected {expected}, found {actual}); the file was not kept")]
+    #[error("{member}: {what} (expected {expected}, found {actual}); {}", match kept {
+        Some(path) => format!("its bytes are kept aside in {}", path.display()),
+        None => "the file was not kept".to_owned(),
+    })]
     Corrupt {
         /// The member.
         member: String,
@@ -100,6 +103,8 @@ pub enum ArchiveError {
         expected: String,
         /// What was read.
         actual: String,
+        /// Where the bytes read were put aside, if they were.
+        kept: Option<PathBuf>,
     },
 
     /// A file or directory could not be written during extraction.
@@ -110,6 +115,26 @@ pub enum ArchiveError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// An error's text without control characters and at most 200 characters long:
+/// the tar reader quotes the bytes it could not parse, which may be anything.
+fn printable(e: &std::io::Error) -> String {
+    let text: String = e
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{fffd}' {
+                '.'
+            } else {
+                c
+            }
+        })
+        .collect();
+    match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
+    }
 }
 
 impl From<ArchiveError> for fitsbak_core::Error {

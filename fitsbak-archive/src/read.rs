@@ -1,12 +1,17 @@
 //! Reading archives back: re-hashing every member against the manifest, and
 //! extracting without ever writing outside the target directory.
 //!
-//! Extraction goes through `tar`'s `unpack_in` only, into a staging directory inside
-//! the target, after the member has been checked against the manifest (a regular
-//! file, a clean relative path below `{session_id}/`, listed in the manifest). The
-//! staged file is re-hashed, then moved to its destination, whose parents are
-//! created one by one and must be real directories (never symlinks). A refused
-//! member is skipped, named, and the extraction fails at the end.
+//! A member is extracted only after it has been checked against the manifest (a
+//! regular file, a clean relative path below `{session_id}/`, listed in the
+//! manifest). Its bytes are copied, and hashed on the way, into a new file of a
+//! staging directory fitsbak has just created inside the target under a random
+//! name (`create_new`: nothing planted there is ever opened), then moved to the
+//! destination when size and MD5 are the manifest's. The destination's parents are
+//! created one by one, must be real directories (never symlinks) and must resolve
+//! inside the target. Bytes that are not the manifest's are kept aside as
+//! `{destination}.fitsbak-mismatch`, and the extraction fails naming them. A
+//! refused member is skipped, named, and the extraction fails at the end. The
+//! staging directory is removed on every exit.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -21,9 +26,6 @@ use fitsbak_core::manifest::{Manifest, ManifestMember};
 use md5::{Digest, Md5};
 
 use crate::error::ArchiveError;
-
-/// Name of the staging directory inside the target.
-pub const STAGING_DIR: &str = ".fitsbak-partial";
 
 /// An `io::Write` that hashes what it is given and counts it.
 #[derive(Default)]
@@ -259,58 +261,202 @@ fn existing(dest: &Path, member: &ManifestMember, overwrite: bool) -> Result<boo
     }
 }
 
-/// Checks a staged file against the manifest and moves it to `dest`.
+/// Prefix of the staging directory's name inside the target. The rest of the name
+/// is random and the directory is created new (never reused), so neither a
+/// catalogued folder nor a planted entry can be it.
+pub const STAGING_PREFIX: &str = ".fitsbak-staging-";
+
+/// Suffix of a restored file whose bytes are not the expected ones: kept beside
+/// its destination for a person to look at, never at the destination.
+pub const MISMATCH_SUFFIX: &str = ".fitsbak-mismatch";
+
+/// A staging directory just made inside the target; it goes, with everything in
+/// it, when dropped (on every exit, error or not).
+struct Staging {
+    dir: PathBuf,
+    files: u64,
+}
+
+impl Staging {
+    fn new(target: &Path) -> Result<Self, ArchiveError> {
+        let write_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ArchiveError::Write { path, source }
+        };
+        fs::create_dir_all(target).map_err(write_err(target))?;
+        let mut last = None;
+        for _ in 0..8 {
+            let dir = target.join(format!("{STAGING_PREFIX}{:016x}", random_u64()));
+            match fs::create_dir(&dir) {
+                Ok(()) => return Ok(Self { dir, files: 0 }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(write_err(&dir)(e)),
+            }
+        }
+        Err(write_err(target)(last.unwrap_or_else(|| {
+            io::Error::other("no fresh staging directory could be made")
+        })))
+    }
+
+    /// Copies `member`'s bytes from `data` into a new file of the staging
+    /// directory (created, never opened if it exists), hashing them on the way;
+    /// one byte past the size is read to tell a body that is too long.
+    fn stage(
+        &mut self,
+        data: &mut dyn Read,
+        member: &ManifestMember,
+    ) -> Result<Staged, ArchiveError> {
+        self.files += 1;
+        let path = self.dir.join(format!("{}.part", self.files));
+        let write_err = |source| ArchiveError::Write {
+            path: path.clone(),
+            source,
+        };
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(write_err)?;
+        let mut sink = Hashing {
+            inner: file,
+            sink: HashSink::default(),
+            failed: None,
+        };
+        if let Err(e) = io::copy(&mut data.take(member.size + 1), &mut sink) {
+            // A failed write is the target's (full, read-only), not the archive's.
+            return Err(match sink.failed.take() {
+                Some(source) => ArchiveError::Write { path, source },
+                None => ArchiveError::Stream(e),
+            });
+        }
+        let mtime =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(member.mtime.max(0) as u64);
+        sink.inner.set_modified(mtime).map_err(write_err)?;
+        let (md5, size) = sink.sink.finish();
+        Ok(Staged { path, md5, size })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // `remove_dir_all` never follows a symbolic link it finds inside.
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// 64 random bits from the standard library's per-process random hash keys.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    hasher.finish()
+}
+
+/// Writes to a file and hashes what it writes; a write error is kept, so that it
+/// can be told from a read error after `io::copy`.
+struct Hashing {
+    inner: File,
+    sink: HashSink,
+    failed: Option<io::Error>,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match self.inner.write(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e), // retried
+            Err(e) => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                return Err(io::Error::new(kind, "writing the staged file"));
+            }
+        };
+        self.sink.md5.update(&buf[..n]);
+        self.sink.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A member's bytes in the staging directory, with their MD5 and size.
+struct Staged {
+    path: PathBuf,
+    md5: String,
+    size: u64,
+}
+
+/// Moves a staged member to `dest` when its bytes are the manifest's; otherwise
+/// keeps them aside at `{dest}.fitsbak-mismatch` and fails naming it.
 fn finish_file(
-    staged: &Path,
+    staged: Staged,
     dest: &Path,
     target: &Path,
     member: &ManifestMember,
 ) -> Result<(), ArchiveError> {
-    let write_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ArchiveError::Write { path, source }
-    };
-    let (md5, size) = hash_file(staged).map_err(write_err(staged))?;
-    let corrupt = if size != member.size {
-        Some(("size", member.size.to_string(), size.to_string()))
-    } else if md5 != member.md5 {
-        Some(("MD5", member.md5.clone(), md5))
+    let corrupt = if staged.size != member.size {
+        let actual = if staged.size > member.size {
+            format!("more than {}", member.size)
+        } else {
+            staged.size.to_string()
+        };
+        Some(("size", member.size.to_string(), actual))
+    } else if staged.md5 != member.md5 {
+        Some(("MD5", member.md5.clone(), staged.md5.clone()))
     } else {
         None
     };
-    if let Some((what, expected, actual)) = corrupt {
-        let _ = fs::remove_file(staged);
-        return Err(ArchiveError::Corrupt {
-            member: member.path.to_string(),
-            what,
-            expected,
-            actual,
+    let parent = dest.parent().unwrap_or(target);
+    ensure_dirs(target, parent)?;
+    inside(target, parent)?;
+    let Some((what, expected, actual)) = corrupt else {
+        return fs::rename(&staged.path, dest).map_err(|source| ArchiveError::Write {
+            path: dest.to_owned(),
+            source,
         });
-    }
-    if let Some(parent) = dest.parent() {
-        ensure_dirs(target, parent)?;
-    }
-    fs::rename(staged, dest).map_err(write_err(dest))
+    };
+    let mut aside = dest.as_os_str().to_owned();
+    aside.push(MISMATCH_SUFFIX);
+    let aside = PathBuf::from(aside);
+    let kept = match fs::symlink_metadata(&aside) {
+        // Never replace something that is not a file fitsbak put aside before.
+        Ok(meta) if !meta.file_type().is_file() => None,
+        _ => fs::rename(&staged.path, &aside).ok().map(|()| aside),
+    };
+    Err(ArchiveError::Corrupt {
+        member: member.path.to_string(),
+        what,
+        expected,
+        actual,
+        kept,
+    })
 }
 
-/// A fresh staging directory inside `target`.
-fn staging(target: &Path) -> Result<PathBuf, ArchiveError> {
-    fs::create_dir_all(target).map_err(|source| ArchiveError::Write {
-        path: target.to_owned(),
-        source,
-    })?;
-    let dir = target.join(STAGING_DIR);
-    if fs::symlink_metadata(&dir).is_ok() {
-        fs::remove_dir_all(&dir).map_err(|source| ArchiveError::Write {
-            path: dir.clone(),
+/// Fails unless `dir`, resolved, is `target` or below it.
+fn inside(target: &Path, dir: &Path) -> Result<(), ArchiveError> {
+    let resolve = |p: &Path| {
+        fs::canonicalize(p).map_err(|source| ArchiveError::Write {
+            path: p.to_owned(),
             source,
-        })?;
+        })
+    };
+    let (root, resolved) = (resolve(target)?, resolve(dir)?);
+    if resolved.starts_with(&root) {
+        Ok(())
+    } else {
+        Err(ArchiveError::Write {
+            path: dir.to_owned(),
+            source: io::Error::other(format!(
+                "resolves to {}, outside {}",
+                resolved.display(),
+                root.display()
+            )),
+        })
     }
-    fs::create_dir(&dir).map_err(|source| ArchiveError::Write {
-        path: dir.clone(),
-        source,
-    })?;
-    Ok(dir)
 }
 
 /// Why an entry cannot be extracted, if it cannot.
@@ -341,10 +487,9 @@ fn refusal(
 
 /// Puts one member at `dest` (through the staging directory), unless a file with
 /// the right MD5 is there already.
-fn unpack_member<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    name: &str,
-    stage: &Path,
+fn unpack_member(
+    data: &mut dyn Read,
+    stage: &mut Staging,
     dest: &Path,
     target: &Path,
     member: &ManifestMember,
@@ -353,24 +498,8 @@ fn unpack_member<R: Read>(
     if existing(dest, member, options.overwrite)? {
         return Ok(ExtractAction::AlreadyPresent);
     }
-    entry.set_preserve_permissions(false);
-    entry.set_preserve_mtime(true);
-    entry.set_unpack_xattrs(false);
-    match entry.unpack_in(stage) {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(ArchiveError::Refused(vec![format!(
-                "{name:?} would land outside the target"
-            )]));
-        }
-        Err(source) => {
-            return Err(ArchiveError::Write {
-                path: stage.join(member.path.as_str()),
-                source,
-            });
-        }
-    }
-    finish_file(&stage.join(member.path.as_str()), dest, target, member)?;
+    let staged = stage.stage(data, member)?;
+    finish_file(staged, dest, target, member)?;
     Ok(ExtractAction::Written)
 }
 
@@ -401,7 +530,7 @@ pub fn extract(
     target: &Path,
     options: &ExtractOptions,
 ) -> Result<Vec<ExtractedFile>, ArchiveError> {
-    let stage = staging(target)?;
+    let mut stage = Staging::new(target)?;
     let expected = manifest.by_path();
     let mut refused = Vec::new();
     let mut failure: Option<ArchiveError> = None;
@@ -438,7 +567,7 @@ pub fn extract(
                 continue;
             }
         };
-        let outcome = unpack_member(&mut entry, &name, &stage, &dest, target, member, options);
+        let outcome = unpack_member(&mut entry, &mut stage, &dest, target, member, options);
         match outcome {
             Ok(action) => done.push(ExtractedFile {
                 path: member.path.clone(),
@@ -452,7 +581,7 @@ pub fn extract(
             }
         }
     }
-    let _ = fs::remove_dir_all(&stage);
+    drop(stage);
     if !refused.is_empty() {
         return Err(ArchiveError::Refused(refused));
     }
@@ -507,43 +636,15 @@ pub fn extract_member(
         size: member.size,
         action,
     };
-    if existing(&dest, member, options.overwrite)? {
-        return Ok(done(ExtractAction::AlreadyPresent));
-    }
-    fs::create_dir_all(target).map_err(|source| ArchiveError::Write {
-        path: target.to_owned(),
-        source,
-    })?;
-    let stage = target.join(STAGING_DIR);
-    ensure_dirs(target, &stage)?;
-    let staged = stage.join(format!("{}.part", member.path.file_name()));
-    let write_err = |source| ArchiveError::Write {
-        path: staged.clone(),
-        source,
-    };
-    let mut file = File::create(&staged).map_err(write_err)?;
-    // One byte past the size tells a body that is too long.
-    let copied =
-        io::copy(&mut data.take(member.size + 1), &mut file).map_err(ArchiveError::Stream)?;
-    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(member.mtime.max(0) as u64);
-    file.set_modified(mtime).map_err(write_err)?;
-    drop(file);
-    if copied != member.size {
-        let _ = fs::remove_file(&staged);
-        return Err(ArchiveError::Corrupt {
-            member: member.path.to_string(),
-            what: "size",
-            expected: member.size.to_string(),
-            actual: if copied > member.size {
-                format!("more than {}", member.size)
-            } else {
-                copied.to_string()
-            },
-        });
-    }
-    finish_file(&staged, &dest, target, member)?;
-    let _ = fs::remove_dir(&stage);
-    Ok(done(ExtractAction::Written))
+    let action = unpack_member(
+        data,
+        &mut Staging::new(target)?,
+        &dest,
+        target,
+        member,
+        options,
+    )?;
+    Ok(done(action))
 }
 
 #[cfg(test)]

@@ -31,7 +31,8 @@ impl HintText for CliHints {
             Hint::ResumeUpload => "the next `fitsbak upload` resumes it".into(),
             Hint::ApplyLifecycle => "fitsbak lifecycle apply".into(),
             Hint::AbortStale => {
-                "fitsbak doctor --abort-stale (or `fitsbak upload` to resume the ones it started)"
+                "fitsbak doctor --abort-stale (`fitsbak upload` resumes the session archives it \
+                 started; `fitsbak backup-db` aborts the snapshot uploads a stopped run left)"
                     .into()
             }
             Hint::InitConfig => "write one with `fitsbak init-config`".into(),

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::SessionId;
-use crate::model::{CatalogFile, SessionPaths, SessionScan};
+use std::collections::HashMap;
+
+use crate::model::{CatalogFile, Fingerprint, SessionPaths, SessionScan};
 
 /// Read access to the cataloger's `imaging_sessions` and `fits_files`.
 ///
@@ -28,4 +30,12 @@ pub trait Catalog: Send + Sync {
     /// grouped by session: the lean read behind the size reports.
     #[allow(clippy::needless_lifetimes)] // mockall needs the lifetime named
     async fn file_paths<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<SessionPaths>>;
+
+    /// The [`Fingerprint`] of the rows of `sessions` (of every session when
+    /// `None`): what tells that the catalog changed since an archive was made.
+    #[allow(clippy::needless_lifetimes)] // mockall needs the lifetime named
+    async fn fingerprints<'a>(
+        &self,
+        sessions: Option<&'a [SessionId]>,
+    ) -> Result<HashMap<SessionId, Fingerprint>>;
 }

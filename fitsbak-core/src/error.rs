@@ -161,6 +161,22 @@ pub enum Error {
         hint: Option<Hint>,
     },
 
+    /// The catalog no longer lists some files of the session's archive, or lists
+    /// them with another MD5: an archive made now would not hold their backed-up
+    /// bytes, and replacing the old one in a bucket without versioning loses them.
+    #[error(
+        "the catalog changed since the backup: {}; the archive in the bucket is the only copy of the old bytes and the bucket keeps no versions",
+        drift_words(removed, changed)
+    )]
+    CatalogChanged {
+        /// Members the catalog no longer lists (`folder/file`).
+        removed: Vec<String>,
+        /// Members the catalog lists with another MD5.
+        changed: Vec<String>,
+        /// What the caller can do about it.
+        hint: Option<Hint>,
+    },
+
     /// The config turns writes off, or lacks a setting this needs.
     #[error("{message}")]
     NotConfigured {
@@ -344,6 +360,7 @@ impl Error {
             | Error::NoArchive { hint, .. }
             | Error::MissingFiles { hint, .. }
             | Error::NeedsRestore { hint, .. }
+            | Error::CatalogChanged { hint, .. }
             | Error::Unusable { hint, .. } => hint.clone(),
             Error::Config(e) => e.hint(),
             _ => None,
@@ -378,11 +395,39 @@ impl Error {
             Error::NoArchive { .. } => "no-archive",
             Error::MissingFiles { .. } => "missing-files",
             Error::NeedsRestore { .. } => "needs-restore",
+            Error::CatalogChanged { .. } => "catalog-changed",
             Error::NotConfigured { .. } => "not-configured",
             Error::TaskFailed { .. } => "task-failed",
             Error::Unusable { .. } => "unusable",
         }
     }
+}
+
+/// "2 file(s) removed (a, b), 1 with a new MD5 (c)", at most five names each.
+fn drift_words(removed: &[String], changed: &[String]) -> String {
+    let list = |names: &[String]| {
+        let mut shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if names.len() > 5 {
+            shown.push_str(&format!(", and {} more", names.len() - 5));
+        }
+        shown
+    };
+    let mut parts = Vec::new();
+    if !removed.is_empty() {
+        parts.push(format!(
+            "{} file(s) no longer catalogued ({})",
+            removed.len(),
+            list(removed)
+        ));
+    }
+    if !changed.is_empty() {
+        parts.push(format!(
+            "{} file(s) with a new MD5 ({})",
+            changed.len(),
+            list(changed)
+        ));
+    }
+    parts.join(", ")
 }
 
 /// What kind of object store failure it was; the engine branches on this.

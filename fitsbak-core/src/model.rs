@@ -180,7 +180,21 @@ pub enum StorageClass {
     Other(String),
 }
 
+/// Deep Archive bills at least 180 days of storage.
+pub const DEEP_ARCHIVE_MINIMUM_DAYS: u32 = 180;
+
 impl StorageClass {
+    /// The days of storage AWS bills at least in this class, however soon the
+    /// object is deleted or overwritten.
+    pub fn minimum_days(&self) -> Option<u32> {
+        match self {
+            Self::DeepArchive => Some(DEEP_ARCHIVE_MINIMUM_DAYS),
+            Self::Glacier | Self::GlacierIr => Some(90),
+            Self::StandardIa | Self::OnezoneIa => Some(30),
+            _ => None,
+        }
+    }
+
     /// The name S3 uses.
     pub fn as_str(&self) -> &str {
         match self {

@@ -3,11 +3,13 @@
 //! The blocking methods of the same names stay available on [`Database`] for
 //! callers without a runtime.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use fitsbak_core::catalog::Catalog;
 use fitsbak_core::ids::SessionId;
 use fitsbak_core::manifest::ManifestMember;
-use fitsbak_core::model::{CatalogFile, SessionPaths, SessionScan};
+use fitsbak_core::model::{CatalogFile, Fingerprint, SessionPaths, SessionScan};
 use fitsbak_core::store::MultipartId;
 use fitsbak_core::tracker::{
     ArchiveRecord, ArchiveTracker, CheckRecord, DbSnapshotRecord, InflightUpload, LogEntry,
@@ -50,6 +52,15 @@ impl Catalog for Database {
     async fn file_paths<'a>(&self, sessions: Option<&'a [SessionId]>) -> Result<Vec<SessionPaths>> {
         let sessions = sessions.map(<[SessionId]>::to_vec);
         self.run(move |db| db.file_paths(sessions.as_deref())).await
+    }
+
+    async fn fingerprints<'a>(
+        &self,
+        sessions: Option<&'a [SessionId]>,
+    ) -> Result<HashMap<SessionId, Fingerprint>> {
+        let sessions = sessions.map(<[SessionId]>::to_vec);
+        self.run(move |db| db.fingerprints(sessions.as_deref()))
+            .await
     }
 }
 

@@ -1,11 +1,12 @@
 //! Reading the cataloger's `imaging_sessions` and `fits_files`.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
 use fitsbak_core::ids::SessionId;
 use fitsbak_core::model::{
-    CatalogFile, FolderFiles, RejectedSession, Session, SessionPaths, SessionScan,
+    CatalogFile, Fingerprint, FolderFiles, RejectedSession, Session, SessionPaths, SessionScan,
 };
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
@@ -122,17 +123,11 @@ impl Database {
     }
 
     fn scan_files(&self, sessions: Option<&[SessionId]>) -> Result<Vec<CatalogFile>, DbError> {
-        let conn = self.catalog_conn()?;
         let c = &self.columns;
-        let filter = match sessions {
-            Some(_) => "f.imaging_session_id IN (SELECT value FROM json_each(?1))",
-            None => "f.imaging_session_id IS NOT NULL",
-        };
         let sql = format!(
             "SELECT {id}, f.imaging_session_id, f.file, f.folder, {frame_type}, {md5sum},
                     {object}, {filter_col}, {bad}, {not_found}
-             FROM fits_files f WHERE {filter}
-             ",
+             FROM fits_files f WHERE {filter}",
             id = c.file("id"),
             frame_type = c.file("frame_type"),
             md5sum = c.file("md5sum"),
@@ -140,89 +135,57 @@ impl Database {
             filter_col = c.file("filter"),
             bad = c.file("bad"),
             not_found = c.file("file_not_found"),
+            filter = session_filter(sessions),
         );
-        let err = |e| self.catalog_err("reading fits_files", e);
-        let mut stmt = conn.prepare(&sql).map_err(err)?;
-        let ids_json;
-        let mut rows = match sessions {
-            Some(ids) => {
-                ids_json =
-                    serde_json::to_string(&ids.iter().map(SessionId::as_str).collect::<Vec<_>>())
-                        .expect("strings serialise");
-                stmt.query([&ids_json]).map_err(err)?
-            }
-            None => stmt.query([]).map_err(err)?,
-        };
         let base = self.catalog_dir();
         let mut files = Vec::new();
-        // Consecutive rows share their session id; validate it once per run of rows.
-        let mut current: Option<(String, Option<SessionId>)> = None;
-        while let Some(row) = rows.next().map_err(err)? {
-            let raw_session = text(row, 1).map_err(err)?.unwrap_or_default();
-            if current.as_ref().is_none_or(|(raw, _)| *raw != raw_session) {
-                let id = SessionId::new(raw_session.clone()).ok();
-                current = Some((raw_session, id));
-            }
-            let Some((_, Some(session_id))) = &current else {
-                continue; // a rejected session's files
+        let mut ids = RowSessions::default();
+        self.each_file_row(&sql, sessions, |row| {
+            let Some(session_id) = ids.of(row, 1)? else {
+                return Ok(()); // a rejected session's files
             };
-            let file = text(row, 2).map_err(err)?.unwrap_or_default();
-            let folder = text(row, 3).map_err(err)?.unwrap_or_default();
+            let file = text(row, 2)?.unwrap_or_default();
+            let folder = text(row, 3)?.unwrap_or_default();
             let path = resolve(&base, &folder, &file);
             files.push(CatalogFile {
-                id: row.get::<_, Option<i64>>(0).map_err(err)?.unwrap_or(0),
+                id: row.get::<_, Option<i64>>(0)?.unwrap_or(0),
                 session_id: session_id.clone(),
                 file,
                 folder,
                 path,
-                frame_type: text(row, 4).map_err(err)?,
-                md5sum: text(row, 5)
-                    .map_err(err)?
-                    .map(|m| m.trim().to_ascii_lowercase())
-                    .filter(|m| !m.is_empty()),
-                object: text(row, 6).map_err(err)?,
-                filter: text(row, 7).map_err(err)?,
-                bad: flag(row, 8).map_err(err)?,
-                file_not_found: flag(row, 9).map_err(err)?,
+                frame_type: text(row, 4)?,
+                md5sum: md5_of(text(row, 5)?),
+                object: text(row, 6)?,
+                filter: text(row, 7)?,
+                bad: flag(row, 8)?,
+                file_not_found: flag(row, 9)?,
             });
-        }
+            Ok(())
+        })?;
         Ok(files)
     }
-}
 
-impl Database {
     fn scan_file_paths(
         &self,
         sessions: Option<&[SessionId]>,
     ) -> Result<Vec<SessionPaths>, DbError> {
-        let conn = self.catalog_conn()?;
         // Without a filter, a plain table scan (rows with no session are skipped
         // below) is faster than anything an index could offer.
         let sql = match sessions {
-            Some(_) => {
-                "SELECT imaging_session_id, folder, file FROM fits_files \
-                        WHERE imaging_session_id IN (SELECT value FROM json_each(?1))"
-            }
-            None => "SELECT imaging_session_id, folder, file FROM fits_files",
-        };
-        let err = |e| self.catalog_err("reading fits_files", e);
-        let mut stmt = conn.prepare(sql).map_err(err)?;
-        let ids_json;
-        let mut rows = match sessions {
-            Some(ids) => {
-                ids_json = session_list_json(ids);
-                stmt.query([&ids_json]).map_err(err)?
-            }
-            None => stmt.query([]).map_err(err)?,
+            Some(_) => format!(
+                "SELECT imaging_session_id, folder, file FROM fits_files f WHERE {}",
+                session_filter(sessions)
+            ),
+            None => "SELECT imaging_session_id, folder, file FROM fits_files".to_owned(),
         };
         let base = self.catalog_dir();
         let mut groups: Vec<Grouping> = Vec::new();
-        let mut index: std::collections::HashMap<Vec<u8>, Option<usize>> = Default::default();
+        let mut index: HashMap<Vec<u8>, Option<usize>> = Default::default();
         // Rows of one session mostly come together: remember the last one.
         let mut last: (Vec<u8>, Option<usize>) = (Vec::new(), None);
-        while let Some(row) = rows.next().map_err(err)? {
-            let ValueRef::Text(raw) = row.get_ref(0).map_err(err)? else {
-                continue;
+        self.each_file_row(&sql, sessions, |row| {
+            let ValueRef::Text(raw) = row.get_ref(0)? else {
+                return Ok(());
             };
             if raw != last.0.as_slice() {
                 let slot = *index.entry(raw.to_vec()).or_insert_with(|| {
@@ -232,19 +195,101 @@ impl Database {
                 });
                 last = (raw.to_vec(), slot);
             }
-            let Some(slot) = last.1 else { continue };
-            let folder = borrowed_text(row, 1).map_err(err)?;
-            let file = borrowed_text(row, 2).map_err(err)?;
-            groups[slot].add(&base, &folder, &file);
-        }
+            if let Some(slot) = last.1 {
+                let folder = borrowed_text(row, 1)?;
+                let file = borrowed_text(row, 2)?;
+                groups[slot].add(&base, &folder, &file);
+            }
+            Ok(())
+        })?;
         Ok(groups.into_iter().map(|g| g.paths).collect())
     }
+
+    fn scan_fingerprints(
+        &self,
+        sessions: Option<&[SessionId]>,
+    ) -> Result<HashMap<SessionId, Fingerprint>, DbError> {
+        let sql = format!(
+            "SELECT f.imaging_session_id, f.folder, f.file, {md5sum} FROM fits_files f WHERE {filter}",
+            md5sum = self.columns.file("md5sum"),
+            filter = session_filter(sessions),
+        );
+        let mut out: HashMap<SessionId, Fingerprint> = HashMap::new();
+        let mut ids = RowSessions::default();
+        self.each_file_row(&sql, sessions, |row| {
+            if let Some(session) = ids.of(row, 0)? {
+                let folder = text(row, 1)?.unwrap_or_default();
+                let file = text(row, 2)?.unwrap_or_default();
+                let md5 = md5_of(text(row, 3)?);
+                out.entry(session.clone())
+                    .or_default()
+                    .add(&folder, &file, md5.as_deref());
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Runs a `fits_files` query, `?1` bound to the JSON list of `sessions` when
+    /// given, and hands each row to `each`.
+    fn each_file_row(
+        &self,
+        sql: &str,
+        sessions: Option<&[SessionId]>,
+        mut each: impl FnMut(&Row<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), DbError> {
+        let conn = self.catalog_conn()?;
+        let err = |e| self.catalog_err("reading fits_files", e);
+        let mut stmt = conn.prepare(sql).map_err(err)?;
+        let ids_json = sessions.map(session_list_json);
+        let mut rows = match &ids_json {
+            Some(ids) => stmt.query([ids]),
+            None => stmt.query([]),
+        }
+        .map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            each(row).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// The `WHERE` clause choosing the rows of `sessions` (of every session).
+fn session_filter(sessions: Option<&[SessionId]>) -> &'static str {
+    match sessions {
+        Some(_) => "f.imaging_session_id IN (SELECT value FROM json_each(?1))",
+        None => "f.imaging_session_id IS NOT NULL",
+    }
+}
+
+/// The session id of consecutive rows, validated once per run of rows that share
+/// it (the rows of a rejected session give `None`).
+#[derive(Default)]
+struct RowSessions {
+    last: Option<(String, Option<SessionId>)>,
+}
+
+impl RowSessions {
+    fn of(&mut self, row: &Row<'_>, index: usize) -> rusqlite::Result<Option<&SessionId>> {
+        let raw = text(row, index)?.unwrap_or_default();
+        if self.last.as_ref().is_none_or(|(r, _)| *r != raw) {
+            let id = SessionId::new(raw.clone()).ok();
+            self.last = Some((raw, id));
+        }
+        Ok(self.last.as_ref().and_then(|(_, id)| id.as_ref()))
+    }
+}
+
+/// `fits_files.md5sum` as compared: trimmed, lower case, `None` when empty.
+fn md5_of(raw: Option<String>) -> Option<String> {
+    raw.map(|m| m.trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty())
 }
 
 /// Builds one session's [`SessionPaths`], folder by folder.
 struct Grouping {
     paths: SessionPaths,
-    folders: std::collections::HashMap<String, usize>,
+    folders: HashMap<String, usize>,
 }
 
 impl Grouping {
@@ -315,6 +360,14 @@ impl Database {
         sessions: Option<&[SessionId]>,
     ) -> fitsbak_core::Result<Vec<SessionPaths>> {
         self.scan_file_paths(sessions).map_err(catalog_error)
+    }
+
+    /// The catalog fingerprint of each of `sessions` (blocking).
+    pub fn fingerprints(
+        &self,
+        sessions: Option<&[SessionId]>,
+    ) -> fitsbak_core::Result<HashMap<SessionId, Fingerprint>> {
+        self.scan_fingerprints(sessions).map_err(catalog_error)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Crafted hostile archives: every bad member is refused and named, and nothing is
 //! written outside the target.
 
+use std::path::Path;
+
 use fitsbak_archive::TarArchiver;
 use fitsbak_core::archive::{ArchiveReader, ExtractOptions};
 
@@ -167,4 +169,169 @@ fn a_symlink_planted_in_the_target_is_not_followed() {
         "{err}"
     );
     assert!(tree(&outside).is_empty());
+}
+
+/// Links planted at every component of a destination, in both layouts and for a
+/// single member: each is refused or replaced, never written through, and the
+/// file outside keeps its bytes.
+#[test]
+fn planted_links_at_every_path_component_are_never_written_through() {
+    use fitsbak_core::archive::Layout;
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(
+        &dir.path().join("src"),
+        &[("LIGHT/Ha", "a.fits")],
+    ));
+    let member = &built.manifest.members[0];
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let victim = outside.join("victim");
+    std::fs::write(&victim, b"keep me").unwrap();
+    let bytes = &built.bytes[member.data_offset as usize..][..member.size as usize];
+
+    for layout in [Layout::Archive, Layout::OriginalFolders] {
+        let options = ExtractOptions {
+            layout,
+            ..ExtractOptions::default()
+        };
+        let dest = fitsbak_archive::read::destination(Path::new("/T"), member, layout).unwrap();
+        let parts: Vec<_> = dest.strip_prefix("/T").unwrap().components().collect();
+        for depth in 1..=parts.len() {
+            let target = dir.path().join(format!("t-{layout:?}-{depth}"));
+            let mut planted = target.clone();
+            for part in &parts[..depth] {
+                planted.push(part);
+            }
+            std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+            // A directory component links to a directory outside, the file itself
+            // to a file outside.
+            let link_to = if depth == parts.len() {
+                &victim
+            } else {
+                &outside
+            };
+            std::os::unix::fs::symlink(link_to, &planted).unwrap();
+            let whole =
+                TarArchiver.extract(&mut &built.bytes[..], &built.manifest, &target, &options);
+            let single = TarArchiver.extract_member(&mut &bytes[..], member, &target, &options);
+            assert!(
+                whole.is_err() && single.is_err(),
+                "{layout:?} depth {depth}: a planted link is refused"
+            );
+            assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+            assert_eq!(
+                std::fs::read_dir(&outside).unwrap().count(),
+                1,
+                "{layout:?} depth {depth}: nothing written outside"
+            );
+            assert!(
+                std::fs::symlink_metadata(&planted)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+        }
+    }
+}
+
+/// The staging directory of old versions, planted with a link where a part file
+/// would have gone: a restore never opens it.
+#[test]
+fn a_planted_staging_link_is_never_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(&dir.path().join("src"), &[("LIGHT", "a.fits")]));
+    let member = &built.manifest.members[0];
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"keep me").unwrap();
+    let target = dir.path().join("t");
+    let old_staging = target.join(".fitsbak-partial");
+    std::fs::create_dir_all(&old_staging).unwrap();
+    std::os::unix::fs::symlink(&victim, old_staging.join("a.fits.part")).unwrap();
+    let bytes = &built.bytes[member.data_offset as usize..][..member.size as usize];
+    let f = TarArchiver
+        .extract_member(&mut &bytes[..], member, &target, &ExtractOptions::default())
+        .unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+    let meta = std::fs::symlink_metadata(&f.destination).unwrap();
+    assert!(meta.file_type().is_file(), "the restored file is a file");
+    assert_eq!(
+        std::fs::read(&f.destination).unwrap(),
+        std::fs::read(&member.source_path).unwrap()
+    );
+}
+
+/// A catalogued folder may be named like a staging directory (the name older
+/// versions used): its files are restored like any other.
+#[test]
+fn a_folder_named_like_the_staging_directory_is_restored() {
+    use fitsbak_core::archive::Layout;
+    let dir = tempfile::tempdir().unwrap();
+    let mut built = build(write_files(
+        &dir.path().join("src"),
+        &[("x", "a.fits"), ("LIGHT", "b.fits")],
+    ));
+    // Relative folders are restored below the target as they are.
+    built.manifest.members[0].folder = ".fitsbak-partial".into();
+    built.manifest.members[1].folder = "LIGHT".into();
+    let target = dir.path().join("t");
+    let options = ExtractOptions {
+        layout: Layout::OriginalFolders,
+        ..ExtractOptions::default()
+    };
+    let files = TarArchiver
+        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .unwrap();
+    assert_eq!(files.len(), 2);
+    let a = target.join(".fitsbak-partial").join("a.fits");
+    assert_eq!(files[0].destination, a);
+    for (f, m) in files.iter().zip(&built.manifest.members) {
+        assert_eq!(
+            std::fs::read(&f.destination).unwrap(),
+            std::fs::read(&m.source_path).unwrap(),
+            "{}",
+            f.destination.display()
+        );
+    }
+    // And one file at a time.
+    let other = dir.path().join("o");
+    let m = &built.manifest.members[0];
+    let bytes = &built.bytes[m.data_offset as usize..][..m.size as usize];
+    let f = TarArchiver
+        .extract_member(&mut &bytes[..], m, &other, &options)
+        .unwrap();
+    assert!(f.destination.is_file());
+}
+
+/// Bytes that are not a tar: one clean error, no raw bytes in it, no staging left.
+#[test]
+fn an_object_that_is_not_a_tar_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(write_files(&dir.path().join("src"), &[("LIGHT", "a.fits")]));
+    let mut junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    junk[..7].copy_from_slice(b"\x00\x01\x1b[2J\xff");
+    let target = dir.path().join("t");
+    let err = TarArchiver
+        .extract(
+            &mut &junk[..],
+            &built.manifest,
+            &target,
+            &ExtractOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.chars().all(|c| !c.is_control() && c != '\u{fffd}'),
+        "{err:?}"
+    );
+    assert!(
+        err.contains("reading the archive") || err.contains("not in the archive"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&target).unwrap().count(),
+        0,
+        "no staging left"
+    );
 }

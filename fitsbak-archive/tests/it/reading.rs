@@ -76,7 +76,19 @@ fn extraction_puts_files_back_in_each_layout() {
         let mtime = fitsbak_archive::write::mtime_seconds(&std::fs::metadata(&dest).unwrap());
         assert_eq!(mtime, m.mtime, "the original mtime is kept");
     }
-    assert!(!target.join(fitsbak_archive::read::STAGING_DIR).exists());
+    assert_eq!(
+        std::fs::read_dir(&target)
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(fitsbak_archive::read::STAGING_PREFIX))
+            .count(),
+        0,
+        "no staging directory is left"
+    );
 
     let original = dir.path().join("original");
     let options = ExtractOptions {
@@ -186,7 +198,7 @@ fn a_member_is_restored_from_its_byte_range_alone() {
             std::fs::read(&m.source_path).unwrap()
         );
     }
-    // The wrong bytes are refused and leave nothing behind.
+    // The wrong bytes never reach the destination: they are kept aside, named.
     let m = &built.manifest.members[1];
     let wrong = &built.bytes[m.header_offset as usize..(m.header_offset + m.size) as usize];
     let other = dir.path().join("other");
@@ -194,11 +206,21 @@ fn a_member_is_restored_from_its_byte_range_alone() {
         .extract_member(&mut &wrong[..], m, &other, &ExtractOptions::default())
         .unwrap_err()
         .to_string();
+    let aside = format!("{}{}", m.path, fitsbak_archive::read::MISMATCH_SUFFIX);
     assert!(
-        err.contains("MD5") && err.contains(m.path.as_str()),
+        err.contains("MD5") && err.contains(m.path.as_str()) && err.contains(&aside),
         "{err}"
     );
-    assert!(tree(&other).is_empty(), "{:?}", tree(&other));
+    let names: Vec<String> = tree(&other)
+        .into_iter()
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        std::slice::from_ref(&aside),
+        "only the mismatch is left, no staging"
+    );
+    assert_eq!(tree(&other)[0].1, wrong, "the bytes read are kept as read");
     let short = &built.bytes[m.data_offset as usize..][..10];
     let err = TarArchiver
         .extract_member(&mut &short[..], m, &other, &ExtractOptions::default())

@@ -19,6 +19,7 @@ pub fn print(list: &SessionList) {
     );
     for r in &list.sessions {
         let backed_up = match (r.backed_up, r.verified) {
+            (true, _) if r.changed_since_backup => "yes, changed since backup".to_owned(),
             (true, true) => "yes, verified".to_owned(),
             (true, false) => "yes".to_owned(),
             (false, _) if r.missing_files > 0 => format!("no ({} missing)", r.missing_files),
@@ -37,10 +38,20 @@ pub fn print(list: &SessionList) {
         println!("{}", t.trim_fmt());
     }
     let backed = list.sessions.iter().filter(|r| r.backed_up).count() as u64;
+    let changed = list
+        .sessions
+        .iter()
+        .filter(|r| r.changed_since_backup)
+        .count() as u64;
     println!(
-        "{} session(s), {} backed up, {} not",
+        "{} session(s), {} backed up{}, {} not",
         count(list.sessions.len() as u64),
         count(backed),
+        if changed > 0 {
+            format!(" ({} changed since backup)", count(changed))
+        } else {
+            String::new()
+        },
         count(list.sessions.len() as u64 - backed)
     );
 }

@@ -99,7 +99,10 @@ pub fn print_sync(report: &SyncReport, dry_run: bool) {
         report.unchanged.len()
     );
     for k in &report.archives_without_manifest {
-        println!("archive without a manifest (not recorded): {k}");
+        println!(
+            "archive without a manifest (not recorded): {k}; with the catalog, \
+             `fitsbak upload --no-skip-existing --session-id ID` backs the session up again"
+        );
     }
     for k in &report.manifests_without_archive {
         println!("manifest without its archive (not recorded): {k}");

@@ -10,12 +10,31 @@ pub fn print(r: &StatusReport) {
     println!("Catalog:    {}", r.catalog);
     println!();
     println!(
-        "Sessions:   {} total, {} backed up ({:.1}%), {} not backed up",
+        "Sessions:   {} total, {} backed up ({:.1}% up to date), {} not backed up",
         count(r.sessions_total),
         count(r.sessions_backed_up),
         r.percent_backed_up,
         count(r.sessions_not_backed_up)
     );
+    if !r.sessions_changed.is_empty() {
+        let names: Vec<&str> = r
+            .sessions_changed
+            .iter()
+            .take(5)
+            .map(|s| s.as_str())
+            .collect();
+        let more = r.sessions_changed.len().saturating_sub(names.len());
+        println!(
+            "Changed:    {} session(s) changed since backup ({}{}); `fitsbak upload` backs them up again",
+            count(r.sessions_changed.len() as u64),
+            names.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
     println!(
         "Files:      {} of {} catalogued files backed up, {}",
         count(r.files_backed_up),

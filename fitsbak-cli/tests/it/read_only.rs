@@ -51,7 +51,7 @@ fn status_reads_backed_up_rows_written_by_other_tools() {
 
     let text = stdout(&mut demo.cmd(&["status"]));
     assert!(
-        text.contains("4 total, 2 backed up (50.0%), 2 not backed up"),
+        text.contains("4 total, 2 backed up (50.0% up to date), 2 not backed up"),
         "{text}"
     );
     assert!(

@@ -102,8 +102,13 @@ impl Engine {
     ) -> Result<(DbSnapshotRecord, SnapshotInfo)> {
         let dir = self.config.temp_dir();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.clone(), e))?;
+        let _lock = backup_db_lock(&dir)?;
+        // Holding the lock, whatever a killed run left is no one's: its scratch
+        // directory and its incomplete uploads go first.
+        remove_stale_scratch(&dir);
+        self.abort_snapshot_uploads().await?;
         let scratch = tempfile::Builder::new()
-            .prefix("fitsbak-snapshot-")
+            .prefix(SCRATCH_PREFIX)
             .tempdir_in(&dir)
             .map_err(|e| Error::io(dir.clone(), e))?;
         let path = scratch.path().join("snapshot.db");
@@ -115,6 +120,35 @@ impl Engine {
         let record = self.upload_db_snapshot(&path, source, description).await;
         drop(scratch);
         Ok((record?, info))
+    }
+
+    /// Aborts the incomplete multipart uploads below the snapshots' prefix: a
+    /// snapshot upload never resumes, so any there was left by a run that died.
+    async fn abort_snapshot_uploads(&self) -> Result<()> {
+        let Ok(multipart) = self.store.try_multipart() else {
+            return Ok(());
+        };
+        let prefix = format!(
+            "{}/",
+            self.config.s3_paths.database_backups.trim_matches('/')
+        );
+        let stale = match multipart.list_multipart_uploads(&prefix).await {
+            Ok(stale) => stale,
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for upload in stale {
+            let key = ObjectKey::new(upload.key.clone())?;
+            match multipart.abort_multipart(&key, &upload.upload_id).await {
+                Ok(()) => tracing::info!(
+                    "aborted the incomplete snapshot upload of {key} a stopped run left"
+                ),
+                Err(e) => tracing::warn!(
+                    "the incomplete snapshot upload of {key} could not be aborted: {e}"
+                ),
+            }
+        }
+        Ok(())
     }
 
     /// Uploads the snapshot file at `snapshot` (a copy of the catalog at `source`)
@@ -178,7 +212,8 @@ impl Engine {
             bucket: self.store.bucket(),
             key: key.to_string(),
             region: self.store.region(),
-            version_id: put.version_id,
+            // An unversioned bucket answers "null": no version to name.
+            version_id: put.version_id.filter(|v| v != "null"),
             etag: Some(put.etag),
             size_bytes: size,
             md5,
@@ -512,6 +547,85 @@ async fn write_body(got: GetResult, path: &Path) -> Result<(u64, String)> {
 }
 
 /// A metadata value for any text: controls, `%` and every non-ASCII byte escaped.
+/// Prefix of the scratch directories `backup-db` snapshots the catalog into.
+const SCRATCH_PREFIX: &str = "fitsbak-snapshot-";
+
+/// The lock one `backup-db` at a time holds on the scratch directory's parent.
+/// (The system's temporary directory is shared: the lock and the scratch
+/// directories are each user's own.)
+fn backup_db_lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(match current_uid() {
+        Some(uid) => format!("fitsbak-backup-db-{uid}.lock"),
+        None => "fitsbak-backup-db.lock".to_owned(),
+    });
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(path.clone(), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::unusable(format!(
+            "another backup-db is running (it holds {})",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+    }
+}
+
+/// Removes the scratch directories earlier runs left in `dir` (killed before they
+/// could): each holds a whole copy of the catalog. Only real directories with the
+/// scratch prefix are touched, never what a link points to.
+fn remove_stale_scratch(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let ours = |meta: &std::fs::Metadata| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                current_uid().is_none_or(|uid| meta.uid() == uid)
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = meta;
+                true
+            }
+        };
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SCRATCH_PREFIX)
+            && entry
+                .metadata()
+                .is_ok_and(|m| m.file_type().is_dir() && ours(&m));
+        if stale {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => tracing::info!(
+                    "removed {}, the scratch copy of a backup-db that was stopped",
+                    entry.path().display()
+                ),
+                Err(e) => tracing::warn!("{}: {e}", entry.path().display()),
+            }
+        }
+    }
+}
+
+/// The user this process runs as, where the system tells (`/proc/self`).
+fn current_uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 fn escape(value: &str) -> String {
     utf8_percent_encode(value, METADATA_ESCAPES).to_string()
 }

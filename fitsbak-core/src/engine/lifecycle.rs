@@ -29,8 +29,7 @@ use crate::tags::ObjectKind;
 /// Ids of the rules fitsbak writes start with this.
 pub const RULE_PREFIX: &str = "fitsbak-";
 
-/// Deep Archive bills at least 180 days of storage.
-pub const DEEP_ARCHIVE_MINIMUM_DAYS: u32 = 180;
+pub use crate::model::DEEP_ARCHIVE_MINIMUM_DAYS;
 
 fn tag_rule(id: &str, key: &str, value: &str, days: u32, class: StorageClass) -> LifecycleRule {
     LifecycleRule {

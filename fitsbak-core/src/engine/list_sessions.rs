@@ -55,6 +55,8 @@ pub struct SessionRow {
     pub backed_up: bool,
     /// Its last check passed.
     pub verified: bool,
+    /// Its catalog rows changed since its archive was made.
+    pub changed_since_backup: bool,
     /// Storage class of its archive.
     pub storage_class: Option<String>,
 }
@@ -89,6 +91,13 @@ pub async fn list_sessions(
         .filter(|s| !by_session.contains_key(&s.id))
         .map(|s| s.id.clone())
         .collect();
+    let changed = crate::engine::drift::changed_since_backup(
+        catalog,
+        selected
+            .iter()
+            .filter_map(|s| by_session.get(&s.id).copied()),
+    )
+    .await?;
     let disk: HashMap<SessionId, (u64, u64)> = if to_measure.is_empty() {
         HashMap::new()
     } else {
@@ -123,6 +132,7 @@ pub async fn list_sessions(
                 missing_files,
                 backed_up: archive.is_some(),
                 verified: archive.is_some_and(|a| a.verified),
+                changed_since_backup: changed.contains(&s.id),
                 storage_class: archive
                     .and_then(|a| a.current_storage_class.as_ref())
                     .map(|c| c.to_string()),

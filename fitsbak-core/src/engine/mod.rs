@@ -16,6 +16,7 @@ pub mod analyze;
 pub mod costs;
 pub mod database;
 pub mod doctor;
+pub mod drift;
 pub mod lifecycle;
 pub mod list_sessions;
 pub mod manifests;

@@ -307,7 +307,8 @@ impl Engine {
         if !meta.is_readable() {
             return Err(self.needs_restore(&key, &meta, session));
         }
-        let (manifest, _) = self.trusted_manifest(&record).await?;
+        let (mut manifest, _) = self.trusted_manifest(&record).await?;
+        self.catalog_outranks(&mut manifest).await;
         let only = self.chosen_members(&manifest, &options.files)?;
         let extract = ExtractOptions {
             overwrite: options.overwrite,
@@ -342,6 +343,38 @@ impl Engine {
         self.log_download(&record, &job.target, &files, bytes, started)
             .await?;
         Ok(files)
+    }
+
+    /// The catalog's MD5 is what a restore must produce: where the catalog lists a
+    /// member with another MD5 than the archived one, the member is checked against
+    /// the catalog's (so its restore fails, its bytes kept aside). Without a
+    /// catalog (after a disaster) the tracking rows or the manifest stand.
+    async fn catalog_outranks(&self, manifest: &mut Manifest) {
+        let session = std::slice::from_ref(&manifest.session_id);
+        let files = match self.catalog.files(Some(session)).await {
+            Ok(files) => files,
+            Err(e) => {
+                tracing::debug!("restore checked against the archive's own MD5s: {e}");
+                return;
+            }
+        };
+        let catalogued: std::collections::HashMap<(&str, &str), &str> = files
+            .iter()
+            .filter_map(|f| Some(((f.folder.as_str(), f.file.as_str()), f.md5sum.as_deref()?)))
+            .collect();
+        for m in &mut manifest.members {
+            let Some(md5) = catalogued.get(&(m.folder.as_str(), m.file.as_str())) else {
+                continue;
+            };
+            if !md5.eq_ignore_ascii_case(&m.md5) {
+                tracing::warn!(
+                    "{}: the catalog's MD5 {md5} is not the archived {}; the restore must produce the catalog's",
+                    m.path,
+                    m.md5
+                );
+                m.md5 = md5.to_ascii_lowercase();
+            }
+        }
     }
 
     /// The members already at their destination with the right MD5.

@@ -36,9 +36,12 @@ pub struct StatusReport {
     pub sessions_total: u64,
     /// Sessions with an archive.
     pub sessions_backed_up: u64,
+    /// Sessions with an archive whose catalog rows changed since (files added,
+    /// removed or re-hashed): `upload` backs them up again.
+    pub sessions_changed: Vec<SessionId>,
     /// Sessions without one.
     pub sessions_not_backed_up: u64,
-    /// Share backed up, 0-100.
+    /// Share backed up and unchanged since, 0-100.
     pub percent_backed_up: f64,
     /// Archives whose last check passed.
     pub archives_verified: u64,
@@ -103,6 +106,14 @@ pub async fn status(
         .count() as u64;
     let known: std::collections::HashSet<&SessionId> =
         scan.sessions.iter().map(|s| &s.id).collect();
+    let mut sessions_changed: Vec<SessionId> = crate::engine::drift::changed_since_backup(
+        catalog,
+        archives.iter().filter(|a| known.contains(&a.session_id)),
+    )
+    .await?
+    .into_iter()
+    .collect();
+    sessions_changed.sort();
     let mut storage_classes: BTreeMap<String, ClassCount> = BTreeMap::new();
     for a in &archives {
         let class = a
@@ -119,7 +130,11 @@ pub async fn status(
         sessions_total,
         sessions_backed_up,
         sessions_not_backed_up: sessions_total - sessions_backed_up,
-        percent_backed_up: percent(sessions_backed_up, sessions_total),
+        percent_backed_up: percent(
+            sessions_backed_up - sessions_changed.len() as u64,
+            sessions_total,
+        ),
+        sessions_changed,
         archives_verified: archives.iter().filter(|a| a.verified).count() as u64,
         files_total: scan.sessions.iter().map(|s| s.file_count).sum(),
         files_backed_up: archives.iter().map(|a| a.file_count).sum(),

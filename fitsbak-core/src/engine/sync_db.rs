@@ -46,9 +46,12 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
-    /// Whether something needs a person's look.
+    /// Whether something needs a person's look: every archive fitsbak writes has
+    /// a manifest, so one without is a problem too.
     pub fn has_problems(&self) -> bool {
-        !self.unreadable.is_empty() || !self.conflicts.is_empty()
+        !self.unreadable.is_empty()
+            || !self.conflicts.is_empty()
+            || !self.archives_without_manifest.is_empty()
     }
 }
 

@@ -50,6 +50,48 @@ pub fn archive(id: &str, class: StorageClass, files: u64, bytes: u64) -> Archive
     }
 }
 
+/// A catalog row of `session`: `folder/file` with catalog MD5 `md5`.
+pub fn catalog_file(
+    session: &str,
+    folder: &str,
+    file: &str,
+    md5: &str,
+) -> crate::model::CatalogFile {
+    crate::model::CatalogFile {
+        id: 0,
+        session_id: SessionId::new(session).unwrap(),
+        file: file.into(),
+        folder: folder.into(),
+        path: std::path::Path::new(folder).join(file),
+        frame_type: None,
+        md5sum: Some(md5.into()),
+        object: None,
+        filter: None,
+        bad: false,
+        file_not_found: false,
+    }
+}
+
+/// An archive member: `folder/file` archived with MD5 `md5`.
+pub fn member(folder: &str, file: &str, md5: &str) -> crate::manifest::ManifestMember {
+    crate::manifest::ManifestMember {
+        path: crate::ids::MemberPath::new(format!("S1/{file}")).unwrap(),
+        file: file.into(),
+        folder: folder.into(),
+        source_path: format!("{folder}/{file}"),
+        size: 1,
+        md5: md5.into(),
+        catalog_md5: Some(md5.into()),
+        header_offset: 0,
+        data_offset: 512,
+        mtime: 0,
+        frame_type: None,
+        object: None,
+        filter: None,
+        catalog_id: None,
+    }
+}
+
 /// Files `names` in `dir`; a name with a size is written with that many bytes,
 /// one without is left missing.
 pub fn paths(

@@ -54,6 +54,10 @@ where
             let message = match (code.is_empty(), text.is_empty()) {
                 (false, false) => format!("{code}: {text}"),
                 (false, true) => code.clone(),
+                // A HEAD answer has no body, so no reason: say what it can mean.
+                _ if status == 403 => "HTTP 403 without a reason (a HEAD request): the \
+                    credentials were refused, or are not allowed to read this object"
+                    .to_owned(),
                 _ => format!("HTTP {status}"),
             };
             (service_kind(&code, status), message)
@@ -99,12 +103,18 @@ where
         }
         _ => message,
     };
+    // A service error's code, message and status are in `message`; its source
+    // would only repeat them as "service error: unhandled error: Error { .. }".
+    let source: Option<fitsbak_core::error::BoxError> = match err {
+        SdkError::ServiceError(_) => None,
+        err => Some(Box::new(err)),
+    };
     StoreError {
         kind,
         operation,
         target,
         message,
-        source: Some(Box::new(err)),
+        source,
     }
 }
 

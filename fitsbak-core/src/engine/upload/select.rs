@@ -10,6 +10,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ids::{ObjectKey, SessionId};
 use crate::model::{CatalogFile, RejectedSession, Session, SessionScan};
+use crate::store::ObjectStoreExt;
 use crate::tracker::ArchiveRecord;
 
 /// A session chosen for upload, with its plan.
@@ -89,6 +90,8 @@ fn rejected_in_scope(rejected: &[RejectedSession], options: &UploadOptions) -> V
 /// What the run knows before it looks at each session.
 struct Known {
     archives: HashMap<SessionId, ArchiveRecord>,
+    /// Sessions whose catalog rows changed since their archive was made.
+    changed: HashSet<SessionId>,
     in_bucket: HashSet<String>,
     interrupted: HashSet<SessionId>,
 }
@@ -151,6 +154,9 @@ impl Engine {
 
     async fn known(&self, dry_run: bool) -> Result<Known> {
         let archives = self.archives_by_session().await?;
+        let changed =
+            crate::engine::drift::changed_since_backup(self.catalog.as_ref(), archives.values())
+                .await?;
         // One listing tells which archives are in the bucket (and checks access).
         let in_bucket = if dry_run {
             HashSet::new()
@@ -172,6 +178,7 @@ impl Engine {
             .collect();
         Ok(Known {
             archives,
+            changed,
             in_bucket,
             interrupted,
         })
@@ -197,7 +204,12 @@ impl Engine {
         };
         if !options.no_skip_existing {
             if let Some(row) = known.archives.get(&session.id) {
-                if self.still_good(row, options.dry_run).await? {
+                if known.changed.contains(&session.id) {
+                    // Backed up again below, replacing the archive at its key.
+                    if let Err(e) = self.may_replace(row).await {
+                        return Ok(Err(failed(id, self.describe(&e))));
+                    }
+                } else if self.still_good(row, options.dry_run).await? {
                     if !options.dry_run {
                         self.abort_uploads_of(&session.id).await?;
                     }
@@ -298,6 +310,47 @@ impl Engine {
         }
     }
 
+    /// Whether the archive of a session whose catalog changed may be replaced by
+    /// one made from the catalog now: yes when that loses nothing (files were only
+    /// added), or when the bucket keeps the old archive as a noncurrent version;
+    /// otherwise a [`Error::CatalogChanged`] naming what would be lost.
+    async fn may_replace(&self, row: &ArchiveRecord) -> Result<()> {
+        let session = &row.session_id;
+        let members = self.tracker.members(session).await?;
+        let files = self
+            .catalog
+            .files(Some(std::slice::from_ref(session)))
+            .await?;
+        let losses = crate::engine::drift::Losses::between(&members, &files);
+        tracing::info!(
+            "session {session}: the catalog changed since its backup ({} archived, {} catalogued now); backing it up again",
+            members.len(),
+            files.len()
+        );
+        if let Some(note) = early_deletion(row) {
+            tracing::warn!("session {session}: {note}");
+        }
+        if losses.is_empty() {
+            return Ok(());
+        }
+        let versioned = match self.store.try_admin() {
+            Ok(admin) => admin.facts().await.map(|f| f.versioned()).unwrap_or(false),
+            Err(_) => false,
+        };
+        if versioned {
+            tracing::warn!(
+                "session {session}: {} archived file(s) are no longer catalogued or changed; the old archive stays in the bucket as a noncurrent version",
+                losses.removed.len() + losses.changed.len()
+            );
+            return Ok(());
+        }
+        Err(Error::CatalogChanged {
+            removed: losses.removed,
+            changed: losses.changed,
+            hint: Some(crate::error::Hint::UploadAgain),
+        })
+    }
+
     /// Aborts any interrupted upload of `session`: a session backed up since needs
     /// none, and its parts should not stay behind.
     async fn abort_uploads_of(&self, session: &SessionId) -> Result<()> {
@@ -309,4 +362,17 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// What replacing an archive still inside its class's minimum storage period costs.
+fn early_deletion(row: &ArchiveRecord) -> Option<String> {
+    let class = row.current_storage_class.as_ref()?;
+    let minimum = i64::from(class.minimum_days()?);
+    let age = (crate::time::now() - row.uploaded_at?).num_days();
+    (age < minimum).then(|| {
+        format!(
+            "its archive is {age} day(s) old in {class}, which bills {minimum} days at least: replacing it now costs the remaining {} day(s)",
+            minimum - age
+        )
+    })
 }
