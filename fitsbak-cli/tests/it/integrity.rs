@@ -553,10 +553,22 @@ async fn backup_db_cleans_what_a_killed_run_left() {
     edit_config(d.demo.config(), |c| {
         c["archive_settings"]["temp_dir"] = scratch_parent.to_str().unwrap().into();
     });
-    let leftover = scratch_parent.join("fitsbak-snapshot-a1b2c3");
+    // A killed run's copy is named after the catalog it copied.
+    let tag = format!(
+        "{:08x}",
+        fitsbak_core::checksum::crc32c(
+            std::fs::canonicalize(&d.demo.lib.database_path)
+                .unwrap()
+                .as_os_str()
+                .as_encoded_bytes()
+        )
+    );
+    let leftover = scratch_parent.join(format!("fitsbak-snapshot-{tag}-a1b2c3"));
+    let someone_elses = scratch_parent.join("fitsbak-snapshot-0badc0de-x");
+    std::fs::create_dir(&someone_elses).unwrap();
     std::fs::create_dir(&leftover).unwrap();
     std::fs::copy(&d.demo.lib.database_path, leftover.join("snapshot.db")).unwrap();
-    let key = ObjectKey::new("backups/database/catalog_20260101_000000.db").unwrap();
+    let key = ObjectKey::new("backups/database/catalog_20260101T000000.000Z.db").unwrap();
     let multipart = d.store.try_multipart().unwrap();
     multipart
         .create_multipart(&key, &PutOptions::default(), None)
@@ -571,7 +583,11 @@ async fn backup_db_cleans_what_a_killed_run_left() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("fitsbak-snapshot-"))
         .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        left,
+        ["fitsbak-snapshot-0badc0de-x"],
+        "another catalog's is left"
+    );
     let uploads = multipart
         .list_multipart_uploads("backups/database/")
         .await

@@ -102,13 +102,15 @@ impl Engine {
     ) -> Result<(DbSnapshotRecord, SnapshotInfo)> {
         let dir = self.config.temp_dir();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.clone(), e))?;
-        let _lock = backup_db_lock(&dir)?;
-        // Holding the lock, whatever a killed run left is no one's: its scratch
-        // directory and its incomplete uploads go first.
-        remove_stale_scratch(&dir);
-        self.abort_snapshot_uploads().await?;
+        // One run per catalog at a time; holding the lock, whatever a killed run of
+        // this catalog left is no one's: its scratch copy and its incomplete
+        // uploads go first.
+        let scratch_prefix = format!("{SCRATCH_PREFIX}{}-", source_tag(source));
+        let _lock = backup_db_lock(&dir, source)?;
+        remove_stale_scratch(&dir, &scratch_prefix);
+        self.abort_snapshot_uploads(source).await?;
         let scratch = tempfile::Builder::new()
-            .prefix(SCRATCH_PREFIX)
+            .prefix(&scratch_prefix)
             .tempdir_in(&dir)
             .map_err(|e| Error::io(dir.clone(), e))?;
         let path = scratch.path().join("snapshot.db");
@@ -122,22 +124,29 @@ impl Engine {
         Ok((record?, info))
     }
 
-    /// Aborts the incomplete multipart uploads below the snapshots' prefix: a
+    /// Aborts the incomplete multipart uploads of snapshots of `source`: a
     /// snapshot upload never resumes, so any there was left by a run that died.
-    async fn abort_snapshot_uploads(&self) -> Result<()> {
+    async fn abort_snapshot_uploads(&self, source: &Path) -> Result<()> {
         let Ok(multipart) = self.store.try_multipart() else {
             return Ok(());
         };
-        let prefix = format!(
-            "{}/",
-            self.config.s3_paths.database_backups.trim_matches('/')
-        );
-        let stale = match multipart.list_multipart_uploads(&prefix).await {
+        let Some(file_name) = source.file_name().and_then(|n| n.to_str()) else {
+            return Ok(());
+        };
+        // The keys `upload_db_snapshot` writes: the file name, or its timestamped forms.
+        let key = self.config.s3_paths.database_key(file_name)?;
+        let stem = key
+            .as_str()
+            .rsplit_once('.')
+            .map_or(key.as_str(), |(stem, _)| stem)
+            .to_owned();
+        let ours = |k: &str| k == key.as_str() || k.starts_with(&format!("{stem}_"));
+        let stale = match multipart.list_multipart_uploads(&stem).await {
             Ok(stale) => stale,
             Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => return Ok(()),
             Err(e) => return Err(e),
         };
-        for upload in stale {
+        for upload in stale.into_iter().filter(|u| ours(&u.key)) {
             let key = ObjectKey::new(upload.key.clone())?;
             match multipart.abort_multipart(&key, &upload.upload_id).await {
                 Ok(()) => tracing::info!(
@@ -551,12 +560,23 @@ async fn write_body(got: GetResult, path: &Path) -> Result<(u64, String)> {
 const SCRATCH_PREFIX: &str = "fitsbak-snapshot-";
 
 /// The lock one `backup-db` at a time holds on the scratch directory's parent.
-/// (The system's temporary directory is shared: the lock and the scratch
-/// directories are each user's own.)
-fn backup_db_lock(dir: &Path) -> Result<std::fs::File> {
+/// A short stable name for the catalog at `source`, so that the runs of different
+/// catalogs neither wait for nor clean up after each other.
+fn source_tag(source: &Path) -> String {
+    let path = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_owned());
+    format!(
+        "{:08x}",
+        crate::checksum::crc32c(path.as_os_str().as_encoded_bytes())
+    )
+}
+
+/// The lock one `backup-db` of the catalog at `source` at a time holds. (The
+/// system's temporary directory is shared: the lock is each user's own.)
+fn backup_db_lock(dir: &Path, source: &Path) -> Result<std::fs::File> {
+    let tag = source_tag(source);
     let path = dir.join(match current_uid() {
-        Some(uid) => format!("fitsbak-backup-db-{uid}.lock"),
-        None => "fitsbak-backup-db.lock".to_owned(),
+        Some(uid) => format!("fitsbak-backup-db-{uid}-{tag}.lock"),
+        None => format!("fitsbak-backup-db-{tag}.lock"),
     });
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -567,7 +587,8 @@ fn backup_db_lock(dir: &Path) -> Result<std::fs::File> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::unusable(format!(
-            "another backup-db is running (it holds {})",
+            "another backup-db of {} is running (it holds {})",
+            source.display(),
             path.display()
         ))),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
@@ -577,7 +598,7 @@ fn backup_db_lock(dir: &Path) -> Result<std::fs::File> {
 /// Removes the scratch directories earlier runs left in `dir` (killed before they
 /// could): each holds a whole copy of the catalog. Only real directories with the
 /// scratch prefix are touched, never what a link points to.
-fn remove_stale_scratch(dir: &Path) {
+fn remove_stale_scratch(dir: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -594,10 +615,7 @@ fn remove_stale_scratch(dir: &Path) {
                 true
             }
         };
-        let stale = entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(SCRATCH_PREFIX)
+        let stale = entry.file_name().to_string_lossy().starts_with(prefix)
             && entry
                 .metadata()
                 .is_ok_and(|m| m.file_type().is_dir() && ours(&m));
