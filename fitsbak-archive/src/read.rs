@@ -286,7 +286,10 @@ impl Staging {
         fs::create_dir_all(target).map_err(write_err(target))?;
         let mut last = None;
         for _ in 0..8 {
-            let dir = target.join(format!("{STAGING_PREFIX}{:016x}", random_u64()));
+            let dir = target.join(format!(
+                "{STAGING_PREFIX}{:016x}",
+                fitsbak_core::random_u64()
+            ));
             match fs::create_dir(&dir) {
                 Ok(()) => return Ok(Self { dir, files: 0 }),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
@@ -342,17 +345,6 @@ impl Drop for Staging {
         // `remove_dir_all` never follows a symbolic link it finds inside.
         let _ = fs::remove_dir_all(&self.dir);
     }
-}
-
-/// 64 random bits from the standard library's per-process random hash keys.
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        hasher.write_u128(now.as_nanos());
-    }
-    hasher.finish()
 }
 
 /// Writes to a file and hashes what it writes; a write error is kept, so that it

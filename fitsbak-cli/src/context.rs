@@ -171,6 +171,7 @@ impl Context {
             hints: Arc::new(crate::hints::CliHints),
             retries,
             cancel: Default::default(),
+            capabilities: Default::default(),
         })
     }
 

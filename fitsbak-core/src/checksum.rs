@@ -51,6 +51,25 @@ pub fn expected_object_checksum(parts: &[Checksum], multipart: bool) -> String {
     }
 }
 
+/// The composite CRC32C S3 reports for a multipart object of parts with these
+/// CRC32Cs: `base64(crc32c(crcs...))-{parts}`.
+pub fn composite_crc32c(parts: &[u32]) -> String {
+    let parts: Vec<Checksum> = parts.iter().map(|c| Checksum::Crc32c(*c)).collect();
+    expected_object_checksum(&parts, true)
+}
+
+/// The ETag S3 gives a multipart object of parts with these MD5s:
+/// `hex(md5(md5s...))-{parts}`.
+pub fn md5_of_md5s(parts: &[[u8; 16]]) -> String {
+    let parts: Vec<Checksum> = parts.iter().map(|d| Checksum::Md5(*d)).collect();
+    expected_object_checksum(&parts, true)
+}
+
+/// A CRC32C as S3 writes it in `x-amz-checksum-crc32c`.
+pub fn crc32c_base64(crc: u32) -> String {
+    Checksum::Crc32c(crc).to_base64()
+}
+
 /// Whether a checksum a store reported is the one expected. A composite checksum
 /// ends in `-{parts}`; some stores report it without that suffix, which is
 /// accepted when the value itself matches.

@@ -33,3 +33,16 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn tool_version() -> String {
     format!("fitsbak {VERSION}")
 }
+
+/// 64 random bits, for names nobody can guess or produce ahead of time (a
+/// restore's staging directory, a probe's prefix): from the standard library's
+/// per-process random hash keys, the process id and the time.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    hasher.finish()
+}

@@ -14,7 +14,7 @@ use fitsbak_core::store::MultipartId;
 use fitsbak_core::tracker::{
     ArchiveRecord, ArchiveTracker, CheckRecord, DbSnapshotRecord, InflightUpload, LogEntry,
     NewArchive, NoteRecord, NoteTracker, PartRecord, RestoreUpdate, RunLog, SnapshotTracker,
-    StatsSnapshot, UploadJournal,
+    StatsSnapshot, StoreProfiles, UploadJournal,
 };
 
 use crate::Database;
@@ -150,6 +150,32 @@ impl NoteTracker for Database {
     async fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> Result<()> {
         let (note, log) = (note.clone(), log.clone());
         self.run(move |db| db.record_note(&note, &log)).await
+    }
+}
+
+#[async_trait]
+impl StoreProfiles for Database {
+    async fn store_profile(
+        &self,
+        target: &str,
+    ) -> Result<
+        Option<(
+            fitsbak_core::store::Capabilities,
+            chrono::DateTime<chrono::Utc>,
+        )>,
+    > {
+        let target = target.to_owned();
+        self.run(move |db| db.store_profile(&target)).await
+    }
+
+    async fn record_store_profile(
+        &self,
+        target: &str,
+        capabilities: &fitsbak_core::store::Capabilities,
+    ) -> Result<()> {
+        let (target, capabilities) = (target.to_owned(), capabilities.clone());
+        self.run(move |db| db.record_store_profile(&target, &capabilities))
+            .await
     }
 }
 

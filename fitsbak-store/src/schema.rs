@@ -18,7 +18,7 @@ use rusqlite::Connection;
 /// 3. `s3_backup_archive_facts` (what the client knew of each archive: stream CRC32C,
 ///    object checksum, catalog fingerprint, files left out, proof) and
 ///    `s3_backup_archive_history` (archives a later upload replaced).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// A column: name and SQL type, as the cataloger declares it.
 type Column = (&'static str, &'static str);
@@ -234,6 +234,12 @@ CREATE TABLE IF NOT EXISTS s3_backup_db_snapshots (
     created_at DATETIME NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_backup_db_snapshot_key ON s3_backup_db_snapshots (s3_key, s3_version_id);
+
+CREATE TABLE IF NOT EXISTS s3_backup_store_profiles (
+    target TEXT PRIMARY KEY,
+    capabilities TEXT NOT NULL,
+    probed_at DATETIME NOT NULL
+);
 ";
 
 fn create_table_sql(table: &Table) -> String {

@@ -551,6 +551,57 @@ impl Database {
     }
 }
 
+impl Database {
+    pub fn store_profile(
+        &self,
+        target: &str,
+    ) -> fitsbak_core::Result<
+        Option<(
+            fitsbak_core::store::Capabilities,
+            chrono::DateTime<chrono::Utc>,
+        )>,
+    > {
+        let row: Option<(String, String)> =
+            self.query("reading s3_backup_store_profiles", |conn| {
+                conn.query_row(
+                "SELECT capabilities, probed_at FROM s3_backup_store_profiles WHERE target = ?1",
+                [target],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            })?;
+        // A profile this build cannot read is probed again.
+        Ok(row.and_then(|(json, at)| {
+            Some((
+                serde_json::from_str(&json).ok()?,
+                fitsbak_core::time::from_db(&at)?,
+            ))
+        }))
+    }
+
+    pub fn record_store_profile(
+        &self,
+        target: &str,
+        capabilities: &fitsbak_core::store::Capabilities,
+    ) -> fitsbak_core::Result<()> {
+        self.tx("recording the store's capabilities", |tx| {
+            tx.execute(
+                "INSERT INTO s3_backup_store_profiles (target, capabilities, probed_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (target) DO UPDATE SET capabilities = excluded.capabilities,
+                    probed_at = excluded.probed_at",
+                params![
+                    target,
+                    serde_json::to_string(capabilities).expect("capabilities serialise"),
+                    to_db(fitsbak_core::time::now()),
+                ],
+            )?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
 const NOTE_COLUMNS: &str = "session_id, session_year, s3_bucket, s3_key, s3_region, s3_etag,
     uploaded_at, file_size_bytes, content_md5, archive_policy, backup_policy,
     current_storage_class";

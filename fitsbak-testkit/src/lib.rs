@@ -1,6 +1,8 @@
 //! fitsbak-testkit: what the tests of every crate share, and nothing a user runs.
 //!
-//! - [`moto`]: a real S3 protocol server (`moto_server`) on a free loopback port;
+//! - [`server`]: real S3 protocol servers on free loopback ports (moto_server, Ceph
+//!   RGW, s3s-fs, s3rver), the store matrix's four;
+//! - [`moto`]: moto_server, the AWS model, and its own API;
 //! - [`proxy`]: a TCP proxy that resets, slows down or stalls a share of requests;
 //! - [`contract`]: the object-store contract suite, as functions over
 //!   `&dyn ObjectStore`, run against every store and every wrapper layer.
@@ -11,6 +13,7 @@
 pub mod contract;
 pub mod moto;
 pub mod proxy;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -28,7 +28,7 @@ fn restore_status(d: &S3Demo, session: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bucket_alone_brings_every_file_back() {
     let server: &'static fitsbak_testkit::moto::MotoServer =
-        Box::leak(Box::new(fitsbak_testkit::moto::MotoServer::start()));
+        Box::leak(Box::new(fitsbak_testkit::moto::MotoServer::start_with(&[])));
     let d = S3Demo::on(server, "disaster", 3, 4, 200).await;
     edit_config(d.demo.config(), |c| {
         c["backup_rules"]["raw_lights"]["storage_class"] = "DEEP_ARCHIVE".into();

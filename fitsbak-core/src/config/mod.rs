@@ -96,6 +96,9 @@ pub struct Config {
     pub notes_dir: Option<PathBuf>,
     /// How long to wait for another process's lock on the database.
     pub database_busy_timeout_seconds: f64,
+    /// Answers of the store probe to pin, for stores that mislead it (keys as in
+    /// `fitsbak doctor --json`'s `capabilities`: `"tagging": false`, ...).
+    pub store_capabilities: serde_json::Map<String, serde_json::Value>,
     /// The directory the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -125,6 +128,7 @@ impl Default for Config {
             tracking_database_path: None,
             notes_dir: None,
             database_busy_timeout_seconds: 10.0,
+            store_capabilities: serde_json::Map::new(),
             base_dir: PathBuf::from("."),
         }
     }
@@ -245,6 +249,39 @@ impl Config {
     }
 
     /// Checks values that parse but cannot be used, section by section.
+    /// `found`, with the answers `store_capabilities` pins.
+    pub fn pin_capabilities(
+        &self,
+        found: crate::store::Capabilities,
+    ) -> Result<crate::store::Capabilities, String> {
+        if self.store_capabilities.is_empty() {
+            return Ok(found);
+        }
+        let serde_json::Value::Object(mut merged) =
+            serde_json::to_value(&found).expect("capabilities serialise")
+        else {
+            unreachable!("capabilities are an object");
+        };
+        for (key, value) in &self.store_capabilities {
+            if key.starts_with('_') {
+                continue; // a comment
+            }
+            if !merged.contains_key(key) || key == "notes" {
+                let known: Vec<&str> = merged
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| *k != "notes")
+                    .collect();
+                return Err(format!(
+                    "`{key}` is not a capability; known: {}",
+                    known.join(", ")
+                ));
+            }
+            merged.insert(key.clone(), value.clone());
+        }
+        serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| e.to_string())
+    }
+
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
         let check = Check { text, path };
         self.upload_settings.validate(&check)?;
@@ -266,6 +303,9 @@ impl Config {
             return Err(check.invalid("buckets.primary", message));
         }
         self.s3_paths.validate(&check)?;
+        if let Err(message) = self.pin_capabilities(crate::store::Capabilities::default()) {
+            return Err(check.invalid("store_capabilities", message));
+        }
         if let Some(url) = &self.endpoint_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

@@ -304,8 +304,7 @@ impl Engine {
             .collect();
         let mut out: Vec<DbSnapshotListing> = self
             .store
-            .try_cold_storage()?
-            .list_versions(&prefix)
+            .versions(&prefix)
             .await?
             .into_iter()
             .map(|v: ObjectVersion| {

@@ -86,19 +86,68 @@ impl Engine {
             checks.push(self.check_stale_uploads(options).await?);
             return Ok(checks);
         }
+        // A fresh probe: doctor is where a changed store shows.
+        let probed = self.probed_capabilities(true).await?;
+        let caps = self
+            .config
+            .pin_capabilities(probed)
+            .map_err(crate::error::Error::unusable)?;
+        checks.extend(self.check_capabilities(&caps));
         let facts = match self.store.admin() {
-            Some(admin) => admin.facts().await?,
+            // A store that cannot say is a line above, not a stop.
+            Some(admin) => admin.facts().await.unwrap_or_default(),
             None => BucketFacts::default(),
         };
         checks.extend(self.check_region(&facts));
-        checks.push(self.check_versioning(&facts));
-        let rules = self.lifecycle_rules().await?;
-        checks.extend(self.check_rules(&rules));
-        checks.extend(self.check_tracked_tags(&rules).await?);
-        checks.push(self.check_stale_uploads(options).await?);
+        if caps.versioning {
+            checks.push(self.check_versioning(&facts));
+        }
+        if caps.lifecycle {
+            let rules = self.store.try_admin()?.lifecycle().await?;
+            checks.extend(self.check_rules(&rules));
+            if caps.tagging {
+                checks.extend(self.check_tracked_tags(&rules).await?);
+            }
+        }
+        if caps.list_multipart_uploads {
+            checks.push(self.check_stale_uploads(options).await?);
+        }
         checks.extend(self.check_public_access(&facts));
         checks.push(self.check_encryption(&facts));
         Ok(checks)
+    }
+
+    /// What the store can do: one line of what it offers, one warning per thing
+    /// it lacks, saying what that means.
+    fn check_capabilities(&self, caps: &crate::store::Capabilities) -> Vec<DoctorCheck> {
+        let table = caps.table();
+        let offered: Vec<&str> = table.iter().filter(|r| r.1).map(|r| r.0).collect();
+        let mut lines = vec![check(
+            "store",
+            Health::Ok,
+            format!(
+                "{} offers: {}",
+                self.store.describe(),
+                if offered.is_empty() {
+                    "none of what fitsbak asks about".to_owned()
+                } else {
+                    offered.join(", ")
+                }
+            ),
+            None,
+        )];
+        for (name, _, meaning) in table.iter().filter(|r| !r.1) {
+            lines.push(check(
+                "store",
+                Health::Warn,
+                format!("no {name}: {meaning}"),
+                None,
+            ));
+        }
+        for note in caps.notes.iter().chain(&self.store.transport_notes()) {
+            lines.push(check("store", Health::Warn, note.clone(), None));
+        }
+        lines
     }
 
     async fn check_access(&self) -> DoctorCheck {
@@ -138,7 +187,13 @@ impl Engine {
         Some(if *region != self.config.aws_region {
             check(
                 "region",
-                Health::Fail,
+                // S3-compatible stores name their regions their own way (Ceph:
+                // its zonegroup) and sign with any: worth a look, not a failure.
+                if self.config.endpoint_url.is_some() {
+                    Health::Warn
+                } else {
+                    Health::Fail
+                },
                 format!(
                     "{bucket} is in {region}, the config says {}",
                     self.config.aws_region

@@ -237,7 +237,21 @@ pub fn transitions(rules: &[LifecycleRule], key: &str, tags: &Tags) -> bool {
 impl Engine {
     /// The bucket's lifecycle rules.
     pub async fn lifecycle_rules(&self) -> Result<Vec<LifecycleRule>> {
+        self.offers_lifecycle().await?;
         self.store.try_admin()?.lifecycle().await
+    }
+
+    /// Fails, saying what to do instead, when the store has no lifecycle rules.
+    async fn offers_lifecycle(&self) -> Result<()> {
+        if self.capabilities().await?.lifecycle {
+            return Ok(());
+        }
+        Err(crate::error::Error::unusable(format!(
+            "{} does not offer lifecycle rules: nothing will move objects to colder \
+             classes; write them in the class they should stay in \
+             (backup_rules.*.storage_class), or use the store's own tiering",
+            self.store.describe()
+        )))
     }
 
     /// The bucket's rules merged with the generated ones.
@@ -248,6 +262,7 @@ impl Engine {
 
     /// Writes a plan's rules to the bucket.
     pub async fn apply_lifecycle(&self, plan: &LifecyclePlan) -> Result<()> {
+        self.offers_lifecycle().await?;
         self.store.try_admin()?.put_lifecycle(&plan.rules).await
     }
 }

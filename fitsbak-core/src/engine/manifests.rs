@@ -176,15 +176,14 @@ impl Engine {
     /// Writes a manifest at `key`.
     async fn put_manifest_at(&self, key: &ObjectKey, manifest: &Manifest) -> Result<PutResult> {
         let body = bytes::Bytes::from(manifest.to_json());
-        let checksum =
-            crate::checksum::of_part(self.config.upload_settings.checksum_algorithm, &body);
+        let payload = self.payload_for(body).await?;
         let options = PutOptions {
             tags: self.config.tags_for(ObjectKind::Manifest),
             content_type: Some("application/json".into()),
             encryption: self.encryption(),
             ..PutOptions::default()
         };
-        self.store.put(key, body, Some(checksum), &options).await
+        self.store.put_opts(key, payload, &options).await
     }
 
     /// Reads and parses a manifest; `None` when there is none. One larger than

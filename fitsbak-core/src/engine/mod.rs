@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod list_sessions;
 pub mod manifests;
 pub mod notes;
+pub mod probe;
 pub mod restore;
 pub mod resume;
 pub mod status;
@@ -71,6 +72,8 @@ pub struct Engine {
     pub retries: Arc<AtomicU64>,
     /// Ctrl-C: stop between parts, or abort.
     pub cancel: Cancel,
+    /// What the store can do, once asked (see [`probe`]).
+    pub capabilities: Arc<tokio::sync::OnceCell<Arc<crate::store::Capabilities>>>,
 }
 
 /// How a run is told to stop: `stop` finishes the parts in flight and keeps the

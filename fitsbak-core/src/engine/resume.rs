@@ -82,6 +82,11 @@ impl Engine {
             .await;
         let server = match listed {
             Ok(parts) => parts,
+            // A store that cannot list parts (s3rver): the parts recorded are taken
+            // as held; Complete refuses any that is not, and the next run starts over.
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => {
+                upload.parts.iter().map(|p| p.receipt.clone()).collect()
+            }
             Err(e) if e.store_kind() == Some(StoreErrorKind::NoSuchUpload) => {
                 self.progress.note(&format!(
                     "session {session}: the interrupted upload is gone from the store; starting over"

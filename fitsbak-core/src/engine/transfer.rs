@@ -3,12 +3,23 @@
 //! A writer produces exactly `total_size` bytes on a blocking thread into a
 //! [`PartSink`]; below the multipart threshold they go in one PUT, above it in a
 //! multipart upload of `max_concurrency` parts at a time (resumable when it belongs
-//! to a session, see [`crate::engine::resume`]). After the upload the object's
-//! checksum (or ETag) must be that of the bytes sent, or the object is deleted.
+//! to a session, see [`crate::engine::resume`]).
+//!
+//! What protects the bytes depends on what the store can do (see
+//! [`crate::store::Capabilities`]): each request carries the checksum the store
+//! checks (CRC32C, Content-MD5, or both); before Complete, ListParts must show
+//! every part with the size and ETag or checksum sent; after the upload, HEAD
+//! decides (never a field of the Complete reply, which some stores leave empty):
+//! the size, and the strongest whole-object proof the store offers, a composite
+//! or full-object CRC32C, an MD5-of-MD5s or single-PUT MD5 ETag; where it offers
+//! none, the object is read back when `verify_after_upload` asks for it. The proof
+//! used is returned with the upload. An object that fails is removed by its
+//! version id, leaving nothing hidden behind a delete marker.
+//!
 //! Anything that fails before Complete aborts the upload, except an interruption or
 //! a network outage of a resumable one: its parts are kept for the next run.
 
-use crate::checksum::{expected_object_checksum, same_checksum};
+use crate::checksum::{composite_crc32c, crc32c_base64, md5_of_md5s, same_checksum};
 use crate::config::ChecksumAlgorithm;
 use crate::engine::Engine;
 use crate::engine::stream::{PartSink, PartUploader, StreamSummary, part_size};
@@ -16,13 +27,54 @@ use crate::error::{Error, Result, StoreErrorKind};
 use crate::ids::{ObjectKey, SessionId};
 use crate::store::layer::is_transient;
 use crate::store::{
-    Encryption, MultipartId, ObjectChecksum, ObjectStoreExt, PartReceipt, PutOptions, PutResult,
+    Capabilities, ChecksumKind, DeleteOptions, Encryption, EtagForm, MultipartId, ObjectMeta,
+    ObjectStoreExt, PartChecks, PartReceipt, PutOptions, PutResult,
 };
 use crate::tracker::{InflightUpload, PartRecord};
 
-/// What was sent, and what the store answered.
+/// S3's largest single PUT.
+const MAX_SINGLE_PUT: u64 = 5 << 30;
+
+/// What proved that the stored object is the bytes sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// The store's composite CRC32C of the parts.
+    CompositeCrc32c,
+    /// The store's CRC32C of the whole object.
+    FullObjectCrc32c,
+    /// The multipart ETag, MD5 of the parts' MD5s.
+    Md5OfMd5sEtag,
+    /// The single PUT's ETag, the MD5 of its bytes.
+    Md5Etag,
+    /// The object read back, its CRC32C computed over every byte.
+    ReadBack,
+    /// Only the size: the store offers no checksum of the whole object and
+    /// `verify_after_upload` is off.
+    SizeOnly,
+}
+
+impl Proof {
+    /// Words for the log and the tracking rows.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Proof::CompositeCrc32c => "the store's composite CRC32C of the parts",
+            Proof::FullObjectCrc32c => "the store's CRC32C of the whole object",
+            Proof::Md5OfMd5sEtag => "the multipart ETag (MD5 of the parts' MD5s)",
+            Proof::Md5Etag => "the ETag (MD5 of the bytes)",
+            Proof::ReadBack => "the object read back (CRC32C of every byte)",
+            Proof::SizeOnly => "the size only (the store reports no checksum)",
+        }
+    }
+}
+
+/// What was sent, and what the store holds after it.
 pub(crate) struct Sent<T> {
+    /// The stored object as HEAD saw it, in the shape of a PUT's answer.
     pub put: PutResult,
+    /// The stored object's HEAD.
+    pub head: ObjectMeta,
+    /// What proved it.
+    pub proof: Proof,
     pub stream: StreamSummary,
     /// What the writer returned (an archive's member MD5s).
     pub output: T,
@@ -67,13 +119,23 @@ impl Engine {
         resume: Option<Resume<'_>>,
     ) -> Result<Sent<T>> {
         let settings = &self.config.upload_settings;
-        let multipart = total_size >= settings.threshold_bytes();
+        let caps = self.capabilities().await?;
+        let checks = caps.part_checks(settings.checksum_algorithm == ChecksumAlgorithm::Md5);
+        let threshold = settings.threshold_bytes().min(MAX_SINGLE_PUT);
+        let multipart = caps.multipart && total_size >= threshold;
+        if !multipart && total_size > MAX_SINGLE_PUT {
+            return Err(Error::unusable(format!(
+                "{key}: {total_size} bytes cannot go in one PUT (5 GiB at most), and {} \
+                 offers no multipart uploads",
+                self.store.describe()
+            )));
+        }
         let part_size = if multipart {
             part_size(total_size, settings.chunk_bytes())
         } else {
             total_size
         };
-        let (mut sink, parts) = PartSink::new(part_size, settings.checksum_algorithm);
+        let (mut sink, parts) = PartSink::new(part_size, checks);
         if let Some(file) = copy {
             sink = sink.with_copy(file);
         }
@@ -91,18 +153,41 @@ impl Engine {
                 parts,
                 writer,
                 pool,
+                checks,
             };
             self.send_multipart(key, total_size, part_size, options, stream, resume)
                 .await?
         } else {
-            self.send_single(key, total_size, options, parts, writer, resume)
+            self.send_single(key, total_size, options, parts, writer, resume, checks)
                 .await?
         };
-        self.check_integrity(key, &sent, multipart).await?;
+        let sent = self.check_integrity(key, sent, multipart, &caps).await?;
+        self.land_tags(key, options, multipart, &caps).await?;
         Ok(sent)
     }
 
+    /// Puts the tags again where the store has tagging but drops the tags sent
+    /// with the upload (Ceph 16 with CreateMultipartUpload).
+    async fn land_tags(
+        &self,
+        key: &ObjectKey,
+        options: &PutOptions,
+        multipart: bool,
+        caps: &Capabilities,
+    ) -> Result<()> {
+        let landed = if multipart {
+            caps.tags_on_multipart
+        } else {
+            caps.tags_on_put
+        };
+        if options.tags.is_empty() || !caps.tagging || landed {
+            return Ok(());
+        }
+        self.store.try_admin()?.put_tags(key, &options.tags).await
+    }
+
     /// One PUT of the whole stream.
+    #[allow(clippy::too_many_arguments)]
     async fn send_single<T: Send + 'static>(
         &self,
         key: &ObjectKey,
@@ -111,6 +196,7 @@ impl Engine {
         mut parts: crate::engine::stream::PartReceiver,
         writer: tokio::task::JoinHandle<Result<(T, StreamSummary)>>,
         resume: Option<Resume<'_>>,
+        checks: PartChecks,
     ) -> Result<Sent<T>> {
         // An interrupted multipart upload of the session cannot be resumed as one PUT.
         if let Some(resume) = &resume {
@@ -124,11 +210,13 @@ impl Engine {
         let part = part.ok_or_else(|| Error::task("the writer", "it sent nothing"))?;
         let put = self
             .store
-            .put(key, part.bytes, Some(part.checksum), options)
+            .put_opts(key, part.payload(checks), options)
             .await?;
         self.progress.advance(total_size);
         Ok(Sent {
+            head: ObjectMeta::from_put(key, total_size, &put),
             put,
+            proof: Proof::SizeOnly,
             stream,
             output,
             part_size: 0,
@@ -147,7 +235,14 @@ impl Engine {
         resume: Option<Resume<'_>>,
     ) -> Result<Sent<T>> {
         let started = self
-            .start_upload(key, total_size, part_size, options, resume.as_ref())
+            .start_upload(
+                key,
+                total_size,
+                part_size,
+                options,
+                resume.as_ref(),
+                stream.checks,
+            )
             .await;
         let (upload, done) = match started {
             Ok(started) => started,
@@ -167,6 +262,7 @@ impl Engine {
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
             pool: Some(stream.pool),
+            checks: stream.checks,
         };
         let uploaded = uploader.run(stream.parts, done).await;
         let written = join_writer(stream.writer).await;
@@ -185,9 +281,15 @@ impl Engine {
             self.abort(key, &upload).await;
             return Err(size_error(key, summary.bytes, total_size));
         }
+        if let Err(e) = self.check_parts(key, &upload, &receipts, &summary).await {
+            self.abort(key, &upload).await;
+            return Err(e);
+        }
         let put = self.complete(key, &upload, &receipts, total_size).await?;
         Ok(Sent {
+            head: ObjectMeta::from_put(key, total_size, &put),
             put,
+            proof: Proof::SizeOnly,
             stream: summary,
             output,
             part_size,
@@ -211,9 +313,9 @@ impl Engine {
         part_size: u64,
         options: &PutOptions,
         resume: Option<&Resume<'_>>,
+        checks: PartChecks,
     ) -> Result<(MultipartId, Vec<PartRecord>)> {
-        let algorithm = self.config.upload_settings.checksum_algorithm;
-        let algorithm_name = (algorithm == ChecksumAlgorithm::Crc32c).then(|| "CRC32C".to_owned());
+        let algorithm_name = checks.name();
         if let Some(resume) = resume {
             let found = self
                 .resumable(
@@ -232,7 +334,7 @@ impl Engine {
         let upload = self
             .store
             .try_multipart()?
-            .create_multipart(key, options, algorithm.kind())
+            .create_multipart(key, options, checks.crc32c.then_some(ChecksumKind::Crc32c))
             .await?;
         if let Some(resume) = resume {
             let inflight = InflightUpload {
@@ -319,49 +421,215 @@ impl Engine {
         Ok(())
     }
 
-    /// The stored object's checksum (CRC32C) or ETag (MD5) must be what the bytes
-    /// sent give; otherwise the object is deleted and the upload fails.
+    /// Before Complete: ListParts must show every part with the size sent, and
+    /// the MD5 (ETag) or CRC32C sent where the store keeps them. A store that
+    /// cannot list parts is taken at its UploadPart answers.
+    async fn check_parts(
+        &self,
+        key: &ObjectKey,
+        upload: &MultipartId,
+        receipts: &[PartReceipt],
+        summary: &StreamSummary,
+    ) -> Result<()> {
+        let listed = match self.store.try_multipart()?.list_parts(key, upload).await {
+            Ok(listed) => listed,
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let by_number: std::collections::HashMap<u32, &PartReceipt> =
+            listed.iter().map(|p| (p.part_number, p)).collect();
+        let kms = matches!(self.encryption(), Some(Encryption::Kms { .. }));
+        let mut problems = Vec::new();
+        for sent in receipts {
+            let n = sent.part_number;
+            let Some(found) = by_number.get(&n) else {
+                problems.push(format!("part {n} is not listed"));
+                continue;
+            };
+            if found.size != sent.size {
+                problems.push(format!(
+                    "part {n} holds {} bytes, {} sent",
+                    found.size, sent.size
+                ));
+            }
+            let index = n as usize - 1;
+            if let (Some(md5), false) = (summary.part_md5.get(index), kms)
+                && found.etag != hex::encode(md5)
+                && found.etag.len() == 32
+            {
+                problems.push(format!(
+                    "part {n}'s ETag {} is not the MD5 sent",
+                    found.etag
+                ));
+            }
+            if let (Some(crc), Some(listed)) = (summary.part_crc32c.get(index), &found.checksum)
+                && *listed != crc32c_base64(*crc)
+            {
+                problems.push(format!("part {n}'s CRC32C {listed} is not the one sent"));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Integrity {
+            what: key.to_string(),
+            message: format!(
+                "the store's parts are not the ones sent ({}); the upload was aborted",
+                problems.join("; ")
+            ),
+        })
+    }
+
+    /// After the upload, HEAD decides: the size, then the strongest whole-object
+    /// proof the store offers (see the module's doc). An object that fails is
+    /// removed by its version id and the upload fails.
     async fn check_integrity<T>(
         &self,
         key: &ObjectKey,
-        sent: &Sent<T>,
+        mut sent: Sent<T>,
         multipart: bool,
-    ) -> Result<()> {
-        let expected = expected_object_checksum(&sent.stream.part_checksums, multipart);
-        let (what, actual) = match self.config.upload_settings.checksum_algorithm {
-            ChecksumAlgorithm::Md5 => {
-                if matches!(self.encryption(), Some(Encryption::Kms { .. })) {
-                    // SSE-KMS ETags are not MD5s; each request's Content-MD5 was
-                    // checked by the server.
-                    return Ok(());
-                }
-                ("ETag", Some(sent.put.etag.clone()))
-            }
-            ChecksumAlgorithm::Crc32c => {
-                let reported = match &sent.put.checksum {
-                    Some(c) => Some(c.clone()),
-                    None => self.store.head(key).await?.and_then(|m| m.checksum),
+        caps: &Capabilities,
+    ) -> Result<Sent<T>> {
+        let head = self
+            .store
+            .head(key)
+            .await?
+            .ok_or_else(|| Error::Integrity {
+                what: key.to_string(),
+                message: "is not in the store after its upload".into(),
+            })?;
+        let verdict = self.proof_of(key, &sent, &head, multipart, caps).await;
+        match verdict {
+            Ok(proof) => {
+                sent.put = PutResult {
+                    etag: head.etag.clone(),
+                    version_id: head.version_id.clone().or(sent.put.version_id.take()),
+                    checksum: head.checksum.clone(),
                 };
-                ("CRC32C checksum", reported.map(|c: ObjectChecksum| c.value))
+                sent.head = head;
+                sent.proof = proof;
+                if proof == Proof::SizeOnly {
+                    tracing::warn!(
+                        "{key}: {} reports no checksum of the whole object; only its size was checked (archive_settings.verify_after_upload reads it back)",
+                        self.store.describe()
+                    );
+                }
+                Ok(sent)
             }
+            Err(message) => {
+                let options = DeleteOptions {
+                    version_id: head.version_id.clone().filter(|v| v != "null"),
+                };
+                let removed = match self.store.delete_opts(key, &options).await {
+                    Ok(()) => "the object was removed",
+                    Err(_) => "the object could not be removed",
+                };
+                Err(Error::Integrity {
+                    what: key.to_string(),
+                    message: format!("{message}; {removed}"),
+                })
+            }
+        }
+    }
+
+    /// The proof that `head` is the bytes sent, or what is wrong with it.
+    async fn proof_of<T>(
+        &self,
+        key: &ObjectKey,
+        sent: &Sent<T>,
+        head: &ObjectMeta,
+        multipart: bool,
+        caps: &Capabilities,
+    ) -> std::result::Result<Proof, String> {
+        let stream = &sent.stream;
+        if head.size != stream.bytes {
+            return Err(format!(
+                "the stored object holds {} bytes, not the {} sent",
+                head.size, stream.bytes
+            ));
+        }
+        let whole = crc32c_base64(u32::from_str_radix(&stream.crc32c, 16).unwrap_or_default());
+        if let Some(reported) = head
+            .checksum
+            .as_ref()
+            .filter(|c| c.kind == ChecksumKind::Crc32c)
+        {
+            let composite = composite_crc32c(&stream.part_crc32c);
+            return if multipart && same_checksum(&composite, &reported.value) {
+                Ok(Proof::CompositeCrc32c)
+            } else if reported.value == whole {
+                Ok(Proof::FullObjectCrc32c)
+            } else {
+                Err(format!(
+                    "the stored object's CRC32C {} is not that of the bytes sent ({})",
+                    reported.value,
+                    if multipart { composite } else { whole }
+                ))
+            };
+        }
+        let kms = matches!(self.encryption(), Some(Encryption::Kms { .. }));
+        if !stream.part_md5.is_empty() && !kms {
+            let (expected, proof, trusted) = if multipart {
+                let etag = md5_of_md5s(&stream.part_md5);
+                (
+                    etag,
+                    Proof::Md5OfMd5sEtag,
+                    caps.multipart_etag == EtagForm::Md5OfMd5s,
+                )
+            } else {
+                (
+                    hex::encode(stream.part_md5[0]),
+                    Proof::Md5Etag,
+                    caps.put_etag_is_md5,
+                )
+            };
+            if head.etag == expected {
+                return Ok(proof);
+            }
+            if trusted {
+                return Err(format!(
+                    "the stored object's ETag {} is not that of the bytes sent ({expected})",
+                    head.etag
+                ));
+            }
+        }
+        if !self.config.archive_settings.verify_after_upload {
+            return Ok(Proof::SizeOnly);
+        }
+        match self.read_back_crc32c(key).await {
+            Ok(crc) if crc == stream.crc32c => Ok(Proof::ReadBack),
+            Ok(crc) => Err(format!(
+                "the object read back has CRC32C {crc}, not the {} sent",
+                stream.crc32c
+            )),
+            Err(e) => Err(format!("the object could not be read back: {e}")),
+        }
+    }
+
+    /// The CRC32C (hex) of every byte of the object, read back.
+    async fn read_back_crc32c(&self, key: &ObjectKey) -> Result<String> {
+        use futures::StreamExt as _;
+        let mut got = self.store.get(key, None).await?;
+        let mut crc = crate::checksum::StreamCrc::default();
+        while let Some(chunk) = got.body.next().await {
+            crc.update(&chunk?);
+        }
+        Ok(crc.hex())
+    }
+
+    /// `body` as one request, with the checksums the store checks.
+    pub(crate) async fn payload_for(&self, body: bytes::Bytes) -> Result<crate::store::Payload> {
+        use md5::Digest as _;
+        let caps = self.capabilities().await?;
+        let checks = caps
+            .part_checks(self.config.upload_settings.checksum_algorithm == ChecksumAlgorithm::Md5);
+        let part = crate::engine::stream::Part {
+            number: 1,
+            crc32c: crate::checksum::crc32c(&body),
+            md5: checks.md5.then(|| md5::Md5::digest(&body).into()),
+            bytes: body,
         };
-        let message = match actual {
-            Some(actual) if same_checksum(&expected, &actual) => return Ok(()),
-            Some(actual) => format!(
-                "the stored object's {what} {actual} does not match the bytes sent \
-                 ({expected}); the object was deleted"
-            ),
-            None => format!(
-                "the store reported no {what} for the object, so the upload cannot be \
-                 checked; the object was deleted (set upload_settings.checksum_algorithm to \
-                 \"md5\" for stores without CRC32C checksums)"
-            ),
-        };
-        let _ = self.store.delete(key).await;
-        Err(Error::Integrity {
-            what: key.to_string(),
-            message,
-        })
+        Ok(part.payload(checks))
     }
 
     /// Streams the file at `path` to `key` (a catalog snapshot, for one): one PUT
@@ -416,6 +684,7 @@ struct Stream<T> {
     parts: crate::engine::stream::PartReceiver,
     writer: tokio::task::JoinHandle<Result<(T, StreamSummary)>>,
     pool: crate::engine::stream::PartPool,
+    checks: PartChecks,
 }
 
 /// Copies exactly `size` bytes of the file at `source` into `sink`, hashing them;

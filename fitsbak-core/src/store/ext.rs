@@ -101,6 +101,31 @@ pub trait ObjectStoreExt: ObjectStore {
         Ok(out.freeze())
     }
 
+    /// Every version of the objects below `prefix`; on a store that cannot list
+    /// versions, each object once, as its only version.
+    async fn versions(&self, prefix: &str) -> Result<Vec<super::ObjectVersion>> {
+        if let Some(cold) = self.cold_storage() {
+            match cold.list_versions(prefix).await {
+                Err(e) if e.store_kind() == Some(StoreErrorKind::NotImplemented) => {}
+                other => return other,
+            }
+        }
+        Ok(self
+            .list(prefix)
+            .await?
+            .into_iter()
+            .map(|o| super::ObjectVersion {
+                key: o.key,
+                version_id: None,
+                is_latest: true,
+                size: o.size,
+                etag: o.etag,
+                last_modified: o.last_modified,
+                storage_class: o.storage_class,
+            })
+            .collect())
+    }
+
     /// Multipart uploads, or an error saying the store has none.
     fn try_multipart(&self) -> Result<&dyn MultipartStore> {
         self.multipart()

@@ -128,6 +128,12 @@ impl<L: Layer> ObjectStore for Layered<L> {
     fn admin(&self) -> Option<&dyn BucketAdmin> {
         self.inner.admin().map(|_| self as &dyn BucketAdmin)
     }
+    fn known_capabilities(&self) -> Option<super::Capabilities> {
+        self.inner.known_capabilities()
+    }
+    fn transport_notes(&self) -> Vec<String> {
+        self.inner.transport_notes()
+    }
 }
 
 #[async_trait]

@@ -20,6 +20,7 @@
 //! contract suite (`fitsbak-testkit`).
 
 mod admin;
+mod capabilities;
 mod cold;
 mod ext;
 pub mod layer;
@@ -42,6 +43,7 @@ use crate::ids::ObjectKey;
 use crate::model::{StorageClass, Tags};
 
 pub use admin::{BucketAdmin, BucketFacts, Versioning};
+pub use capabilities::{Capabilities, EtagForm, PartChecks};
 pub use cold::{ColdStorage, ObjectVersion, RestoreRequest, RestoreState, RestoreTier};
 pub use ext::ObjectStoreExt;
 pub use multipart::{MultipartId, MultipartStore, MultipartUploadInfo, PartReceipt};
@@ -232,6 +234,9 @@ pub struct Payload {
     pub bytes: Bytes,
     /// The client's checksum of them.
     pub checksum: Option<Checksum>,
+    /// Their MD5, sent as `Content-MD5` beside `checksum` (the one check most
+    /// S3-compatible stores enforce).
+    pub content_md5: Option<[u8; 16]>,
 }
 
 impl Payload {
@@ -240,6 +245,28 @@ impl Payload {
         Self {
             bytes: bytes.into(),
             checksum,
+            content_md5: None,
+        }
+    }
+
+    /// The same, with `Content-MD5` too.
+    pub fn with_md5(mut self, md5: Option<[u8; 16]>) -> Self {
+        self.content_md5 = md5;
+        self
+    }
+
+    /// Every checksum the request carries.
+    pub fn checksums(&self) -> impl Iterator<Item = Checksum> + '_ {
+        self.checksum
+            .into_iter()
+            .chain(self.content_md5.map(Checksum::Md5))
+    }
+
+    /// The `Content-MD5` the request carries, from either field.
+    pub fn md5(&self) -> Option<[u8; 16]> {
+        match self.checksum {
+            Some(Checksum::Md5(d)) => Some(d),
+            _ => self.content_md5,
         }
     }
 
@@ -305,6 +332,15 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
+    /// What a PUT's answer says of the object written (until a HEAD says more).
+    pub fn from_put(key: &ObjectKey, size: u64, put: &PutResult) -> Self {
+        Self {
+            version_id: put.version_id.clone(),
+            checksum: put.checksum.clone(),
+            ..Self::new(key.clone(), size, put.etag.clone())
+        }
+    }
+
     /// Metadata of a STANDARD object with nothing but a size and an ETag.
     pub fn new(key: ObjectKey, size: u64, etag: impl Into<String>) -> Self {
         Self {
@@ -402,6 +438,18 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Tags, lifecycle rules and bucket facts, when the store has them.
     fn admin(&self) -> Option<&dyn BucketAdmin> {
         None
+    }
+
+    /// What the store can do, when it knows without being probed (a local
+    /// directory, the memory store); `None` for a remote store, which is probed.
+    fn known_capabilities(&self) -> Option<Capabilities> {
+        None
+    }
+
+    /// What the transport changed in its requests to suit the store (a header it
+    /// stopped sending because the store refused it), for doctor.
+    fn transport_notes(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

@@ -45,6 +45,19 @@ mockall::mock! {
     }
 
     #[async_trait]
+    impl StoreProfiles for Tracker {
+        async fn store_profile(
+            &self,
+            target: &str,
+        ) -> Result<Option<(crate::store::Capabilities, DateTime<Utc>)>>;
+        async fn record_store_profile(
+            &self,
+            target: &str,
+            capabilities: &crate::store::Capabilities,
+        ) -> Result<()>;
+    }
+
+    #[async_trait]
     impl SnapshotTracker for Tracker {
         async fn db_snapshots(&self) -> Result<Vec<DbSnapshotRecord>>;
         async fn record_db_snapshot(&self, snapshot: &DbSnapshotRecord, log: &LogEntry) -> Result<i64>;

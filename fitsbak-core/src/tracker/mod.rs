@@ -592,12 +592,32 @@ pub trait SnapshotTracker: Send + Sync {
     async fn record_db_snapshot(&self, snapshot: &DbSnapshotRecord, log: &LogEntry) -> Result<i64>;
 }
 
+/// What each target's store was found to do, with when it was probed.
+#[async_trait]
+pub trait StoreProfiles: Send + Sync {
+    /// The capabilities probed for `target` (a store's description), and when.
+    async fn store_profile(
+        &self,
+        target: &str,
+    ) -> Result<Option<(crate::store::Capabilities, DateTime<Utc>)>>;
+
+    /// Keeps the capabilities just probed for `target`.
+    async fn record_store_profile(
+        &self,
+        target: &str,
+        capabilities: &crate::store::Capabilities,
+    ) -> Result<()>;
+}
+
 /// The tracking tables, all of them: what the engine holds. Implemented for every
 /// type that implements the narrow traits.
-pub trait Tracker: ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker {}
+pub trait Tracker:
+    ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker + StoreProfiles
+{
+}
 
 impl<T> Tracker for T where
-    T: ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker
+    T: ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker + StoreProfiles
 {
 }
 

@@ -137,15 +137,19 @@ fn crc32c_base64(bytes: &[u8]) -> String {
 }
 
 /// Checks the client's checksum of a body.
-fn check_body(
+fn check_body(operation: &'static str, target: &Path, payload: &Payload) -> Result<()> {
+    for expected in payload.checksums() {
+        check_one(operation, target, &payload.bytes, expected)?;
+    }
+    Ok(())
+}
+
+fn check_one(
     operation: &'static str,
     target: &Path,
     body: &[u8],
-    checksum: Option<Checksum>,
+    expected: Checksum,
 ) -> Result<()> {
-    let Some(expected) = checksum else {
-        return Ok(());
-    };
     let actual = match expected {
         Checksum::Md5(_) => Checksum::Md5(Md5::digest(body).into()),
         Checksum::Crc32c(_) => Checksum::Crc32c(fitsbak_core::checksum::crc32c(body)),
@@ -299,7 +303,7 @@ impl LocalStore {
         options: &PutOptions,
     ) -> Result<PutResult> {
         let path = self.object_path("PutObject", key)?;
-        check_body("PutObject", &path, &payload.bytes, payload.checksum)?;
+        check_body("PutObject", &path, &payload)?;
         if options.if_none_match && path.exists() {
             return Err(error(
                 StoreErrorKind::PreconditionFailed,
@@ -488,4 +492,14 @@ impl ObjectStore for LocalStore {
     }
 
     fitsbak_core::offers_every_capability!();
+
+    fn known_capabilities(&self) -> Option<fitsbak_core::store::Capabilities> {
+        // Every request's checksums are checked and kept as S3 keeps them; there
+        // are no versions and no archive classes to restore from.
+        Some(fitsbak_core::store::Capabilities {
+            versioning: false,
+            restore: false,
+            ..fitsbak_core::store::Capabilities::aws()
+        })
+    }
 }

@@ -151,7 +151,7 @@ impl LocalStore {
     ) -> Result<PartReceipt> {
         let path = self.object_path("UploadPart", key)?;
         self.read_upload("UploadPart", key, upload)?;
-        check_body("UploadPart", &path, &payload.bytes, payload.checksum)?;
+        check_body("UploadPart", &path, &payload)?;
         let md5 = hex::encode(Md5::digest(&payload.bytes));
         let part = StoredPart {
             etag: md5.clone(),

@@ -111,8 +111,9 @@ impl BucketAdmin for S3Store {
 
     async fn facts(&self) -> Result<BucketFacts> {
         Ok(BucketFacts {
-            region: Some(self.bucket_region().await?),
-            versioning: Some(self.versioning().await),
+            // A store that cannot say is a fact too: `None`.
+            region: self.bucket_region().await.ok(),
+            versioning: self.versioning().await,
             public_access_blocked: self.public_access_blocked().await,
             default_encryption: self.default_encryption().await,
         })
@@ -132,15 +133,16 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| store_error("GetBucketLocation", self.bucket_target(), e))?;
-        // S3 answers an empty location for us-east-1.
-        Ok(location
-            .location_constraint()
-            .map(|c| c.as_str().to_owned())
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "us-east-1".to_owned()))
+        // S3 answers an empty location for us-east-1, and `EU` for old eu-west-1
+        // buckets.
+        Ok(match location.location_constraint().map(|c| c.as_str()) {
+            None | Some("") => "us-east-1".to_owned(),
+            Some("EU") => "eu-west-1".to_owned(),
+            Some(other) => other.to_owned(),
+        })
     }
 
-    async fn versioning(&self) -> Versioning {
+    async fn versioning(&self) -> Option<Versioning> {
         let status = match self
             .client
             .get_bucket_versioning()
@@ -150,9 +152,15 @@ impl S3Store {
         {
             Ok(v) => v.status().map(|s| s.as_str().to_owned()),
             // moto answers with a `GetBucketVersioningResponse` root the SDK refuses.
-            Err(e) => super::raw_body(&e).and_then(parse_versioning_fallback),
+            Err(e) => match super::raw_body(&e) {
+                Some(body) if body.contains("GetBucketVersioningResponse") => {
+                    parse_versioning_fallback(body)
+                }
+                // The store cannot say.
+                _ => return None,
+            },
         };
-        Versioning::from_status(status.as_deref())
+        Some(Versioning::from_status(status.as_deref()))
     }
 
     async fn public_access_blocked(&self) -> Option<bool> {

@@ -27,7 +27,8 @@ fn service_kind(code: &str, status: u16) -> StoreErrorKind {
         }
         "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout"
         | "OperationAborted" => Throttled,
-        "NotImplemented" => NotImplemented,
+        // s3rver answers MethodNotAllowed for requests it does not know (ListParts).
+        "NotImplemented" | "MethodNotAllowed" => NotImplemented,
         _ => match status {
             404 => NotFound,
             403 => AccessDenied,

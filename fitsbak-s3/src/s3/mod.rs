@@ -79,6 +79,9 @@ pub struct S3Store {
     client: Client,
     bucket: String,
     location: Location,
+    /// Whether HEAD sends `x-amz-checksum-mode: ENABLED`: some stores refuse the
+    /// header (Backblaze B2: "Unsupported header"); the first refusal turns it off.
+    checksum_mode: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl S3Store {
@@ -136,6 +139,7 @@ impl S3Store {
                 bucket: settings.bucket.clone(),
                 region: settings.region.clone(),
             },
+            checksum_mode: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
     }
 
@@ -213,23 +217,23 @@ type ChecksumHeaders = (
 );
 
 /// `(x-amz-sdk-checksum-algorithm, Content-MD5, x-amz-checksum-crc32c,
-/// x-amz-checksum-crc64nvme)` for a body's checksum.
-fn checksum_headers(checksum: Option<Checksum>) -> ChecksumHeaders {
-    match checksum {
+/// x-amz-checksum-crc64nvme)` for a body's checksums.
+fn checksum_headers(payload: &Payload) -> ChecksumHeaders {
+    let md5 = payload.md5().map(|d| Checksum::Md5(d).to_base64());
+    match payload.checksum {
         Some(c @ Checksum::Crc32c(_)) => (
             Some(s3t::ChecksumAlgorithm::Crc32C),
-            None,
+            md5,
             Some(c.to_base64()),
             None,
         ),
-        Some(c @ Checksum::Md5(_)) => (None, Some(c.to_base64()), None, None),
         Some(c @ Checksum::Crc64Nvme(_)) => (
             Some(s3t::ChecksumAlgorithm::Crc64Nvme),
-            None,
+            md5,
             None,
             Some(c.to_base64()),
         ),
-        None => (None, None, None, None),
+        Some(Checksum::Md5(_)) | None => (None, md5, None, None),
     }
 }
 
@@ -329,7 +333,7 @@ impl ObjectStore for S3Store {
         payload: Payload,
         options: &PutOptions,
     ) -> Result<PutResult> {
-        let (algorithm, md5, crc32c, crc64) = checksum_headers(payload.checksum);
+        let (algorithm, md5, crc32c, crc64) = checksum_headers(&payload);
         let (sse, kms_key) = sdk_encryption(options);
         let out = self
             .client
@@ -414,15 +418,28 @@ impl ObjectStore for S3Store {
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
-        let out = match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await
+        use std::sync::atomic::Ordering::Relaxed;
+        let send = |mode: bool| {
+            self.client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key.as_str())
+                .set_checksum_mode(mode.then_some(ChecksumMode::Enabled))
+                .send()
+        };
+        let mode = self.checksum_mode.load(Relaxed);
+        let mut answer = send(mode).await;
+        if mode
+            && matches!(&answer, Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400))
         {
+            // A HEAD of an object is never a bad request but for a header.
+            let again = send(false).await;
+            if again.is_ok() {
+                self.checksum_mode.store(false, Relaxed);
+            }
+            answer = again;
+        }
+        let out = match answer {
             Ok(out) => out,
             Err(e) => {
                 let err = store_error("HeadObject", self.target(key.as_str()), e);
@@ -478,6 +495,17 @@ impl ObjectStore for S3Store {
     }
 
     fitsbak_core::offers_every_capability!();
+
+    fn transport_notes(&self) -> Vec<String> {
+        if self
+            .checksum_mode
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            Vec::new()
+        } else {
+            vec!["HEAD is sent without x-amz-checksum-mode: the store refused the header".into()]
+        }
+    }
 }
 
 #[cfg(test)]
@@ -512,11 +540,17 @@ mod tests {
 
     #[test]
     fn checksums_go_in_their_own_headers() {
-        let (algorithm, md5, crc, _) = checksum_headers(Some(Checksum::Crc32c(1)));
+        let payload = Payload::new(Vec::new(), Some(Checksum::Crc32c(1)));
+        let (algorithm, md5, crc, _) = checksum_headers(&payload);
         assert_eq!(algorithm, Some(s3t::ChecksumAlgorithm::Crc32C));
         assert_eq!((md5, crc.as_deref()), (None, Some("AAAAAQ==")));
-        let (algorithm, md5, crc, _) = checksum_headers(Some(Checksum::Md5([0; 16])));
+        let payload = Payload::new(Vec::new(), Some(Checksum::Md5([0; 16])));
+        let (algorithm, md5, crc, _) = checksum_headers(&payload);
         assert_eq!((algorithm, crc), (None, None));
         assert_eq!(md5.as_deref(), Some("AAAAAAAAAAAAAAAAAAAAAA=="));
+        let both = Payload::new(Vec::new(), Some(Checksum::Crc32c(1))).with_md5(Some([0; 16]));
+        let (_, md5, crc, _) = checksum_headers(&both);
+        assert_eq!(md5.as_deref(), Some("AAAAAAAAAAAAAAAAAAAAAA=="));
+        assert_eq!(crc.as_deref(), Some("AAAAAQ=="));
     }
 }

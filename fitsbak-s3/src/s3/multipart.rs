@@ -61,7 +61,7 @@ impl MultipartStore for S3Store {
         payload: Payload,
     ) -> Result<PartReceipt> {
         let size = payload.len() as u64;
-        let (algorithm, md5, crc32c, crc64) = super::checksum_headers(payload.checksum);
+        let (algorithm, md5, crc32c, crc64) = super::checksum_headers(&payload);
         let out = self
             .client
             .upload_part()

@@ -207,6 +207,7 @@ fn engine(
         hints: crate::engine::plain_hints(),
         retries: Default::default(),
         cancel: Default::default(),
+        capabilities: Default::default(),
     }
 }
 
@@ -308,10 +309,9 @@ async fn a_network_failure_after_every_retry_keeps_the_upload_for_the_next_run()
 }
 
 #[tokio::test]
-async fn a_stored_object_with_the_wrong_checksum_is_deleted() {
+async fn a_part_the_store_keeps_damaged_is_caught_before_complete() {
     let s = setup();
-    // The store keeps part 2 damaged: the composite checksum it reports is not the
-    // one of the bytes sent.
+    // The store keeps part 2 damaged: ListParts shows another CRC32C than sent.
     let (store, calls) = store_with(|r| {
         (r.operation == "UploadPart" && r.part == Some(2)).then_some(Fault::Corrupt)
     });
@@ -323,13 +323,37 @@ async fn a_stored_object_with_the_wrong_checksum_is_deleted() {
     );
     let error = failed_session_error(e).await;
     assert!(
-        error.contains("does not match the bytes sent") && error.contains("deleted"),
+        error.contains("part 2")
+            && error.contains("not the ones sent")
+            && error.contains("aborted"),
+        "{error}"
+    );
+    assert_eq!(count(&calls, "ListParts"), 1);
+    assert_eq!(count(&calls, "CompleteMultipartUpload"), 0);
+    assert_eq!(count(&calls, "AbortMultipartUpload"), 1);
+    assert!(archive_in(&store).await.is_none());
+}
+
+#[tokio::test]
+async fn a_stored_object_with_the_wrong_checksum_is_removed() {
+    let s = setup();
+    // The store reports a checksum that is not that of the bytes sent.
+    let (store, calls) = store_with(|r| (r.operation == "HeadObject").then_some(Fault::Corrupt));
+    let e = engine(
+        config(true),
+        catalog(s.files),
+        tracker_recording_nothing(),
+        store.clone(),
+    );
+    let error = failed_session_error(e).await;
+    assert!(
+        error.contains("is not that of the bytes sent") && error.contains("removed"),
         "{error}"
     );
     assert_eq!(count(&calls, "CompleteMultipartUpload"), 1);
     assert_eq!(count(&calls, "DeleteObject"), 1);
-    assert_eq!(count(&calls, "AbortMultipartUpload"), 0);
-    assert!(archive_in(&store).await.is_none(), "the object was deleted");
+    store.set_faults(|_| None);
+    assert!(archive_in(&store).await.is_none(), "the object was removed");
 }
 
 #[tokio::test]
@@ -544,7 +568,8 @@ async fn an_interrupted_upload_resumes_sending_only_the_missing_parts() {
         "{summary:?}"
     );
     assert_eq!(count(&calls, "CreateMultipartUpload"), 0);
-    assert_eq!(count(&calls, "ListParts"), 1);
+    // One to see which parts the store holds, one to check them all before Complete.
+    assert_eq!(count(&calls, "ListParts"), 2);
     let mut sent = parts_sent(&calls);
     sent.sort_unstable();
     assert_eq!(sent, [3, 4, 5, 6]);
@@ -591,7 +616,7 @@ async fn files_changed_since_the_interruption_abort_it_and_start_over() {
     );
     let summary = e.upload(&UploadOptions::default()).await.unwrap();
     assert_eq!(count(&calls, "AbortMultipartUpload"), 1, "the old upload");
-    assert_eq!(count(&calls, "ListParts"), 0);
+    assert_eq!(count(&calls, "ListParts"), 1, "the check before Complete");
     assert_eq!(count(&calls, "CreateMultipartUpload"), 1);
     assert_eq!(parts_sent(&calls).len(), 6, "every part, on the new upload");
     assert!(

@@ -147,12 +147,11 @@ fn base64(bytes: &[u8]) -> String {
 
 /// Checks a body against the client's checksum, as S3 does.
 fn check(payload: &Payload, operation: &'static str, key: &str) -> Result<()> {
-    let ok = match payload.checksum {
-        None => true,
-        Some(Checksum::Md5(d)) => Md5::digest(&payload.bytes)[..] == d[..],
-        Some(Checksum::Crc32c(c)) => crate::checksum::crc32c(&payload.bytes) == c,
-        Some(Checksum::Crc64Nvme(_)) => true,
-    };
+    let ok = payload.checksums().all(|checksum| match checksum {
+        Checksum::Md5(d) => Md5::digest(&payload.bytes)[..] == d[..],
+        Checksum::Crc32c(c) => crate::checksum::crc32c(&payload.bytes) == c,
+        Checksum::Crc64Nvme(_) => true,
+    });
     if ok {
         Ok(())
     } else {
@@ -427,11 +426,22 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
-        self.guarded("HeadObject", key.as_str(), None, |_| {
-            Ok(self
+        // A corrupting fault here is a store that reports another checksum than
+        // that of the bytes it was sent.
+        self.guarded("HeadObject", key.as_str(), None, |corrupt| {
+            let meta = self
                 .lock()
                 .current(key.as_str())
-                .map(|s| Self::meta(key, s)))
+                .map(|s| Self::meta(key, s));
+            Ok(meta.map(|mut m| {
+                if corrupt {
+                    if let Some(c) = &mut m.checksum {
+                        c.value = format!("AAAAAA=={}", c.value.get(8..).unwrap_or(""));
+                    }
+                    m.etag = format!("0{}", m.etag.get(1..).unwrap_or(""));
+                }
+                m
+            }))
         })
     }
 
@@ -482,6 +492,10 @@ impl ObjectStore for MemoryStore {
     }
 
     crate::offers_every_capability!();
+
+    fn known_capabilities(&self) -> Option<crate::store::Capabilities> {
+        Some(crate::store::Capabilities::aws())
+    }
 }
 
 #[cfg(test)]
