@@ -441,6 +441,10 @@ pub enum StoreErrorKind {
     NoSuchUpload,
     /// Credentials are missing, unknown or expired.
     Credentials,
+    /// The computer's clock is too far from the store's for a signature to hold.
+    ClockSkew,
+    /// The bucket is in another region than the one asked.
+    WrongRegion,
     /// The credentials are valid but not allowed to do this.
     AccessDenied,
     /// The object is in GLACIER or DEEP_ARCHIVE and has not been restored.
@@ -474,6 +478,8 @@ impl StoreErrorKind {
             StoreErrorKind::NoSuchBucket => "no-such-bucket",
             StoreErrorKind::NoSuchUpload => "no-such-upload",
             StoreErrorKind::Credentials => "credentials",
+            StoreErrorKind::ClockSkew => "clock-skew",
+            StoreErrorKind::WrongRegion => "wrong-region",
             StoreErrorKind::AccessDenied => "access-denied",
             StoreErrorKind::NeedsRestore => "needs-restore",
             StoreErrorKind::RestoreInProgress => "restore-in-progress",

@@ -102,6 +102,10 @@ pub struct Config {
     /// The directory the config was read from; relative paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Whether the file names `aws_region`; when it does not, the region of the
+    /// AWS profile or `AWS_REGION` is used (us-east-1 when none says).
+    #[serde(skip)]
+    pub aws_region_set: bool,
 }
 
 impl Default for Config {
@@ -130,6 +134,7 @@ impl Default for Config {
             database_busy_timeout_seconds: 10.0,
             store_capabilities: serde_json::Map::new(),
             base_dir: PathBuf::from("."),
+            aws_region_set: false,
         }
     }
 }
@@ -200,7 +205,7 @@ impl Config {
             let tracked = serde_ignored::Deserializer::new(&mut de, &mut note);
             serde_path_to_error::deserialize(tracked)
         };
-        let config = match parsed {
+        let mut config = match parsed {
             Ok(config) => config,
             Err(err) => {
                 let key = err.path().to_string();
@@ -208,6 +213,7 @@ impl Config {
                 return Err(json_error(path, &key, inner));
             }
         };
+        config.aws_region_set = error::locate_key(text, "aws_region").is_some();
         de.end().map_err(|e| json_error(path, ".", e))?;
 
         let mut warnings = Vec::new();

@@ -154,6 +154,7 @@ fn the_template_is_valid_and_uses_the_local_target() {
             primary: Some("your-bucket-name".into()),
             backup: None,
         },
+        aws_region_set: true,
         ..Config::default()
     };
     assert_eq!(loaded.config, defaults, "the template states the defaults");
@@ -337,4 +338,14 @@ fn archive_and_manifest_keys_follow_the_layout() {
         paths.manifest_key(2024, &s).unwrap().as_str(),
         "backups/manifests/2024/20240315_A7B3C2D1.json"
     );
+}
+
+#[test]
+fn a_config_without_aws_region_leaves_it_to_the_profile() {
+    let path = std::path::Path::new("s3_config.json");
+    let without = Config::parse(r#"{"buckets": {"primary": "b-1"}}"#, path).unwrap();
+    assert!(!without.config.aws_region_set);
+    let with = Config::parse(r#"{"aws_region": "eu-west-2"}"#, path).unwrap();
+    assert!(with.config.aws_region_set);
+    assert_eq!(with.config.aws_region, "eu-west-2");
 }

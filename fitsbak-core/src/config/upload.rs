@@ -108,6 +108,13 @@ impl UploadSettings {
                 return Err(check.invalid(key, format!("{value} is not a positive size")));
             }
         }
+        if self.multipart_threshold_mb > 5120.0 {
+            return Err(check.invalid(
+                "upload_settings.multipart_threshold_mb",
+                "S3 refuses a single PUT over 5 GiB (5120 MB), and a single PUT is held in \
+                 memory whole: keep it at a few hundred MB at most",
+            ));
+        }
         if self.multipart_chunksize_mb > 5120.0 {
             return Err(check.invalid(
                 "upload_settings.multipart_chunksize_mb",

@@ -298,10 +298,16 @@ impl Engine {
     }
 
     /// Whether a failed upload keeps its parts for the next run: stopped between
-    /// parts (not aborted), or cut off from the store after every retry.
+    /// parts (not aborted), cut off from the store after every retry, or its
+    /// credentials expired (an SSO session lasts 8 hours; a long upload resumes
+    /// after the next login).
     fn keeps_parts(&self, err: &Error) -> bool {
         (matches!(err, Error::Interrupted) && !self.cancel.abort.is_cancelled())
             || is_transient(err)
+            || matches!(
+                err.store_kind(),
+                Some(StoreErrorKind::Credentials | StoreErrorKind::ClockSkew)
+            )
     }
 
     /// The upload to send parts to, with the parts it already has: the session's
@@ -395,15 +401,19 @@ impl Engine {
         Ok(put)
     }
 
-    /// Aborts a multipart upload and forgets it (best effort: an abort that fails
-    /// leaves an upload the lifecycle rule cleans up).
+    /// Aborts a multipart upload and forgets it. One whose abort fails stays
+    /// recorded, so that a later run aborts it (or doctor names it); its parts are
+    /// billed until then.
     pub(crate) async fn abort(&self, key: &ObjectKey, upload: &MultipartId) {
         let aborted = match self.store.try_multipart() {
             Ok(multipart) => multipart.abort_multipart(key, upload).await,
             Err(e) => Err(e),
         };
         if let Err(e) = aborted {
-            tracing::warn!("could not abort the multipart upload of {key}: {e}");
+            tracing::warn!(
+                "could not abort the multipart upload of {key} ({e}); it stays recorded for the next run"
+            );
+            return;
         }
         if let Err(e) = self.tracker.end_upload(upload).await {
             tracing::warn!("could not forget the multipart upload of {key}: {e}");

@@ -70,7 +70,18 @@ impl BucketAdmin for S3Store {
             .send()
             .await
         {
-            Ok(out) => Ok(out.rules().iter().map(from_sdk_rule).collect()),
+            Ok(out) => {
+                let rules: Vec<LifecycleRule> = out.rules().iter().map(from_sdk_rule).collect();
+                // Kept as read, so that rules this tool did not write go back to the
+                // bucket exactly as they came (fields the core's model lacks too).
+                let mut read = self.rules_read.lock().unwrap_or_else(|e| e.into_inner());
+                *read = rules
+                    .iter()
+                    .cloned()
+                    .zip(out.rules().iter().cloned())
+                    .collect();
+                Ok(rules)
+            }
             Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => Ok(Vec::new()),
             Err(e) => {
                 Err(store_error("GetBucketLifecycleConfiguration", self.bucket_target(), e).into())
@@ -90,9 +101,18 @@ impl BucketAdmin for S3Store {
             return Ok(());
         }
         let operation = "PutBucketLifecycleConfiguration";
+        let read = self
+            .rules_read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let sdk_rules = rules
             .iter()
-            .map(to_sdk_rule)
+            .map(|rule| match read.iter().find(|(seen, _)| seen == rule) {
+                // Unchanged since it was read: the bucket's own rule, untouched.
+                Some((_, original)) => Ok(original.clone()),
+                None => to_sdk_rule(rule),
+            })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| invalid(operation, &target, e))?;
         let configuration = s3t::BucketLifecycleConfiguration::builder()

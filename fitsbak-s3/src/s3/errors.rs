@@ -12,6 +12,10 @@ fn service_kind(code: &str, status: u16) -> StoreErrorKind {
         "NoSuchBucket" => NoSuchBucket,
         "NoSuchKey" | "NotFound" | "NoSuchVersion" => NotFound,
         "NoSuchUpload" => NoSuchUpload,
+        "RequestTimeTooSkewed" => ClockSkew,
+        "PermanentRedirect"
+        | "AuthorizationHeaderMalformed"
+        | "IllegalLocationConstraintException" => WrongRegion,
         "InvalidAccessKeyId"
         | "SignatureDoesNotMatch"
         | "ExpiredToken"
@@ -30,6 +34,7 @@ fn service_kind(code: &str, status: u16) -> StoreErrorKind {
         // s3rver answers MethodNotAllowed for requests it does not know (ListParts).
         "NotImplemented" | "MethodNotAllowed" => NotImplemented,
         _ => match status {
+            301 => WrongRegion,
             404 => NotFound,
             403 => AccessDenied,
             500..=599 => Throttled,
@@ -50,6 +55,15 @@ where
     match err {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
+            if let Some(region) = service.raw().headers().get("x-amz-bucket-region")
+                && matches!(status, 301 | 400)
+            {
+                // S3 names the bucket's region; the SDK does not follow the redirect.
+                return (
+                    WrongRegion,
+                    format!("the bucket is in {region}: set aws_region to \"{region}\""),
+                );
+            }
             let code = service.err().code().unwrap_or_default().to_owned();
             let text = service.err().message().unwrap_or_default().to_owned();
             let message = match (code.is_empty(), text.is_empty()) {
@@ -95,6 +109,17 @@ where
 {
     let (kind, message) = classify(&err);
     let message = match kind {
+        StoreErrorKind::ClockSkew => format!(
+            "{message} (this computer's clock is more than 15 minutes off the store's: \
+             set it right, for example with NTP: `timedatectl set-ntp true`)"
+        ),
+        StoreErrorKind::WrongRegion if !message.contains("aws_region") => {
+            format!("{message} (the bucket is in another region: check aws_region in the config)")
+        }
+        StoreErrorKind::Credentials if message.contains("ExpiredToken") => format!(
+            "{message} (the credentials expired: log in again, for example `aws sso login`; \
+             an interrupted upload keeps its parts and the next run resumes it)"
+        ),
         StoreErrorKind::Credentials if !message.contains("AWS_PROFILE") => format!(
             "{message} (the AWS credentials were refused: check AWS_PROFILE, AWS_ACCESS_KEY_ID \
              and the SSO session)"

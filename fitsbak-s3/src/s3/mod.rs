@@ -58,6 +58,9 @@ pub struct S3Settings {
     pub force_path_style: bool,
     /// Longest one request attempt may take.
     pub request_timeout: Duration,
+    /// Take the region from the AWS profile or `AWS_REGION` (the config names
+    /// none); `region` when they do not say either.
+    pub region_from_environment: bool,
 }
 
 impl S3Settings {
@@ -69,6 +72,7 @@ impl S3Settings {
             endpoint_url: config.endpoint_url.clone(),
             force_path_style: config.force_path_style,
             request_timeout: Duration::from_secs_f64(config.retry_settings.request_timeout_seconds),
+            region_from_environment: !config.aws_region_set,
         })
     }
 }
@@ -82,17 +86,30 @@ pub struct S3Store {
     /// Whether HEAD sends `x-amz-checksum-mode: ENABLED`: some stores refuse the
     /// header (Backblaze B2: "Unsupported header"); the first refusal turns it off.
     checksum_mode: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// How long a request without a body may take.
+    request_timeout: Duration,
+    /// The lifecycle rules last read, in the core's shape and as the SDK gave them.
+    rules_read: std::sync::Arc<
+        std::sync::Mutex<Vec<(fitsbak_core::rules::LifecycleRule, s3t::LifecycleRule)>>,
+    >,
 }
 
 impl S3Store {
     /// Connects with the standard AWS credential chain (environment, profiles, SSO,
     /// instance roles).
     pub async fn connect(settings: &S3Settings) -> Self {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(settings.region.clone()))
-            .load()
-            .await;
-        Self::build(aws_sdk_s3::config::Builder::from(&shared), settings)
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if !settings.region_from_environment {
+            loader = loader.region(Region::new(settings.region.clone()));
+        }
+        let shared = loader.load().await;
+        let mut settings = settings.clone();
+        if let Some(region) = shared.region() {
+            settings.region = region.to_string();
+        }
+        let builder =
+            aws_sdk_s3::config::Builder::from(&shared).region(Region::new(settings.region.clone()));
+        Self::build(builder, &settings)
     }
 
     /// Connects with the given credentials provider instead of the standard chain.
@@ -118,9 +135,15 @@ impl S3Store {
                     .grace_period(Duration::from_secs(30))
                     .build(),
             )
+            // A connection must open within seconds; a request without a body
+            // must be answered within `request_timeout`. A request with a body gets
+            // that plus the time its bytes take at 16 KiB/s (see `body_override`),
+            // and a body that stops moving for 30 s is cut by the stalled stream
+            // protection above: a slow uplink takes as long as it needs, a dead
+            // one is found in seconds.
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(15))
+                    .connect_timeout(Duration::from_secs(10))
                     .operation_attempt_timeout(settings.request_timeout)
                     .build(),
             );
@@ -140,7 +163,23 @@ impl S3Store {
                 region: settings.region.clone(),
             },
             checksum_mode: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            request_timeout: settings.request_timeout,
+            rules_read: Default::default(),
         }
+    }
+
+    /// The timeouts of a request carrying `len` bytes: the attempt may take the
+    /// request timeout plus the bytes' time at 16 KiB/s (a stalled body is cut
+    /// sooner by the stalled stream protection).
+    fn body_override(&self, len: usize) -> aws_sdk_s3::config::Builder {
+        const SLOWEST: f64 = 16.0 * 1024.0;
+        let attempt = self.request_timeout + Duration::from_secs_f64(len as f64 / SLOWEST);
+        aws_sdk_s3::config::Builder::new().timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(attempt)
+                .build(),
+        )
     }
 
     /// The SDK client, for requests the traits do not cover.
@@ -335,6 +374,7 @@ impl ObjectStore for S3Store {
     ) -> Result<PutResult> {
         let (algorithm, md5, crc32c, crc64) = checksum_headers(&payload);
         let (sse, kms_key) = sdk_encryption(options);
+        let len = payload.len();
         let out = self
             .client
             .put_object()
@@ -354,6 +394,7 @@ impl ObjectStore for S3Store {
             .set_ssekms_key_id(kms_key)
             .set_if_none_match(options.if_none_match.then(|| "*".to_owned()))
             .customize()
+            .config_override(self.body_override(len))
             .disable_payload_signing()
             .send()
             .await

@@ -29,7 +29,11 @@ impl MultipartStore for S3Store {
             .storage_class(super::sdk_class(&options.storage_class))
             .set_metadata(Some(options.metadata.clone().into_iter().collect()))
             .set_content_type(options.content_type.clone())
-            .set_checksum_algorithm(checksum.map(sdk_checksum));
+            .set_checksum_algorithm(checksum.map(sdk_checksum))
+            // Composite, said rather than left to the store's default: the check
+            // after Complete expects the CRC32C of the parts' CRC32Cs (a
+            // full-object one is accepted too).
+            .set_checksum_type(checksum.map(|_| s3t::ChecksumType::Composite));
         if !options.tags.is_empty() {
             request = request.tagging(super::encode_tags(&options.tags));
         }
@@ -76,6 +80,7 @@ impl MultipartStore for S3Store {
             .set_checksum_crc32_c(crc32c)
             .set_checksum_crc64_nvme(crc64)
             .customize()
+            .config_override(self.body_override(size as usize))
             .disable_payload_signing()
             .send()
             .await

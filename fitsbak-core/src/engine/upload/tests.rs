@@ -357,6 +357,29 @@ async fn a_stored_object_with_the_wrong_checksum_is_removed() {
 }
 
 #[tokio::test]
+async fn a_rejected_object_leaves_no_hidden_version_behind() {
+    let s = setup();
+    let store = Arc::new(MemoryStore::versioned());
+    store.set_faults(|r| (r.operation == "HeadObject").then_some(Fault::Corrupt));
+    let e = engine(
+        config(true),
+        catalog(s.files),
+        tracker_recording_nothing(),
+        store.clone(),
+    );
+    let error = failed_session_error(e).await;
+    assert!(error.contains("removed"), "{error}");
+    store.set_faults(|_| None);
+    let versions = crate::store::ColdStorage::list_versions(store.as_ref(), "backups/raw/")
+        .await
+        .unwrap();
+    assert!(
+        versions.is_empty(),
+        "deleted by version id, not hidden: {versions:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_retried_complete_that_finds_its_upload_gone_checks_the_object() {
     let s = setup();
     let etag = multipart_etag(&s.files);
