@@ -209,3 +209,64 @@ async fn doctor_passes_a_bucket_set_up_by_apply_and_flags_what_is_wrong() {
         "{text}"
     );
 }
+
+/// Other tools' rules go back to the bucket exactly as they came, with what the
+/// core's model of a rule does not hold: a legacy rule-level prefix, a transition
+/// on a date, NewerNoncurrentVersions, ExpiredObjectDeleteMarker.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_writes_other_tools_rules_back_exactly() {
+    let d = S3Demo::new("lcexact", 1, 2, 10).await;
+    let bucket = d.store_bucket();
+    let foreign = serde_json::json!({"Rules": [
+        {"ID": "legacy-prefix", "Status": "Enabled", "Prefix": "scratch/",
+         "Expiration": {"Days": 3}},
+        {"ID": "on-a-date", "Status": "Enabled", "Filter": {"Prefix": "old/"},
+         "Transitions": [{"Date": "2030-01-01T00:00:00Z", "StorageClass": "GLACIER"}]},
+        {"ID": "keep-two", "Status": "Enabled", "Filter": {"Prefix": "versions/"},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 30, "NewerNoncurrentVersions": 2}},
+        {"ID": "markers", "Status": "Enabled", "Filter": {"Prefix": "gone/"},
+         "Expiration": {"ExpiredObjectDeleteMarker": true}}
+    ]});
+    let file = d.demo.dir.path().join("foreign.json");
+    std::fs::write(&file, foreign.to_string()).unwrap();
+    let put = aws(
+        &d,
+        &[
+            "s3api",
+            "put-bucket-lifecycle-configuration",
+            "--bucket",
+            &bucket,
+            "--lifecycle-configuration",
+            &format!("file://{}", file.display()),
+        ],
+    );
+    assert!(put.status.success(), "{put:?}");
+    let read = |d: &S3Demo| -> Vec<serde_json::Value> {
+        let out = aws(
+            d,
+            &[
+                "s3api",
+                "get-bucket-lifecycle-configuration",
+                "--bucket",
+                &bucket,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["Rules"].as_array().unwrap().clone()
+    };
+    let before = read(&d);
+    assert_eq!(before.len(), 4, "{before:?}");
+
+    let (code, plan) = d.json_any(&["lifecycle", "apply"]);
+    assert_eq!(code, Some(0), "{plan}");
+    let after = read(&d);
+    for rule in &before {
+        assert!(
+            after.contains(rule),
+            "{} came back changed: {after:#?}",
+            rule["ID"]
+        );
+    }
+    assert_eq!(after.len(), 4 + 5, "fitsbak's five rules beside them");
+}

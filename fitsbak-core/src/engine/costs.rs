@@ -237,6 +237,10 @@ impl CostEstimate {
     }
 }
 
+/// Objects smaller than this are not moved by lifecycle transitions (S3's default
+/// since September 2024: `all_storage_classes_128K`).
+pub const MIN_TRANSITION_BYTES: u64 = 128 * 1024;
+
 /// Estimates from sizes: each object is its bytes and its current class.
 pub fn estimate(
     config: &Config,
@@ -283,9 +287,20 @@ pub fn estimate(
                 monthly_usd: now,
                 first_year_usd: now * 12.0,
             };
-            k.with_lifecycle += Cost {
-                monthly_usd: size * costs.storage_price(&final_class),
-                first_year_usd: size * year_price,
+            // Since September 2024 S3 does not transition objects under 128 KB by
+            // default (`x-amz-transition-default-minimum-object-size`): they stay
+            // in the class they are in.
+            k.with_lifecycle += if *bytes < MIN_TRANSITION_BYTES {
+                let stays = now;
+                Cost {
+                    monthly_usd: stays,
+                    first_year_usd: stays * 12.0,
+                }
+            } else {
+                Cost {
+                    monthly_usd: size * costs.storage_price(&final_class),
+                    first_year_usd: size * year_price,
+                }
             };
             if let Some((class, cost)) = &mut out.in_class {
                 let monthly = size * costs.storage_price(class);
@@ -341,6 +356,18 @@ mod tests {
     use super::*;
 
     const GIB: u64 = 1 << 30;
+
+    #[test]
+    fn objects_under_128_kb_stay_where_they_were_written() {
+        let config = Config::default();
+        let small = 100 * 1024;
+        let e = estimate(&config, &[(ObjectKind::RawArchive, small, None)], None);
+        let standard = config.cost_tracking.storage_price(&StorageClass::Standard);
+        let expected = gb(small) * standard;
+        assert!((e.with_lifecycle.monthly_usd - expected).abs() < 1e-15);
+        let big = estimate(&config, &[(ObjectKind::RawArchive, GIB, None)], None);
+        assert!(big.with_lifecycle.monthly_usd < gb(GIB) * standard);
+    }
 
     #[test]
     fn the_default_rules_send_archives_to_deep_archive_at_once() {

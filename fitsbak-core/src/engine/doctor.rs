@@ -105,6 +105,7 @@ impl Engine {
         if caps.lifecycle {
             let rules = self.store.try_admin()?.lifecycle().await?;
             checks.extend(self.check_rules(&rules));
+            checks.extend(self.check_small_objects().await?);
             if caps.tagging {
                 checks.extend(self.check_tracked_tags(&rules).await?);
             }
@@ -115,6 +116,35 @@ impl Engine {
         checks.extend(self.check_public_access(&facts));
         checks.push(self.check_encryption(&facts));
         Ok(checks)
+    }
+
+    /// Objects under 128 KB, which S3 does not transition by default: they stay
+    /// in the class they were written in, whatever the rules say.
+    async fn check_small_objects(&self) -> Result<Option<DoctorCheck>> {
+        let small = crate::engine::costs::MIN_TRANSITION_BYTES;
+        let archives = self.tracker.archives().await?;
+        let notes = self.tracker.notes().await?;
+        let count = archives
+            .iter()
+            .filter(|a| a.archive_size_bytes < small)
+            .count()
+            + notes.iter().filter(|n| n.size_bytes < small).count();
+        Ok((count > 0).then(|| {
+            check(
+                "small objects",
+                Health::Warn,
+                format!(
+                    "{count} tracked object(s) (and every manifest) are under 128 KB: since \
+                     September 2024 S3 does not transition objects that small by default, so \
+                     they stay in the class they were written in (estimate-costs counts them so)"
+                ),
+                Some(
+                    "nothing to do for notes and manifests (cents a year); write small archives \
+                     with their final storage_class if that matters"
+                        .into(),
+                ),
+            )
+        }))
     }
 
     /// What the store can do: one line of what it offers, one warning per thing
@@ -184,7 +214,9 @@ impl Engine {
     fn check_region(&self, facts: &BucketFacts) -> Option<DoctorCheck> {
         let bucket = self.store.bucket();
         let region = facts.region.as_ref()?;
-        Some(if *region != self.config.aws_region {
+        // The region requests are signed for: the config's, or the profile's.
+        let asked = self.store.region();
+        Some(if *region != asked {
             check(
                 "region",
                 // S3-compatible stores name their regions their own way (Ceph:
@@ -194,10 +226,7 @@ impl Engine {
                 } else {
                     Health::Fail
                 },
-                format!(
-                    "{bucket} is in {region}, the config says {}",
-                    self.config.aws_region
-                ),
+                format!("{bucket} is in {region}, requests are signed for {asked}"),
                 Some(format!("set aws_region to \"{region}\"")),
             )
         } else {

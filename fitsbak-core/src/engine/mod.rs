@@ -98,6 +98,8 @@ pub fn stops_the_run(err: &Error) -> bool {
         err.store_kind(),
         Some(
             StoreErrorKind::Credentials
+                | StoreErrorKind::ClockSkew
+                | StoreErrorKind::WrongRegion
                 | StoreErrorKind::NoSuchBucket
                 | StoreErrorKind::AccessDenied
         )

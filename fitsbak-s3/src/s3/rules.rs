@@ -24,6 +24,8 @@ fn tag_to(t: &Tag) -> Result<s3t::Tag, String> {
 
 /// A rule as the SDK returned it.
 pub fn from_sdk_rule(rule: &s3t::LifecycleRule) -> LifecycleRule {
+    #[allow(deprecated)] // the legacy rule-level `Prefix` older tools still write
+    let legacy_prefix = rule.prefix().map(str::to_owned);
     let filter = rule
         .filter()
         .map(|f| RuleFilter {
@@ -34,7 +36,10 @@ pub fn from_sdk_rule(rule: &s3t::LifecycleRule) -> LifecycleRule {
                 tags: a.tags().iter().map(tag_from).collect(),
             }),
         })
-        .unwrap_or_default();
+        .unwrap_or(RuleFilter {
+            prefix: legacy_prefix,
+            ..RuleFilter::default()
+        });
     LifecycleRule {
         id: rule.id().unwrap_or_default().to_owned(),
         status: match rule.status() {
