@@ -29,6 +29,56 @@ pub struct FaultStats {
     pub slowdowns: std::sync::atomic::AtomicU64,
     /// Connections stalled.
     pub stalls: std::sync::atomic::AtomicU64,
+    /// Requests passed through, by S3 operation (from their request lines).
+    pub requests: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl FaultStats {
+    /// The requests passed through so far, by operation.
+    pub fn requests(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The S3 operation a request line (`PUT /bucket/key?partNumber=1&uploadId=x HTTP/1.1`)
+/// asks for.
+pub fn operation(line: &str) -> &'static str {
+    let mut words = line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|p| p == name || p.starts_with(&format!("{name}=")))
+    };
+    match method {
+        "HEAD" => "HeadObject",
+        "GET" if has("tagging") => "GetObjectTagging",
+        "GET" if has("uploadId") => "ListParts",
+        "GET" if has("uploads") => "ListMultipartUploads",
+        "GET" if has("versions") => "ListObjectVersions",
+        "GET" if has("lifecycle") => "GetBucketLifecycle",
+        "GET" if has("versioning") => "GetBucketVersioning",
+        "GET" if has("location") => "GetBucketLocation",
+        "GET" if has("list-type") || target.trim_matches('/').split('/').count() < 2 => {
+            "ListObjects"
+        }
+        "GET" => "GetObject",
+        "PUT" if has("partNumber") => "UploadPart",
+        "PUT" if has("tagging") => "PutObjectTagging",
+        "PUT" if has("lifecycle") => "PutBucketLifecycle",
+        "PUT" => "PutObject",
+        "POST" if has("uploads") => "CreateMultipartUpload",
+        "POST" if has("uploadId") => "CompleteMultipartUpload",
+        "POST" if has("restore") => "RestoreObject",
+        "POST" => "Post",
+        "DELETE" if has("uploadId") => "AbortMultipartUpload",
+        "DELETE" => "DeleteObject",
+        _ => "Other",
+    }
 }
 
 impl FaultProxy {
@@ -152,6 +202,13 @@ fn serve(
             std::thread::sleep(stall);
         }
         None => {
+            let mut peeked = [0u8; 2048];
+            if let Ok(n) = client.peek(&mut peeked) {
+                let head = String::from_utf8_lossy(&peeked[..n]);
+                let op = operation(head.lines().next().unwrap_or(""));
+                let mut requests = stats.requests.lock().unwrap_or_else(|e| e.into_inner());
+                *requests.entry(op).or_default() += 1;
+            }
             let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
                 return;
             };

@@ -305,6 +305,7 @@ impl StoreServer {
             endpoint_url: Some(self.endpoint.clone()),
             force_path_style: true,
             request_timeout: Duration::from_secs(60),
+            region_from_environment: false,
         }
     }
 
