@@ -75,7 +75,7 @@ impl Context {
             config,
             path,
             warnings,
-        } = Config::load(&global.config)?;
+        } = Config::load_with(&global.config, global.catalog_config.as_deref())?;
         if !global.quiet {
             for warning in warnings {
                 eprintln!("warning: {warning}");

@@ -57,6 +57,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH", env = "FITSBAK_DATABASE")]
     pub database: Option<PathBuf>,
 
+    /// The cataloger's config.json, for the database and notes paths the config
+    /// file does not set (default: config.json next to it, when there is one).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub catalog_config: Option<PathBuf>,
+
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

@@ -8,6 +8,9 @@ use crate::output::{count, human_bytes, table};
 pub fn print(r: &StatusReport) {
     println!("Target:     {}", r.target);
     println!("Catalog:    {}", r.catalog);
+    if let Some(from) = &r.catalog_paths_from {
+        println!("            (database and notes paths from the cataloger's {from})");
+    }
     println!();
     println!(
         "Sessions:   {} total, {} backed up ({:.1}% up to date), {} not backed up",

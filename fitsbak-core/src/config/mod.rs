@@ -37,6 +37,9 @@ use error::{Check, json_error};
 /// The file name used when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "s3_config.json";
 
+/// The cataloger's own config file, looked for next to `s3_config.json`.
+pub const CATALOG_CONFIG_FILE: &str = "config.json";
+
 /// Where backups go.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,6 +109,16 @@ pub struct Config {
     /// AWS profile or `AWS_REGION` is used (us-east-1 when none says).
     #[serde(skip)]
     pub aws_region_set: bool,
+    /// Whether the file names `database_path`; when it does not, the cataloger's
+    /// `config.json` is looked for (see [`Config::adopt_catalog_config`]).
+    #[serde(skip)]
+    pub database_path_set: bool,
+    /// The cataloger's `config.json` (`paths.database_path`, `paths.notes_dir`):
+    /// read when this file sets neither; `config.json` next to this file when not set.
+    pub catalog_config_path: Option<PathBuf>,
+    /// The cataloger's config the paths were taken from, when they were.
+    #[serde(skip)]
+    pub catalog_paths_from: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -135,6 +148,9 @@ impl Default for Config {
             store_capabilities: serde_json::Map::new(),
             base_dir: PathBuf::from("."),
             aws_region_set: false,
+            database_path_set: false,
+            catalog_config_path: None,
+            catalog_paths_from: None,
         }
     }
 }
@@ -171,8 +187,98 @@ const CREDENTIAL_KEYS: [&str; 6] = [
 ];
 
 impl Config {
-    /// Reads and checks the config file at `path`.
+    /// Reads and checks the config file at `path`; the cataloger's `config.json`
+    /// fills in the catalog database and notes directory it does not name.
     pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        Self::load_with(path, None)
+    }
+
+    /// [`Config::load`], with the cataloger's config named (`--catalog-config`).
+    pub fn load_with(
+        path: &Path,
+        catalog_config: Option<&Path>,
+    ) -> Result<LoadedConfig, ConfigError> {
+        let mut loaded = Self::read_file(path)?;
+        loaded.config.adopt_catalog_config(catalog_config)?;
+        Ok(loaded)
+    }
+
+    /// The cataloger's `config.json`: `explicit`, else `catalog_config_path`, else
+    /// `config.json` next to this file when there is one.
+    fn catalog_config(&self, explicit: Option<&Path>) -> Option<(PathBuf, bool)> {
+        if let Some(path) = explicit {
+            return Some((path.to_owned(), true));
+        }
+        if let Some(path) = &self.catalog_config_path {
+            return Some((self.resolve(path), true));
+        }
+        let beside = self.base_dir.join(CATALOG_CONFIG_FILE);
+        beside.is_file().then_some((beside, false))
+    }
+
+    /// Takes `paths.database_path` and `paths.notes_dir` from the cataloger's
+    /// `config.json` where this file does not set them (relative paths there are
+    /// relative to that file's directory); remembers where they came from.
+    pub fn adopt_catalog_config(&mut self, explicit: Option<&Path>) -> Result<(), ConfigError> {
+        if self.database_path_set && self.notes_dir.is_some() && explicit.is_none() {
+            return Ok(());
+        }
+        let Some((path, named)) = self.catalog_config(explicit) else {
+            return Ok(());
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && named => {
+                return Err(ConfigError::NotFound { path });
+            }
+            Err(_) if !named => return Ok(()),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| json_error(&path, ".", e))?;
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        let read = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
+            match value.pointer(&format!("/paths/{key}")) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                    let p = PathBuf::from(s);
+                    Ok(Some(if p.is_absolute() || s.starts_with('~') {
+                        p
+                    } else {
+                        dir.join(p)
+                    }))
+                }
+                Some(other) => Err(ConfigError::Invalid {
+                    path: path.clone(),
+                    key: format!("paths.{key}"),
+                    location: error::locate_key(&text, &format!("paths.{key}")),
+                    message: format!("{other} is not a path"),
+                }),
+            }
+        };
+        let (database, notes) = (read("database_path")?, read("notes_dir")?);
+        let mut took = false;
+        if let Some(db) = database
+            && !self.database_path_set
+        {
+            self.database_path = db;
+            took = true;
+        }
+        if let Some(notes) = notes
+            && self.notes_dir.is_none()
+        {
+            self.notes_dir = Some(notes);
+            took = true;
+        }
+        if took {
+            self.catalog_paths_from = Some(path);
+        }
+        Ok(())
+    }
+
+    /// Reads and checks one file, nothing else.
+    fn read_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -199,10 +305,12 @@ impl Config {
     /// Parses config text; `path` only names the origin in errors.
     pub fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError> {
         let mut unknown: Vec<String> = Vec::new();
-        let mut de = serde_json::Deserializer::from_str(text);
+        let mut value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| json_error(path, ".", e))?;
+        strip_comments(&mut value);
         let parsed: Result<Config, _> = {
             let mut note = |key: serde_ignored::Path<'_>| unknown.push(key.to_string());
-            let tracked = serde_ignored::Deserializer::new(&mut de, &mut note);
+            let tracked = serde_ignored::Deserializer::new(value, &mut note);
             serde_path_to_error::deserialize(tracked)
         };
         let mut config = match parsed {
@@ -210,11 +318,18 @@ impl Config {
             Err(err) => {
                 let key = err.path().to_string();
                 let inner = err.into_inner();
-                return Err(json_error(path, &key, inner));
+                // A value has no position: find the key in the text.
+                let mut error = json_error(path, &key, inner);
+                if let ConfigError::WrongType { line, column, .. } = &mut error
+                    && let Some((l, c)) = error::locate_key(text, &key)
+                {
+                    (*line, *column) = (l, c);
+                }
+                return Err(error);
             }
         };
         config.aws_region_set = error::locate_key(text, "aws_region").is_some();
-        de.end().map_err(|e| json_error(path, ".", e))?;
+        config.database_path_set = error::locate_key(text, "database_path").is_some();
 
         let mut warnings = Vec::new();
         for key in unknown {
@@ -444,6 +559,19 @@ fn check_bucket_name(name: &str) -> Result<(), String> {
             "{name:?} is not a valid bucket name (3-63 characters: lower-case letters, \
              digits, `-` and `.`, starting and ending with a letter or digit)"
         ))
+    }
+}
+
+/// Removes every key starting with `_` at every depth: comments, as the original
+/// template writes them (`"_comment"` even among the prices).
+fn strip_comments(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| !k.starts_with('_'));
+            map.values_mut().for_each(strip_comments);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_comments),
+        _ => {}
     }
 }
 

@@ -11,7 +11,7 @@ use crate::ids::{NameError, ObjectKey, SessionId};
 pub struct S3Paths {
     /// Session archives: `{raw_archives}/{year}/{session_id}.tar`.
     pub raw_archives: String,
-    /// Session notes: `{session_notes}/{year}/{session_id}_notes.md`.
+    /// Session notes: `{session_notes}/{year}/{session_id}.md`.
     pub session_notes: String,
     /// Processing notes.
     pub processing_notes: String,
@@ -45,11 +45,12 @@ impl S3Paths {
         )
     }
 
-    /// `backups/sessions/{year}/{session_id}_notes.md`.
+    /// `backups/sessions/{year}/{session_id}.md`: the cataloger's own key, which its
+    /// `sync-database` reads back as the session's id.
     pub fn notes_key(&self, year: i32, session: &SessionId) -> Result<ObjectKey, NameError> {
         ObjectKey::join(
             &self.session_notes,
-            &[&year.to_string(), &format!("{session}_notes.md")],
+            &[&year.to_string(), &format!("{session}.md")],
         )
     }
 

@@ -155,6 +155,7 @@ fn the_template_is_valid_and_uses_the_local_target() {
             backup: None,
         },
         aws_region_set: true,
+        database_path_set: true,
         ..Config::default()
     };
     assert_eq!(loaded.config, defaults, "the template states the defaults");
@@ -348,4 +349,100 @@ fn a_config_without_aws_region_leaves_it_to_the_profile() {
     let with = Config::parse(r#"{"aws_region": "eu-west-2"}"#, path).unwrap();
     assert!(with.config.aws_region_set);
     assert_eq!(with.config.aws_region, "eu-west-2");
+}
+
+/// The cataloger's own `s3_backup/s3_config.json.template` (smartc/astro_cat, MIT),
+/// byte for byte: `_comment` keys at every depth, even among the prices.
+const CATALOGER_TEMPLATE: &str = include_str!("testdata/cataloger_s3_config.json");
+
+#[test]
+fn the_catalogers_own_template_reads_with_comments_at_every_depth() {
+    let loaded = parse(CATALOGER_TEMPLATE).unwrap();
+    assert!(
+        loaded.warnings.iter().all(|w| !w.contains("_comment")),
+        "{:?}",
+        loaded.warnings
+    );
+    let c = loaded.config;
+    assert_eq!(c.aws_region, "ca-west-1");
+    assert_eq!(
+        c.cost_tracking.storage_cost_per_gb_per_month["DEEP_ARCHIVE"],
+        0.0018
+    );
+    assert_eq!(c.backup_rules.raw_lights.archive_policy, "fast");
+    // A comment deep inside still leaves the real keys checked.
+    let err = parse(r#"{"cost_tracking": {"storage_cost_per_gb_per_month": {"_note": "x", "STANDARD": "cheap"}}}"#)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("storage_cost_per_gb_per_month.STANDARD"),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("s3_config.json:1:"), "{err}");
+}
+
+#[test]
+fn the_catalogers_config_json_gives_the_database_and_notes_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let astro = dir.path().join("astro");
+    std::fs::create_dir_all(&astro).unwrap();
+    std::fs::write(
+        astro.join("config.json"),
+        r#"{"_comment": "the cataloger's", "paths": {"database_path": "/data/fits_catalog.db",
+            "notes_dir": "Session_Notes", "image_dir": "/data/Images"}, "timezone_offset": 0}"#,
+    )
+    .unwrap();
+    std::fs::write(astro.join("s3_config.json"), r#"{"enabled": true}"#).unwrap();
+    let c = Config::load(&astro.join("s3_config.json")).unwrap().config;
+    assert_eq!(c.database(), Path::new("/data/fits_catalog.db"));
+    assert_eq!(
+        c.notes_dir().unwrap(),
+        std::path::absolute(&astro).unwrap().join("Session_Notes")
+    );
+    assert_eq!(
+        c.catalog_paths_from.as_deref(),
+        Some(astro.join("config.json").as_path())
+    );
+
+    // What s3_config.json sets wins.
+    std::fs::write(
+        astro.join("s3_config.json"),
+        r#"{"database_path": "mine.db"}"#,
+    )
+    .unwrap();
+    let c = Config::load(&astro.join("s3_config.json")).unwrap().config;
+    assert!(
+        c.database().ends_with("astro/mine.db"),
+        "{}",
+        c.database().display()
+    );
+    assert!(c.notes_dir().unwrap().ends_with("Session_Notes"));
+
+    // Named elsewhere, by key or flag; a named file that is missing is an error.
+    let other = dir.path().join("elsewhere.json");
+    std::fs::write(&other, r#"{"paths": {"database_path": "/srv/cat.db"}}"#).unwrap();
+    std::fs::write(astro.join("s3_config.json"), "{}").unwrap();
+    let c = Config::load_with(&astro.join("s3_config.json"), Some(&other))
+        .unwrap()
+        .config;
+    assert_eq!(c.database(), Path::new("/srv/cat.db"));
+    let missing = dir.path().join("nope.json");
+    let err = Config::load_with(&astro.join("s3_config.json"), Some(&missing)).unwrap_err();
+    assert!(matches!(err, ConfigError::NotFound { .. }), "{err}");
+    std::fs::write(&other, r#"{"paths": {"database_path": 5}}"#).unwrap();
+    std::fs::write(
+        astro.join("s3_config.json"),
+        format!(
+            r#"{{"catalog_config_path": {:?}}}"#,
+            other.display().to_string()
+        ),
+    )
+    .unwrap();
+    let err = Config::load(&astro.join("s3_config.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("elsewhere.json") && err.contains("paths.database_path"),
+        "{err}"
+    );
 }

@@ -32,6 +32,9 @@ pub struct StatusReport {
     pub target: String,
     /// The catalog database.
     pub catalog: String,
+    /// The cataloger's config its path (and the notes directory) came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_paths_from: Option<String>,
     /// Sessions in the catalog.
     pub sessions_total: u64,
     /// Sessions with an archive.
@@ -127,6 +130,10 @@ pub async fn status(
     Ok(StatusReport {
         target,
         catalog: catalog.describe(),
+        catalog_paths_from: config
+            .catalog_paths_from
+            .as_ref()
+            .map(|p| p.display().to_string()),
         sessions_total,
         sessions_backed_up,
         sessions_not_backed_up: sessions_total - sessions_backed_up,
@@ -184,7 +191,7 @@ impl Engine {
         self.tracker
             .record_stats(&StatsSnapshot {
                 stat_date: Some(crate::time::now()),
-                period_type: "run".into(),
+                period_type: "daily".into(),
                 total_archives: archives.len() as u64,
                 archives_in_standard: count(StorageClass::Standard),
                 archives_in_glacier: count(StorageClass::Glacier),
