@@ -406,7 +406,7 @@ fn archives_members_log_and_checks_are_recorded_in_one_place() {
         .unwrap();
     let r = db.archive(&row.session_id).unwrap().unwrap();
     assert!(r.verified && r.last_verified_at.is_some());
-    assert_eq!(r.verification_method.as_deref(), Some("head"));
+    assert_eq!(r.verification_method.as_deref(), Some("head_object"));
     assert_eq!(r.current_storage_class, Some(StorageClass::DeepArchive));
     db.record_check(&check(CheckOutcome::NeedsRestore("x".into())), &vlog)
         .unwrap();
@@ -525,6 +525,51 @@ fn stats_rows_round_trip() {
     };
     db.record_stats(&s).unwrap();
     assert_eq!(db.latest_stats().unwrap(), Some(s));
+}
+
+#[test]
+fn daily_stats_are_one_row_per_day_with_the_runs_counts_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = small_demo(dir.path());
+    let db = open(&lib.database_path).unwrap();
+    let day = |h: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 4)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    let run = |at, archives, uploads| StatsSnapshot {
+        stat_date: Some(at),
+        period_type: "daily".into(),
+        total_archives: archives,
+        uploads_count: uploads,
+        uploads_bytes: uploads * 10,
+        ..StatsSnapshot::default()
+    };
+    db.record_stats(&run(day(1), 3, 2)).unwrap();
+    db.record_stats(&run(day(23), 5, 3)).unwrap();
+    let latest = db.latest_stats().unwrap().unwrap();
+    assert_eq!(
+        (
+            latest.total_archives,
+            latest.uploads_count,
+            latest.uploads_bytes
+        ),
+        (5, 5, 50)
+    );
+    db.record_stats(&run(day(1) + chrono::Duration::days(1), 5, 1))
+        .unwrap();
+    let rows: i64 = rusqlite::Connection::open(&lib.database_path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM s3_backup_stats WHERE period_type = 'daily'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 2, "one row per day");
+    assert_eq!(db.latest_stats().unwrap().unwrap().uploads_count, 1);
 }
 
 #[test]

@@ -252,7 +252,7 @@ impl Database {
                      WHERE session_id = ?1",
                     params![check.session_id.as_str(), class],
                 )?,
-                CheckOutcome::NeedsRestore(_) => tx.execute(
+                CheckOutcome::NeedsRestore(_) | CheckOutcome::NotAdopted(_) => tx.execute(
                     "UPDATE s3_backup_archives
                      SET current_storage_class = COALESCE(?2, current_storage_class)
                      WHERE session_id = ?1",
@@ -386,8 +386,45 @@ impl Database {
         Ok(())
     }
 
+    /// Writes a stats row. A `daily` row is one per UTC day, as the cataloger's
+    /// tools read them: a later run of the same day updates the totals and adds its
+    /// counts to the day's.
     pub fn record_stats(&self, s: &StatsSnapshot) -> fitsbak_core::Result<()> {
         self.query("writing s3_backup_stats", |conn| {
+            let at = s.stat_date.unwrap_or_else(fitsbak_core::time::now);
+            if s.period_type == "daily" {
+                let updated = conn.execute(
+                    "UPDATE s3_backup_stats SET stat_date = ?2, total_archives = ?3,
+                        archives_in_standard = ?4, archives_in_glacier = ?5,
+                        archives_in_deep_archive = ?6, total_original_size_bytes = ?7,
+                        total_compressed_size_bytes = ?8, total_storage_cost_estimate = ?9,
+                        uploads_count = COALESCE(uploads_count, 0) + ?10,
+                        uploads_bytes = COALESCE(uploads_bytes, 0) + ?11,
+                        verifications_count = COALESCE(verifications_count, 0) + ?12,
+                        restores_count = COALESCE(restores_count, 0) + ?13
+                     WHERE id = (SELECT id FROM s3_backup_stats
+                                 WHERE period_type = 'daily' AND date(stat_date) = date(?1)
+                                 ORDER BY id DESC LIMIT 1)",
+                    params![
+                        to_db(at),
+                        to_db(at),
+                        s.total_archives as i64,
+                        s.archives_in_standard as i64,
+                        s.archives_in_glacier as i64,
+                        s.archives_in_deep_archive as i64,
+                        s.total_original_size_bytes as i64,
+                        s.total_archive_size_bytes as i64,
+                        s.total_storage_cost_estimate,
+                        s.uploads_count as i64,
+                        s.uploads_bytes as i64,
+                        s.verifications_count as i64,
+                        s.restores_count as i64,
+                    ],
+                )?;
+                if updated > 0 {
+                    return Ok(());
+                }
+            }
             conn.execute(
                 "INSERT INTO s3_backup_stats (stat_date, period_type, total_archives,
                     archives_in_standard, archives_in_glacier, archives_in_deep_archive,
@@ -396,7 +433,7 @@ impl Database {
                     verifications_count, restores_count)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
-                    to_db(s.stat_date.unwrap_or_else(fitsbak_core::time::now)),
+                    to_db(at),
                     s.period_type,
                     s.total_archives as i64,
                     s.archives_in_standard as i64,

@@ -105,7 +105,7 @@ async fn every_check_fails_for_its_reason_and_the_rows_say_what_passed() {
     let (code, quick) = d.json_any(&["verify", "--all"]);
     assert_eq!(code, Some(1), "{quick}");
     let quick = results(&quick);
-    let q = |i: usize| &quick[&format!("{} head", ids[i])];
+    let q = |i: usize| &quick[&format!("{} head_object", ids[i])];
     assert_eq!(q(0).0, "failed");
     assert!(q(0).1.contains("ETag"), "{:?}", q(0));
     assert_eq!(q(1).0, "failed");

@@ -32,6 +32,13 @@ pub struct ArchiveFacts {
     pub excluded: Vec<crate::manifest::ExcludedFile>,
     /// How the row came to be: `upload`, `adopted: ...`, `sync-db: ...`.
     pub proof: String,
+    /// `gzip` for an archive the cataloger's Python tool compressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// Adopted on the object's HEAD alone (it sat in an archive class): its members
+    /// are not known until it is restored and read (`fitsbak migrate` again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub members_unknown: bool,
 }
 
 /// One row of `s3_backup_archives`.
@@ -75,7 +82,8 @@ pub struct ArchiveRecord {
     pub last_verified_at: Option<DateTime<Utc>>,
     /// A check passed and none failed since.
     pub verified: bool,
-    /// `head`, `deep` or `local`.
+    /// `head_object` (quick), `deep` or `local`; the cataloger's tool also wrote
+    /// `etag` and `sync_from_s3`.
     pub verification_method: Option<String>,
     /// Restore state.
     pub restore_status: Option<String>,
@@ -278,10 +286,11 @@ pub enum CheckMethod {
 }
 
 impl CheckMethod {
-    /// The name recorded as `verification_method`.
+    /// The name recorded as `verification_method`, in the cataloger's words where
+    /// it has one (`head_object`).
     pub fn name(&self) -> &'static str {
         match self {
-            CheckMethod::Quick => "head",
+            CheckMethod::Quick => "head_object",
             CheckMethod::Deep => "deep",
             CheckMethod::Local => "local",
         }
@@ -318,6 +327,9 @@ pub enum CheckOutcome {
     Failed(Vec<String>),
     /// The object must be restored before this check can run.
     NeedsRestore(String),
+    /// Written by the cataloger's Python tool and not adopted yet (`fitsbak
+    /// migrate` adopts it): nothing to check against, and nothing is changed.
+    NotAdopted(String),
 }
 
 /// A multipart upload in flight, persisted so that a later run can resume it.
@@ -454,6 +466,21 @@ pub struct NoteRecord {
     pub storage_class: Option<StorageClass>,
 }
 
+impl NoteRecord {
+    /// Whether the note uploaded is `md5`: its recorded content MD5, or, for rows
+    /// the cataloger's tool wrote (no content MD5), the single-PUT ETag it recorded,
+    /// which is the MD5 of the bytes it sent.
+    pub fn holds(&self, md5: &str) -> bool {
+        match &self.content_md5 {
+            Some(recorded) => recorded.eq_ignore_ascii_case(md5),
+            None => self
+                .etag
+                .as_deref()
+                .is_some_and(|etag| etag.trim_matches('"').eq_ignore_ascii_case(md5)),
+        }
+    }
+}
+
 /// A snapshot of the catalog database in the bucket (`s3_backup_db_snapshots`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DbSnapshotRecord {
@@ -486,7 +513,8 @@ pub struct DbSnapshotRecord {
 pub struct StatsSnapshot {
     /// When.
     pub stat_date: Option<DateTime<Utc>>,
-    /// `run`, `daily`, ...
+    /// `daily` (one row per UTC day, as the cataloger's tools read them),
+    /// `weekly`, `monthly`.
     pub period_type: String,
     /// Archives tracked.
     pub total_archives: u64,

@@ -137,6 +137,7 @@ impl Engine {
             catalog_fingerprint: Some(planned.fingerprint.to_string()),
             excluded: planned.excluded.clone(),
             proof: format!("upload: checked by {}", sent.proof.describe()),
+            ..ArchiveFacts::default()
         };
         let mut archive =
             self.new_archive(session, key, head, plan.data_bytes(), notes.clone(), facts);
@@ -180,8 +181,9 @@ impl Engine {
             version_id: head.version_id.clone(),
             original_size_bytes: data_bytes,
             archive_size_bytes: head.size,
-            archive_policy: rule.archive_value(),
-            backup_policy: rule.backup_value(),
+            // The config's words, as the cataloger writes them (`fast`, `deep`).
+            archive_policy: rule.archive_policy.trim().to_owned(),
+            backup_policy: rule.backup_policy.trim().to_owned(),
             storage_class: head.storage_class.clone(),
             expected_storage_class: rule.expected_storage_class(),
             uploaded_at: head.last_modified.unwrap_or_else(crate::time::now),
