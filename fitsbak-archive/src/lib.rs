@@ -47,6 +47,13 @@ impl ArchiveBuilder for TarArchiver {
 }
 
 impl ArchiveReader for TarArchiver {
+    fn inventory(
+        &self,
+        input: &mut dyn Read,
+    ) -> fitsbak_core::Result<fitsbak_core::archive::Inventory> {
+        Ok(read::inventory(input)?)
+    }
+
     fn verify(
         &self,
         input: &mut dyn Read,

@@ -19,7 +19,8 @@ use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use fitsbak_core::archive::{
-    ExtractAction, ExtractOptions, ExtractedFile, Layout, MemberMismatch, VerifyReport,
+    ExtractAction, ExtractOptions, ExtractedFile, Inventory, InventoryEntry, Layout,
+    MemberMismatch, VerifyReport,
 };
 use fitsbak_core::ids::MemberPath;
 use fitsbak_core::manifest::{Manifest, ManifestMember};
@@ -73,6 +74,71 @@ pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     Ok(sink.finish())
 }
 
+/// The gzip magic number.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// `input` decompressed as `compression` says (`gzip`), or as it is.
+fn decompressed<'a>(
+    input: &'a mut dyn Read,
+    compression: Option<&str>,
+) -> Result<Box<dyn Read + 'a>, ArchiveError> {
+    match compression {
+        None => Ok(Box::new(input)),
+        Some("gzip") => Ok(Box::new(flate2::read::MultiGzDecoder::new(input))),
+        Some(other) => Err(ArchiveError::Stream(io::Error::other(format!(
+            "the manifest names a compression fitsbak cannot read: {other:?}"
+        )))),
+    }
+}
+
+/// Reads an archive of unknown origin: tar, or gzip'd tar when its first bytes
+/// say so; every entry hashed, its offsets in the uncompressed stream.
+pub fn inventory(input: &mut dyn Read) -> Result<Inventory, ArchiveError> {
+    let mut head = [0u8; 2];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]).map_err(ArchiveError::Stream)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let compression = (got == 2 && head == GZIP_MAGIC).then(|| "gzip".to_owned());
+    let mut whole = io::Cursor::new(&head[..got]).chain(input);
+    let mut stream = decompressed(&mut whole, compression.as_deref())?;
+    let mut entries = Vec::new();
+    {
+        let mut archive = tar::Archive::new(&mut stream);
+        for entry in archive.entries().map_err(ArchiveError::Stream)? {
+            let mut entry = entry.map_err(ArchiveError::Stream)?;
+            let path = entry_name(&entry);
+            let header_offset = entry.raw_header_position();
+            let data_offset = entry.raw_file_position();
+            let regular = entry.header().entry_type().is_file();
+            let mtime = entry.header().mtime().unwrap_or(0) as i64;
+            let mut sink = HashSink::default();
+            io::copy(&mut entry, &mut sink).map_err(ArchiveError::Stream)?;
+            let (md5, size) = sink.finish();
+            entries.push(InventoryEntry {
+                path,
+                regular,
+                size,
+                md5,
+                header_offset,
+                data_offset,
+                mtime,
+            });
+        }
+    }
+    // To the end, so that a caller counting the stored bytes sees them all.
+    io::copy(&mut stream, &mut io::sink()).map_err(ArchiveError::Stream)?;
+    drop(stream);
+    io::copy(&mut whole, &mut io::sink()).map_err(ArchiveError::Stream)?;
+    Ok(Inventory {
+        compression,
+        entries,
+    })
+}
+
 fn entry_name(entry: &tar::Entry<'_, impl Read>) -> String {
     String::from_utf8_lossy(&entry.path_bytes()).into_owned()
 }
@@ -86,8 +152,10 @@ pub fn verify(input: &mut dyn Read, manifest: &Manifest) -> Result<VerifyReport,
     let expected = manifest.by_path();
     let mut seen = BTreeSet::new();
     let mut report = VerifyReport::default();
+    let compression = manifest.archive.compression.as_deref();
     {
-        let mut archive = tar::Archive::new(&mut counting);
+        let mut stream = decompressed(&mut counting, compression)?;
+        let mut archive = tar::Archive::new(&mut stream);
         for entry in archive.entries().map_err(ArchiveError::Stream)? {
             let mut entry = entry.map_err(ArchiveError::Stream)?;
             let name = entry_name(&entry);
@@ -119,7 +187,7 @@ pub fn verify(input: &mut dyn Read, manifest: &Manifest) -> Result<VerifyReport,
                     expected: format!("MD5 {}", member.md5),
                     actual: format!("MD5 {md5}"),
                 });
-            } else if data_offset != member.data_offset {
+            } else if data_offset != member.data_offset && compression.is_none() {
                 report.mismatched.push(MemberMismatch {
                     path: name,
                     expected: format!("data at byte {}", member.data_offset),
@@ -528,7 +596,8 @@ pub fn extract(
     let mut failure: Option<ArchiveError> = None;
     let mut done = Vec::new();
     let mut seen = BTreeSet::new();
-    let mut archive = tar::Archive::new(input);
+    let mut stream = decompressed(input, manifest.archive.compression.as_deref())?;
+    let mut archive = tar::Archive::new(&mut stream);
     for entry in archive.entries().map_err(ArchiveError::Stream)? {
         let mut entry = entry.map_err(ArchiveError::Stream)?;
         let name = entry_name(&entry);

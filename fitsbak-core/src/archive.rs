@@ -218,8 +218,41 @@ pub struct ExtractedFile {
     pub action: ExtractAction,
 }
 
+/// One entry of an archive as it was read, knowing nothing in advance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventoryEntry {
+    /// The entry's path as stored.
+    pub path: String,
+    /// Whether it is a regular file (links and directories are not).
+    pub regular: bool,
+    /// Bytes of data.
+    pub size: u64,
+    /// MD5 of its data, lower-case hex.
+    pub md5: String,
+    /// Offset of its first header block in the (uncompressed) tar stream.
+    pub header_offset: u64,
+    /// Offset of its first data byte in the (uncompressed) tar stream.
+    pub data_offset: u64,
+    /// Modification time in the header.
+    pub mtime: i64,
+}
+
+/// What an archive holds, read from its bytes alone (for archives fitsbak did not
+/// write: the cataloger's Python tool's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Inventory {
+    /// `gzip` when the stream was compressed.
+    pub compression: Option<String>,
+    /// Every entry, in archive order.
+    pub entries: Vec<InventoryEntry>,
+}
+
 /// Reads session archives.
 pub trait ArchiveReader: Send + Sync {
+    /// Reads a whole archive knowing nothing of it: a tar or a gzip'd tar (told by
+    /// its first bytes), every entry hashed.
+    fn inventory(&self, input: &mut dyn Read) -> Result<Inventory>;
+
     /// Reads a whole tar stream and re-hashes every member against `manifest`.
     fn verify(&self, input: &mut dyn Read, manifest: &Manifest) -> Result<VerifyReport>;
 

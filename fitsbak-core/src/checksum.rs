@@ -141,6 +141,35 @@ pub fn crc32c_hex(bytes: &[u8]) -> String {
     format!("{:08x}", crc32c(bytes))
 }
 
+/// Takes the CRC32C of what is read through it, and counts the bytes.
+pub struct CrcReader<'a> {
+    inner: &'a mut dyn std::io::Read,
+    /// The CRC so far.
+    pub crc: StreamCrc,
+    /// Bytes read so far.
+    pub bytes: u64,
+}
+
+impl<'a> CrcReader<'a> {
+    /// Reads through `inner`.
+    pub fn new(inner: &'a mut dyn std::io::Read) -> Self {
+        Self {
+            inner,
+            crc: StreamCrc::default(),
+            bytes: 0,
+        }
+    }
+}
+
+impl std::io::Read for CrcReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

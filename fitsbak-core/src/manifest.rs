@@ -70,6 +70,11 @@ pub struct ArchiveSummary {
     pub part_size: u64,
     /// Sum of the members' sizes.
     pub data_bytes: u64,
+    /// `gzip` for a compressed tar (the cataloger's Python tool wrote such); the
+    /// offsets are then in the uncompressed stream, and `size` and `crc32c` are
+    /// those of the stored object. Absent: an uncompressed tar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
 }
 
 /// One member of the archive.
@@ -211,6 +216,7 @@ mod tests {
                 checksum: None,
                 part_size: 0,
                 data_bytes: 5760,
+                compression: None,
             },
             members: vec![ManifestMember {
                 path: MemberPath::in_session(&session, "a.fits").unwrap(),

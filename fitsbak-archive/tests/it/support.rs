@@ -126,6 +126,7 @@ pub fn manifest(plan: &ArchivePlan, md5s: &[String]) -> Manifest {
             checksum: None,
             part_size: 0,
             data_bytes: plan.data_bytes(),
+            compression: None,
         },
         members: plan.manifest_members(md5s),
         excluded: vec![],

@@ -16,6 +16,7 @@ pub fn print(reports: &[CheckReport], failed: usize, restore: usize) {
             CheckOutcome::Passed => ("passed", r.notes.join("; ")),
             CheckOutcome::Failed(reasons) => ("FAILED", reasons.join("; ")),
             CheckOutcome::NeedsRestore(hint) => ("needs restore", hint.clone()),
+            CheckOutcome::NotAdopted(why) => ("not adopted", why.clone()),
         };
         t.add_row(vec![
             r.session_id.to_string(),

@@ -112,6 +112,8 @@ pub fn facts_of(manifest: &Manifest, fingerprint: Fingerprint, proof: String) ->
         catalog_fingerprint: Some(fingerprint.to_string()),
         excluded: manifest.excluded.clone(),
         proof,
+        compression: manifest.archive.compression.clone(),
+        members_unknown: false,
     }
 }
 
@@ -158,6 +160,7 @@ impl Engine {
                 checksum: sent.put.checksum.clone().or(head.checksum.clone()),
                 part_size: sent.part_size,
                 data_bytes: plan.data_bytes(),
+                compression: None,
             },
             members: plan.manifest_members(&sent.output),
             excluded: planned.excluded.clone(),
@@ -313,6 +316,7 @@ pub fn manifest_from_rows(record: &ArchiveRecord, members: Vec<ManifestMember>) 
             checksum: facts.object_checksum,
             part_size: facts.part_size,
             data_bytes: record.original_size_bytes,
+            compression: facts.compression.clone(),
         },
         members,
         excluded: facts.excluded,

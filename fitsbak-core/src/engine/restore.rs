@@ -335,7 +335,8 @@ impl Engine {
             .collect();
         let (files, bytes) = if wanted.iter().all(|m| present.contains(&m.path)) {
             (wanted.iter().map(already_there).collect(), 0)
-        } else if only.is_some() {
+        } else if only.is_some() && job.manifest.archive.compression.is_none() {
+            // A compressed archive has no byte ranges per member: read it whole.
             self.download_members(&job, wanted, &present).await?
         } else {
             (self.download_archive(&job).await?, meta.size)

@@ -1,11 +1,9 @@
 //! The deep check: read the object and re-hash every member against the manifest,
 //! and the whole archive's CRC32C.
 
-use std::io::Read;
-
 use super::CheckReport;
 use super::quick::Findings;
-use crate::checksum::StreamCrc;
+use crate::checksum::CrcReader;
 use crate::engine::Engine;
 use crate::engine::manifests::Source;
 use crate::engine::restore::body_reader;
@@ -14,20 +12,6 @@ use crate::ids::ObjectKey;
 use crate::manifest::Manifest;
 use crate::store::{ObjectMeta, ObjectStoreExt};
 use crate::tracker::{ArchiveRecord, CheckMethod, CheckOutcome};
-
-/// Counts a CRC over what is read through it.
-struct CrcReader<'a> {
-    inner: &'a mut dyn Read,
-    crc: StreamCrc,
-}
-
-impl Read for CrcReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
-}
 
 impl Engine {
     /// The deep check: read the object and re-hash every member against the
@@ -86,10 +70,7 @@ impl Engine {
         let mut bridge = body_reader(got);
         let reader = self.reader.clone();
         Engine::blocking("the deep check", move || {
-            let mut counted = CrcReader {
-                inner: &mut bridge,
-                crc: StreamCrc::default(),
-            };
+            let mut counted = CrcReader::new(&mut bridge);
             let verified = reader.verify(&mut counted, &manifest)?;
             Ok((verified, counted.crc.hex()))
         })

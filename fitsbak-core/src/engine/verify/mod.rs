@@ -77,6 +77,7 @@ fn outcome_name<S: serde::Serializer>(
         CheckOutcome::Passed => "passed",
         CheckOutcome::Failed(_) => "failed",
         CheckOutcome::NeedsRestore(_) => "needs_restore",
+        CheckOutcome::NotAdopted(_) => "not_adopted",
     })
 }
 
@@ -91,12 +92,28 @@ impl CheckReport {
         match &self.outcome {
             CheckOutcome::Passed => Vec::new(),
             CheckOutcome::Failed(reasons) => reasons.clone(),
-            CheckOutcome::NeedsRestore(hint) => vec![hint.clone()],
+            CheckOutcome::NeedsRestore(hint) | CheckOutcome::NotAdopted(hint) => {
+                vec![hint.clone()]
+            }
         }
     }
 }
 
+/// Why a row of the cataloger's Python tool is not checked.
+pub const UNADOPTED: &str = "written by the cataloger's Python s3_backup and not adopted yet \
+    (no manifest, no members): `fitsbak migrate` reads it once against the catalog and adopts it";
+
 impl Engine {
+    /// Whether `record` is a row the cataloger's Python tool wrote (and marked
+    /// verified) that fitsbak has not adopted: no facts and no members. One that
+    /// `fitsbak migrate` found damaged is no longer verified, so it is checked (and
+    /// fails) like any other.
+    pub async fn unadopted(&self, record: &ArchiveRecord) -> Result<bool> {
+        Ok(record.verified
+            && record.facts.is_none()
+            && self.tracker.members(&record.session_id).await?.is_empty())
+    }
+
     /// Runs the checks `methods` asks for on every archive `filter` selects, and
     /// records each.
     pub async fn verify(
@@ -163,13 +180,26 @@ impl Engine {
             CheckOutcome::Failed(r) => ItemOutcome::Failed {
                 reason: r.join("; "),
             },
-            CheckOutcome::NeedsRestore(h) => ItemOutcome::Skipped { reason: h.clone() },
+            CheckOutcome::NeedsRestore(h) | CheckOutcome::NotAdopted(h) => {
+                ItemOutcome::Skipped { reason: h.clone() }
+            }
         };
         self.progress.item_finished(&item, &outcome);
         Ok(check)
     }
 
     async fn run_check(&self, record: &ArchiveRecord, method: CheckMethod) -> Result<CheckReport> {
+        if self.unadopted(record).await? {
+            return Ok(CheckReport {
+                session_id: record.session_id.clone(),
+                key: record.key.clone(),
+                method,
+                outcome: CheckOutcome::NotAdopted(UNADOPTED.into()),
+                storage_class: record.current_storage_class.clone(),
+                notes: Vec::new(),
+                repairable: false,
+            });
+        }
         match method {
             CheckMethod::Quick => self.quick_check(record).await,
             CheckMethod::Deep => self.deep_check(record).await,
@@ -202,7 +232,9 @@ impl Engine {
         let (status, message) = match &check.outcome {
             CheckOutcome::Passed => (OperationStatus::Success, None),
             CheckOutcome::Failed(reasons) => (OperationStatus::Failed, Some(reasons.join("; "))),
-            CheckOutcome::NeedsRestore(hint) => (OperationStatus::InProgress, Some(hint.clone())),
+            CheckOutcome::NeedsRestore(hint) | CheckOutcome::NotAdopted(hint) => {
+                (OperationStatus::InProgress, Some(hint.clone()))
+            }
         };
         let log = LogEntry {
             session_id: Some(record.session_id.clone()),

@@ -110,6 +110,14 @@ impl Engine {
     ) -> Result<()> {
         let members = self.tracker.members(&record.session_id).await?;
         found.rows_have_members = !members.is_empty();
+        if members.is_empty() && record.facts.as_ref().is_some_and(|f| f.members_unknown) {
+            found.notes.push(
+                "adopted on its HEAD while archived: no manifest until `fitsbak migrate` reads it \
+                 after a restore"
+                    .into(),
+            );
+            return Ok(());
+        }
         found
             .manifest_problems
             .extend(self.manifest_problems(record, &members).await?);
