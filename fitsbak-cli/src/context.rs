@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicU64;
 
 use anyhow::Context as _;
 use fitsbak_archive::TarArchiver;
+use fitsbak_core::catalog::{Catalog, TrackedCatalog};
 use fitsbak_core::config::{Config, LoadedConfig};
 use fitsbak_core::engine::Engine;
 use fitsbak_store::{Database, DbError, OpenOptions};
@@ -149,12 +150,64 @@ impl Context {
         self.engine_with(self.open_tracking()?, None).await
     }
 
+    /// The catalog and tracking tables a report reads: the catalog database, or,
+    /// when that file holds only tracking tables (after a disaster, once `sync-db`
+    /// rebuilt them), the tracking rows standing in for the catalog, which is said.
+    pub fn open_for_reports(&self) -> anyhow::Result<(Arc<dyn Catalog>, Arc<Database>)> {
+        let (catalog, tracking) = (self.database_path(), self.tracking_path());
+        match Database::open(&catalog, tracking.as_deref(), &self.open_options()) {
+            Ok(db) => {
+                let db = Arc::new(db);
+                Ok((db.clone(), db))
+            }
+            Err(DbError::NotACatalog { .. })
+                if Database::holds_tracking_tables(tracking.as_deref().unwrap_or(&catalog)) =>
+            {
+                let path = tracking.unwrap_or(catalog.clone());
+                let db = Arc::new(
+                    Database::open_tracking_only(&path, &self.open_options()).with_context(
+                        || format!("cannot open the tracking database {}", path.display()),
+                    )?,
+                );
+                if !self.global.quiet {
+                    eprintln!(
+                        "warning: {} holds no catalog: reporting from the tracking rows alone                          (restore the catalog with `fitsbak restore-db`)",
+                        catalog.display()
+                    );
+                }
+                let rows = TrackedCatalog::new(db.clone(), catalog.display().to_string());
+                Ok((Arc::new(rows), db))
+            }
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "cannot open the catalog (config {})",
+                    self.config_path.display()
+                )
+            }),
+        }
+    }
+
+    /// An engine for reports and checks: [`Context::open_for_reports`]'s catalog.
+    pub async fn engine_for_reports(&self) -> anyhow::Result<Engine> {
+        let (catalog, db) = self.open_for_reports()?;
+        let mut engine = self.engine_from(db, None).await?;
+        engine.catalog = catalog;
+        Ok(engine)
+    }
+
     async fn engine_with(
         &self,
         db: Database,
         bandwidth_mbps: Option<f64>,
     ) -> anyhow::Result<Engine> {
-        let db = Arc::new(db);
+        self.engine_from(Arc::new(db), bandwidth_mbps).await
+    }
+
+    async fn engine_from(
+        &self,
+        db: Arc<Database>,
+        bandwidth_mbps: Option<f64>,
+    ) -> anyhow::Result<Engine> {
         let retries = Arc::new(AtomicU64::new(0));
         let store = fitsbak_s3::open_target(&self.config, bandwidth_mbps, retries.clone())
             .await

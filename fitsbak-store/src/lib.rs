@@ -123,6 +123,18 @@ impl Database {
         Ok(db)
     }
 
+    /// Whether the database file at `path` already holds the tracking tables (read
+    /// only: nothing is created or changed).
+    pub fn holds_tracking_tables(path: &Path) -> bool {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ) else {
+            return false;
+        };
+        schema::existing_columns(&conn, schema::ARCHIVES.name).is_ok_and(|c| !c.is_empty())
+    }
+
     /// The catalog database file.
     pub fn catalog_path(&self) -> &Path {
         &self.catalog_path

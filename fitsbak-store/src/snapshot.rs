@@ -87,6 +87,25 @@ pub fn snapshot(source: &Path, dest: &Path) -> Result<SnapshotInfo, DbError> {
 /// Opens the database at `path` read-only and runs `PRAGMA integrity_check`; an
 /// error names the file and SQLite's findings.
 pub fn integrity_check(path: &Path) -> Result<(), DbError> {
+    // A database in WAL mode gets `-wal` and `-shm` files when it is opened, even
+    // read only: those the check made are removed, so that only the file stays.
+    let sidecars: Vec<std::path::PathBuf> = ["-wal", "-shm"]
+        .iter()
+        .map(|s| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(s);
+            std::path::PathBuf::from(p)
+        })
+        .filter(|p| !p.exists())
+        .collect();
+    let result = check_with_sqlite(path);
+    for p in sidecars {
+        let _ = std::fs::remove_file(p);
+    }
+    result
+}
+
+fn check_with_sqlite(path: &Path) -> Result<(), DbError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

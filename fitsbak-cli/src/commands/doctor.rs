@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
-    let engine = ctx.engine(None).await?;
+    let engine = ctx.engine_for_reports().await?;
     let checks = engine
         .doctor(DoctorOptions {
             stale_days: args.stale_days,

@@ -18,13 +18,13 @@ pub struct Args {
 }
 
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
-    let db = ctx.open_database()?;
+    let (catalog, db) = ctx.open_for_reports()?;
     let filter = SessionFilter {
         year: args.year,
         not_backed_up: args.not_backed_up,
         session_id: None,
     };
-    let list = list_sessions(&db, &db, &filter).await?;
+    let list = list_sessions(catalog.as_ref(), db.as_ref(), &filter).await?;
     ctx.warn_rejected(&list.rejected);
     if ctx.global.json {
         print_json(&list.sessions)?;

@@ -11,8 +11,8 @@ use crate::output::print_json;
 pub struct Args {}
 
 pub async fn exec(ctx: &Context, _args: &Args) -> anyhow::Result<Outcome> {
-    let db = ctx.open_database()?;
-    let r = status::status(&db, &db, &ctx.config).await?;
+    let (catalog, db) = ctx.open_for_reports()?;
+    let r = status::status(catalog.as_ref(), db.as_ref(), &ctx.config).await?;
     ctx.warn_rejected(&r.rejected_sessions);
     if ctx.global.json {
         print_json(&r)?;

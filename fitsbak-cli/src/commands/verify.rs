@@ -43,7 +43,7 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     if methods.is_empty() {
         methods.push(CheckMethod::Quick);
     }
-    let engine = ctx.engine(None).await?;
+    let engine = ctx.engine_for_reports().await?;
     let reports = engine.verify(&filter, &methods, args.repair).await?;
     let failed = reports
         .iter()

@@ -35,6 +35,15 @@ async fn the_bucket_alone_brings_every_file_back() {
     });
     let (code, up) = d.json_any(&["upload"]);
     assert_eq!(code, Some(0), "{up}");
+    let (code, snap) = d.json_any(&["backup-db", "--description", "before the disk died"]);
+    assert_eq!(code, Some(0), "{snap}");
+    let notes_sent = up["notes"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["action"] == "uploaded")
+        .count();
+    assert!(notes_sent > 0, "{up}");
 
     // The disaster: the catalog database and the FITS files are gone.
     let originals: BTreeMap<PathBuf, String> = d
@@ -60,6 +69,17 @@ async fn the_bucket_alone_brings_every_file_back() {
             .unwrap()
             .is_empty()
     );
+    assert_eq!(
+        synced["notes_added"].as_array().unwrap().len(),
+        notes_sent,
+        "{synced}"
+    );
+    assert_eq!(
+        synced["snapshots_added"].as_array().unwrap().len(),
+        1,
+        "{synced}"
+    );
+
     let (_, again) = d.json_any(&["sync-db"]);
     assert_eq!(
         again["unchanged"].as_array().unwrap().len(),
@@ -80,6 +100,30 @@ async fn the_bucket_alone_brings_every_file_back() {
         "nothing marked verified"
     );
     drop(conn);
+
+    // The README's step 3, as written: the checks and reports run on a database of
+    // tracking rows alone, and say the catalog is absent.
+    let (code, verified) = d.json_any(&["verify", "--all"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "quick checks pass on archived objects: {verified}"
+    );
+    let (code, status) = d.json_any(&["status"]);
+    assert_eq!(code, Some(0), "{status}");
+    assert!(
+        status["catalog"].as_str().unwrap().contains("no catalog"),
+        "{status}"
+    );
+    assert_eq!(status["sessions_backed_up"], 3, "{status}");
+    let (code, listed) = d.json_any(&["list-sessions"]);
+    assert_eq!(code, Some(0), "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    let out = d.cmd(&["doctor"]).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("is not a FITS cataloger database"), "{text}");
+    assert!(text.contains("tracked objects"), "{text}");
 
     let session = d.demo.lib.sessions[1].id.clone();
     let target = d.demo.dir.path().join("restored");
@@ -234,5 +278,27 @@ async fn the_bucket_alone_brings_every_file_back() {
     assert_eq!(
         bytes as u64, one.size,
         "only the member's bytes were fetched"
+    );
+
+    // Step 7: the catalog itself, with nothing left beside it.
+    let (code, listed) = d.json_any(&["list-db-backups"]);
+    assert_eq!(code, Some(0), "{listed}");
+    assert!(
+        listed.to_string().contains("before the disk died"),
+        "{listed}"
+    );
+    let back = d.demo.dir.path().join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    let output = back.join("fits_catalog.db");
+    let (code, restored_db) = d.json_any(&["restore-db", "--output", output.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{restored_db}");
+    let left: Vec<String> = std::fs::read_dir(&back)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["fits_catalog.db".to_owned()],
+        "only the output file"
     );
 }

@@ -39,3 +39,7 @@ pub trait Catalog: Send + Sync {
         sessions: Option<&'a [SessionId]>,
     ) -> Result<HashMap<SessionId, Fingerprint>>;
 }
+
+mod rows;
+
+pub use rows::TrackedCatalog;

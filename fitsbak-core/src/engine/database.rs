@@ -323,6 +323,17 @@ impl Engine {
                 }
             })
             .collect();
+        // The cataloger's Python tool kept the description in the object's metadata.
+        for listing in out
+            .iter_mut()
+            .filter(|l| l.description.is_none() && l.is_latest)
+        {
+            if let Ok(key) = ObjectKey::new(listing.key.clone())
+                && let Ok(Some(head)) = self.store.head(&key).await
+            {
+                listing.description = head.metadata.get("description").map(|d| unescape(d));
+            }
+        }
         out.sort_by(|a, b| {
             b.last_modified
                 .cmp(&a.last_modified)
@@ -398,7 +409,9 @@ impl Engine {
                 .await?
                 .into_iter()
                 .find(|r| r.key == snapshot.key && r.version_id == snapshot.version_id)
-                .map(|r| r.md5),
+                .map(|r| r.md5)
+                // A row rebuilt from a snapshot the cataloger's tool wrote knows none.
+                .filter(|md5| !md5.is_empty()),
         };
         let partial = partial_path(output);
         let checked = self

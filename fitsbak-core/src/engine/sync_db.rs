@@ -43,6 +43,10 @@ pub struct SyncReport {
     pub manifests_without_archive: Vec<String>,
     /// Manifests that could not be read.
     pub unreadable: Vec<String>,
+    /// Notes whose rows were created (by key).
+    pub notes_added: Vec<String>,
+    /// Catalog snapshots whose rows were created (by key and version).
+    pub snapshots_added: Vec<String>,
 }
 
 impl SyncReport {
@@ -123,7 +127,133 @@ impl Engine {
             .filter(|k| !described.contains(k))
             .collect();
         report.archives_without_manifest.sort();
+        report.notes_added = self.sync_notes(dry_run).await?;
+        report.snapshots_added = self.sync_snapshots(dry_run).await?;
         Ok(report)
+    }
+
+    /// Rows for the notes in the bucket that have none: `{year}/{session_id}.md`
+    /// (and fitsbak's older `{session_id}_notes.md`), with the content MD5 fitsbak
+    /// wrote in their metadata, or their single-PUT ETag.
+    async fn sync_notes(&self, dry_run: bool) -> Result<Vec<String>> {
+        let prefix = format!("{}/", self.config.s3_paths.session_notes.trim_matches('/'));
+        let bucket = self.store.bucket();
+        let recorded: HashSet<SessionId> = self
+            .tracker
+            .notes()
+            .await?
+            .into_iter()
+            .filter(|n| n.bucket == bucket)
+            .map(|n| n.session_id)
+            .collect();
+        let mut added = Vec::new();
+        for object in self.store.list(&prefix).await? {
+            let mut parts = object.key.rsplit('/');
+            let name = parts.next().unwrap_or_default();
+            let year: Option<i32> = parts.next().and_then(|y| y.parse().ok());
+            let stem = name.strip_suffix(".md").unwrap_or_default();
+            let stem = stem.strip_suffix("_notes").unwrap_or(stem);
+            let (Ok(session), Some(year)) = (SessionId::new(stem), year) else {
+                continue;
+            };
+            if recorded.contains(&session) {
+                continue;
+            }
+            let key = ObjectKey::new(object.key.clone())?;
+            let Some(head) = self.store.head(&key).await? else {
+                continue;
+            };
+            let content_md5 = head.metadata.get("content-md5").cloned().or_else(|| {
+                let etag = head.etag.trim_matches('"');
+                (etag.len() == 32 && !etag.contains('-')).then(|| etag.to_ascii_lowercase())
+            });
+            if !dry_run {
+                let record = crate::tracker::NoteRecord {
+                    session_id: session.clone(),
+                    session_year: year,
+                    bucket: bucket.clone(),
+                    key: object.key.clone(),
+                    region: self.store.region(),
+                    etag: Some(head.etag.clone()),
+                    uploaded_at: head.last_modified,
+                    size_bytes: head.size,
+                    content_md5,
+                    archive_policy: None,
+                    backup_policy: None,
+                    storage_class: Some(head.storage_class.clone()),
+                };
+                let log = LogEntry {
+                    session_id: Some(session),
+                    bucket: Some(bucket.clone()),
+                    key: Some(object.key.clone()),
+                    notes: Some("notes row rebuilt from the bucket".into()),
+                    ..LogEntry::new(Operation::Sync, OperationStatus::Success)
+                };
+                self.tracker.record_note(&record, &log).await?;
+            }
+            added.push(object.key);
+        }
+        Ok(added)
+    }
+
+    /// Rows for the catalog snapshots in the bucket that have none, with the MD5
+    /// and description their metadata carries.
+    async fn sync_snapshots(&self, dry_run: bool) -> Result<Vec<String>> {
+        let bucket = self.store.bucket();
+        let recorded: HashSet<(String, Option<String>)> = self
+            .tracker
+            .db_snapshots()
+            .await?
+            .into_iter()
+            .filter(|s| s.bucket == bucket)
+            .map(|s| (s.key, s.version_id))
+            .collect();
+        let mut added = Vec::new();
+        for listing in self.list_db_snapshots().await? {
+            let version = listing.version_id.clone().filter(|v| v != "null");
+            if recorded.contains(&(listing.key.clone(), version.clone())) {
+                continue;
+            }
+            let key = ObjectKey::new(listing.key.clone())?;
+            let head = match listing.is_latest {
+                true => self.store.head(&key).await?,
+                false => None,
+            };
+            let meta = head.as_ref().map(|h| &h.metadata);
+            let get = |k: &str| {
+                meta.and_then(|m| m.get(k))
+                    .map(|v| crate::engine::database::unescape(v))
+            };
+            if !dry_run {
+                let record = crate::tracker::DbSnapshotRecord {
+                    id: 0,
+                    bucket: bucket.clone(),
+                    key: listing.key.clone(),
+                    region: self.store.region(),
+                    version_id: version.clone(),
+                    etag: head.as_ref().map(|h| h.etag.clone()),
+                    size_bytes: listing.size_bytes,
+                    md5: get("md5").unwrap_or_default(),
+                    source_path: get("source-file")
+                        .or_else(|| get("original_filename"))
+                        .unwrap_or_default(),
+                    description: listing.description.clone(),
+                    created_at: listing.last_modified.unwrap_or_else(crate::time::now),
+                };
+                let log = LogEntry {
+                    bucket: Some(bucket.clone()),
+                    key: Some(listing.key.clone()),
+                    notes: Some("snapshot row rebuilt from the bucket".into()),
+                    ..LogEntry::new(Operation::Sync, OperationStatus::Success)
+                };
+                self.tracker.record_db_snapshot(&record, &log).await?;
+            }
+            added.push(match version {
+                Some(v) => format!("{} (version {v})", listing.key),
+                None => listing.key,
+            });
+        }
+        Ok(added)
     }
 
     /// Whether the archive a manifest describes can be recorded, with which proof.
