@@ -65,6 +65,16 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// Dollars, with the precision small sums need.
+pub fn usd(v: f64) -> String {
+    match v.abs() {
+        0.0 => "$0.00".to_owned(),
+        a if a < 0.0001 => "< $0.0001".to_owned(),
+        a if a < 0.01 => format!("${v:.4}"),
+        _ => format!("${v:.2}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ mod doctor;
 mod init_config;
 mod lifecycle;
 mod list_sessions;
+mod migrate;
 mod notes;
 mod restore;
 mod status;
@@ -46,6 +47,8 @@ pub enum S3Command {
     Restore(restore::Command),
     /// Rebuild the tracking tables from the bucket's manifests (after losing the database).
     SyncDb(sync_db::Args),
+    /// Adopt the cataloger's Python s3_backup (archives, notes, snapshots) without uploading again.
+    Migrate(migrate::Args),
     /// Session notes (notes_dir): upload the new and changed ones, or show where each stands.
     #[command(subcommand)]
     Notes(notes::Command),
@@ -108,6 +111,7 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::Doctor(a) => doctor::exec(&Context::load(global)?, &a).await,
         S3Command::Restore(c) => restore::exec(&Context::load(global)?, &c).await,
         S3Command::SyncDb(a) => sync_db::exec(&Context::load(global)?, &a).await,
+        S3Command::Migrate(a) => migrate::exec(&Context::load(global)?, &a).await,
         S3Command::Notes(c) => notes::exec(&Context::load(global)?, &c).await,
         S3Command::BackupDb(a) => database::backup(&Context::load(global)?, &a).await,
         S3Command::ListDbBackups(a) => database::list(&Context::load(global)?, &a).await,

@@ -2,17 +2,7 @@
 
 use fitsbak_core::engine::costs::{Cost, CostEstimate};
 
-use crate::output::{count, human_bytes, table};
-
-/// Dollars, with the precision small sums need.
-fn usd(v: f64) -> String {
-    match v.abs() {
-        0.0 => "$0.00".to_owned(),
-        a if a < 0.0001 => "< $0.0001".to_owned(),
-        a if a < 0.01 => format!("${v:.4}"),
-        _ => format!("${v:.2}"),
-    }
-}
+use crate::output::{count, human_bytes, table, usd};
 
 /// Prints what is tracked, what it costs, and what restoring it costs.
 pub fn print(e: &CostEstimate, config_path: &std::path::Path) {

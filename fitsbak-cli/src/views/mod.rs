@@ -6,6 +6,7 @@ pub mod costs;
 pub mod database;
 pub mod lifecycle;
 pub mod list_sessions;
+pub mod migrate;
 pub mod notes;
 pub mod restore;
 pub mod status;

@@ -25,10 +25,11 @@ pub fn print_status(statuses: &[NoteStatus], notes_dir: &std::path::Path) {
     println!("{}", t.trim_fmt());
     let n = |state| statuses.iter().filter(|s| s.state == state).count();
     println!(
-        "{} new, {} changed, {} up to date, {} without notes (notes in {})",
+        "{} new, {} changed, {} up to date, {} to move to the current key, {} without notes (notes in {})",
         n(NoteState::New),
         n(NoteState::Changed),
         n(NoteState::UpToDate),
+        n(NoteState::Moved),
         n(NoteState::NoNote),
         notes_dir.display()
     );

@@ -4,6 +4,7 @@ mod bad_input;
 mod bad_upload_input;
 mod disaster;
 mod integrity;
+mod legacy;
 mod lifecycle;
 mod notes_and_snapshots;
 mod read_only;

@@ -14,7 +14,7 @@ use crate::support::{Demo, S3Demo, edit_config, failure, stdout};
 fn notes_key(d: &S3Demo, session: usize) -> String {
     let s = &d.demo.lib.sessions[session];
     format!(
-        "backups/sessions/{}/{}_notes.md",
+        "backups/sessions/{}/{}.md",
         chrono::Datelike::year(&s.date),
         s.id
     )

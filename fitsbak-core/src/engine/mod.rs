@@ -20,6 +20,7 @@ pub mod drift;
 pub mod lifecycle;
 pub mod list_sessions;
 pub mod manifests;
+pub mod migrate;
 pub mod notes;
 pub mod probe;
 pub mod restore;

@@ -1,6 +1,6 @@
 //! Session notes: each session's markdown notes, written by the cataloger at
 //! `{notes_dir}/Imaging_Sessions/{year}/{session_id}.md`, go to
-//! `backups/sessions/{year}/{session_id}_notes.md` with the notes rule's tags and
+//! `backups/sessions/{year}/{session_id}.md` (the cataloger's key) with the notes rule's tags and
 //! are tracked in `s3_backup_session_notes`. A note is uploaded again only when its
 //! content changed: the MD5 of its bytes is compared with the one recorded at the
 //! last upload (an edit that keeps the content, or a touched mtime, uploads nothing).
@@ -34,6 +34,9 @@ pub enum NoteState {
     Changed,
     /// Uploaded with this content.
     UpToDate,
+    /// Uploaded with this content under the older key `{session_id}_notes.md`:
+    /// sent once to `{session_id}.md`, the old object then removed.
+    Moved,
     /// The session has no note on disk.
     NoNote,
 }
@@ -45,6 +48,7 @@ impl NoteState {
             NoteState::New => "new",
             NoteState::Changed => "changed",
             NoteState::UpToDate => "up to date",
+            NoteState::Moved => "to move",
             NoteState::NoNote => "no note",
         }
     }
@@ -69,6 +73,10 @@ pub struct NoteStatus {
     pub md5: Option<String>,
     /// When it was last uploaded.
     pub uploaded_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The key the row names, when it is not the current layout's (removed after
+    /// the note is sent to the current key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
 }
 
 /// What happened to one note.
@@ -259,12 +267,13 @@ impl Engine {
             let state = match (&md5, row) {
                 (None, _) => NoteState::NoNote,
                 (Some(_), None) => NoteState::New,
-                (Some(now), Some(row)) if row.content_md5.as_deref() == Some(now) => {
-                    NoteState::UpToDate
-                }
+                (Some(now), Some(row)) if row.holds(now) && row.key != key => NoteState::Moved,
+                (Some(now), Some(row)) if row.holds(now) => NoteState::UpToDate,
                 (Some(_), Some(_)) => NoteState::Changed,
             };
+            let moved_from = row.filter(|r| r.key != key).map(|r| r.key.clone());
             out.push(NoteStatus {
+                moved_from,
                 session_id: session.id.clone(),
                 year: session.year(),
                 path,
@@ -305,6 +314,7 @@ impl Engine {
                 NoteState::NoNote => NoteAction::NoNote,
                 NoteState::UpToDate if !force => NoteAction::Unchanged,
                 _ if dry_run => NoteAction::WouldUpload,
+                NoteState::New if !force && self.adopt_note(status).await? => NoteAction::Unchanged,
                 _ => {
                     let item = format!("{} notes", status.session_id);
                     self.progress.item_started(&item, status.size_bytes);
@@ -337,6 +347,59 @@ impl Engine {
             self.progress.run_finished();
         }
         Ok(summary)
+    }
+
+    /// A note without a row whose object is already in the bucket with this
+    /// content (the cataloger's tool put it there; its single-PUT ETag is the MD5):
+    /// recorded as it is, not sent again.
+    async fn adopt_note(&self, status: &NoteStatus) -> Result<bool> {
+        let Some(md5) = &status.md5 else {
+            return Ok(false);
+        };
+        let key = ObjectKey::new(status.key.clone())?;
+        let Some(head) = self.store.head(&key).await? else {
+            return Ok(false);
+        };
+        let etag = head.etag.trim_matches('"');
+        let same = head.metadata.get("content-md5") == Some(md5) || etag.eq_ignore_ascii_case(md5);
+        if !same || head.size != status.size_bytes {
+            return Ok(false);
+        }
+        let record = NoteRecord {
+            session_id: status.session_id.clone(),
+            session_year: status.year,
+            bucket: self.store.bucket(),
+            key: key.to_string(),
+            region: self.store.region(),
+            etag: Some(etag.to_owned()),
+            uploaded_at: head.last_modified,
+            size_bytes: head.size,
+            content_md5: Some(md5.clone()),
+            archive_policy: None,
+            backup_policy: None,
+            storage_class: Some(head.storage_class.clone()),
+        };
+        let log = LogEntry {
+            session_id: Some(status.session_id.clone()),
+            bucket: Some(record.bucket.clone()),
+            key: Some(record.key.clone()),
+            notes: Some("notes found in the bucket with this content: adopted".into()),
+            ..LogEntry::new(Operation::NotesUpload, OperationStatus::Success)
+        };
+        self.tracker.record_note(&record, &log).await?;
+        Ok(true)
+    }
+
+    /// Removes a note's object under its older key once the new one is recorded;
+    /// a failure leaves a stray copy, which is only said.
+    async fn remove_old_note(&self, old: &str) {
+        let removed = match ObjectKey::new(old.to_owned()) {
+            Ok(key) => self.store.delete(&key).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = removed {
+            tracing::warn!("the note's older copy {old} was left in the bucket: {e}");
+        }
     }
 
     /// Uploads one note and records it; a failure is logged.
@@ -377,8 +440,8 @@ impl Engine {
                 uploaded_at: Some(crate::time::now()),
                 size_bytes: size,
                 content_md5: Some(md5),
-                archive_policy: Some(rule.archive_value()),
-                backup_policy: Some(rule.backup_value()),
+                archive_policy: Some(rule.archive_policy.trim().to_owned()),
+                backup_policy: Some(rule.backup_policy.trim().to_owned()),
                 storage_class: Some(rule.storage_class),
             })
         }
@@ -394,7 +457,11 @@ impl Engine {
                     bytes_transferred: Some(record.size_bytes),
                     ..LogEntry::new(Operation::NotesUpload, OperationStatus::Success)
                 };
-                self.tracker.record_note(&record, &log).await
+                self.tracker.record_note(&record, &log).await?;
+                if let Some(old) = status.moved_from.as_deref() {
+                    self.remove_old_note(old).await;
+                }
+                Ok(())
             }
             Err(e) => {
                 let log = LogEntry {

@@ -9,7 +9,7 @@
 //! `select` chooses the sessions and plans their archives (`plan`); `session`
 //! sends and records one of them.
 
-mod plan;
+pub(crate) mod plan;
 mod select;
 mod session;
 
