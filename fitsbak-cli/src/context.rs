@@ -30,28 +30,61 @@ pub fn init_logging(global: &GlobalArgs) {
              aws_sdk_s3={sdk},hyper={sdk},hyper_util={sdk},rustls={sdk},h2={sdk}"
         )
     });
-    // A second call (an embedding program that already set a subscriber) is fine.
-    let _ = tracing_subscriber::fmt()
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         // Colours for a person at a terminal; a cron log or a pipe gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .without_time()
-        .try_init();
+        .with_ansi(terminal)
+        .with_target(false);
+    // A second call (an embedding program that already set a subscriber) is fine.
+    // Each line is stamped where no person watches (cron, a pipe, a log file).
+    let _ = match terminal {
+        true => builder.without_time().try_init(),
+        false => builder.with_timer(UtcSeconds).try_init(),
+    };
+}
+
+/// Waits for Ctrl-C, or SIGTERM (systemd stopping the service, `kill`): both
+/// stop a run the same way. False when no signal can be watched.
+async fn stop_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return tokio::signal::ctrl_c().await.is_ok();
+        };
+        tokio::select! {
+            got = tokio::signal::ctrl_c() => got.is_ok(),
+            got = term.recv() => got.is_some(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+/// The time of a log line: UTC to the second.
+struct UtcSeconds;
+
+impl tracing_subscriber::fmt::time::FormatTime for UtcSeconds {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(w, "{}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"))
+    }
 }
 
 /// Watches for Ctrl-C while a run goes: the first stops it between parts (an upload
 /// stays resumable), the second aborts it. Abort the handle when the run is over.
 pub fn stop_on_ctrl_c(cancel: fitsbak_core::engine::Cancel) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if stop_signal().await {
             eprintln!(
                 "\nstopping after the parts in flight; the next `fitsbak upload` resumes \
                  (Ctrl-C again to abort the upload)"
             );
             cancel.stop.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if stop_signal().await {
                 eprintln!("aborting the upload");
                 cancel.abort.cancel();
             }
@@ -87,6 +120,30 @@ impl Context {
             config_path: path,
             global: global.clone(),
         })
+    }
+
+    /// Takes the lock of this tracking database and target for `command`, for as
+    /// long as the returned value lives; `--wait` waits for a run that holds it.
+    pub fn run_lock(&self, command: &str) -> anyhow::Result<fitsbak_core::runlock::RunLock> {
+        use fitsbak_core::runlock::{LockHolder, RunLock, lock_path};
+        let tracking = self.tracking_path().unwrap_or_else(|| self.database_path());
+        let tracking = std::path::absolute(&tracking).unwrap_or(tracking);
+        let target = self.config.target_description();
+        let holder = LockHolder {
+            command: command.to_owned(),
+            pid: std::process::id(),
+            started_at: fitsbak_core::time::now(),
+            target: target.clone(),
+        };
+        let wait = self
+            .global
+            .wait
+            .then(|| std::time::Duration::from_secs(100 * 365 * 86_400));
+        Ok(RunLock::acquire(
+            &lock_path(&tracking, &target),
+            &holder,
+            wait,
+        )?)
     }
 
     /// The catalog database: `--database`, else the config's `database_path`.

@@ -70,6 +70,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 
+    /// When another run works on the same database and target, wait for it to end
+    /// instead of exiting with code 75.
+    #[arg(long, global = true)]
+    pub wait: bool,
+
     /// Say only what went wrong.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -105,20 +110,30 @@ pub async fn run(args: S3Args) -> anyhow::Result<Outcome> {
     commands::exec(args).await
 }
 
+/// The exit code of a run that found another run working on the same database and
+/// target (`EX_TEMPFAIL`: try again later).
+pub const EXIT_LOCKED: u8 = 75;
+
 /// Turns the result of [`run`] into the process exit code, printing the error (with
 /// its causes) on stderr: 0 success, 1 the run had failures, 2 it could not run,
-/// 130 Ctrl-C stopped it.
+/// 75 another run holds the lock, 130 Ctrl-C stopped it.
 pub fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failures) => ExitCode::from(1),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(err) => {
+            let locked = err.chain().any(|e| {
+                matches!(
+                    e.downcast_ref::<fitsbak_core::Error>(),
+                    Some(fitsbak_core::Error::Locked { .. })
+                )
+            });
             match hints::of(&err) {
-                Some(hint) => eprintln!("error: {}; {hint}", output::error_chain(&err)),
-                None => eprintln!("error: {}", output::error_chain(&err)),
+                Some(hint) => output::print_error(format!("{}; {hint}", output::error_chain(&err))),
+                None => output::print_error(output::error_chain(&err)),
             }
-            ExitCode::from(2)
+            ExitCode::from(if locked { EXIT_LOCKED } else { 2 })
         }
     }
 }

@@ -28,6 +28,22 @@ pub fn table(header: &[&str], right: &[usize]) -> Table {
     table
 }
 
+/// The time at the start of a stderr line when stderr is not a terminal (a cron
+/// mail, a log file), so that every line says when it happened; empty at a terminal.
+pub fn stamp() -> String {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        String::new()
+    } else {
+        format!("{} ", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"))
+    }
+}
+
+/// Prints a failure on stderr, where it always reaches a person (also with `-q`,
+/// and when stdout goes to a file): `error: {message}`, stamped off a terminal.
+pub fn print_error(message: impl std::fmt::Display) {
+    eprintln!("{}error: {message}", stamp());
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;

@@ -195,6 +195,17 @@ pub enum Error {
         message: String,
     },
 
+    /// Another run holds the lock of this tracking database and target.
+    #[error("another fitsbak run is working on {target}: {holder} (lock {})", path.display())]
+    Locked {
+        /// The target.
+        target: String,
+        /// Who holds it: command, pid, start time.
+        holder: String,
+        /// The lock file.
+        path: PathBuf,
+    },
+
     /// A request that cannot be carried out as asked, for a reason none of the
     /// variants above names.
     #[error("{message}")]
@@ -399,6 +410,7 @@ impl Error {
             Error::NotConfigured { .. } => "not-configured",
             Error::TaskFailed { .. } => "task-failed",
             Error::Unusable { .. } => "unusable",
+            Error::Locked { .. } => "locked",
         }
     }
 }

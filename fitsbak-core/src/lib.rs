@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod model;
 pub mod progress;
 pub mod rules;
+pub mod runlock;
 pub mod snapshot;
 pub mod store;
 pub mod tags;

@@ -731,12 +731,14 @@ fn keep_superseded(conn: &Connection, archive: &NewArchive) -> rusqlite::Result<
          SELECT a.session_id, a.s3_bucket, a.s3_key, a.s3_etag, a.s3_version_id,
             a.compressed_size_bytes, a.file_count, a.uploaded_at, ?4, f.facts
          FROM s3_backup_archives a LEFT JOIN s3_backup_archive_facts f ON f.session_id = a.session_id
-         WHERE a.session_id = ?1 AND (a.s3_etag IS NOT ?2 OR a.s3_key IS NOT ?3)",
+         WHERE a.session_id = ?1
+           AND (a.s3_etag IS NOT ?2 OR a.s3_key IS NOT ?3 OR a.s3_bucket IS NOT ?5)",
         params![
             archive.session_id.as_str(),
             archive.etag,
             archive.key,
-            to_db(fitsbak_core::time::now())
+            to_db(fitsbak_core::time::now()),
+            archive.bucket
         ],
     )?;
     Ok(())

@@ -20,6 +20,7 @@ pub struct Args {
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let (catalog, db) = ctx.open_for_reports()?;
     let filter = SessionFilter {
+        target_bucket: Some(ctx.config.target_bucket()),
         year: args.year,
         not_backed_up: args.not_backed_up,
         session_id: None,

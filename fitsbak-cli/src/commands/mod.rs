@@ -105,17 +105,53 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         S3Command::Status(a) => status::exec(&Context::load(global)?, &a).await,
         S3Command::ListSessions(a) => list_sessions::exec(&Context::load(global)?, &a).await,
         S3Command::Analyze(a) => analyze::exec(&Context::load(global)?, &a).await,
-        S3Command::Upload(a) => upload::exec(&Context::load(global)?, &a).await,
-        S3Command::Verify(a) => verify::exec(&Context::load(global)?, &a).await,
-        S3Command::Lifecycle(c) => lifecycle::exec(&Context::load(global)?, &c).await,
+        S3Command::Upload(a) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("upload")?;
+            upload::exec(&ctx, &a).await
+        }
+        S3Command::Verify(a) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("verify")?;
+            verify::exec(&ctx, &a).await
+        }
+        S3Command::Lifecycle(c) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("lifecycle")?;
+            lifecycle::exec(&ctx, &c).await
+        }
         S3Command::Doctor(a) => doctor::exec(&Context::load(global)?, &a).await,
-        S3Command::Restore(c) => restore::exec(&Context::load(global)?, &c).await,
-        S3Command::SyncDb(a) => sync_db::exec(&Context::load(global)?, &a).await,
-        S3Command::Migrate(a) => migrate::exec(&Context::load(global)?, &a).await,
-        S3Command::Notes(c) => notes::exec(&Context::load(global)?, &c).await,
-        S3Command::BackupDb(a) => database::backup(&Context::load(global)?, &a).await,
+        S3Command::Restore(c) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("restore")?;
+            restore::exec(&ctx, &c).await
+        }
+        S3Command::SyncDb(a) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("sync-db")?;
+            sync_db::exec(&ctx, &a).await
+        }
+        S3Command::Migrate(a) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("migrate")?;
+            migrate::exec(&ctx, &a).await
+        }
+        S3Command::Notes(c) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("notes")?;
+            notes::exec(&ctx, &c).await
+        }
+        S3Command::BackupDb(a) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("backup-db")?;
+            database::backup(&ctx, &a).await
+        }
         S3Command::ListDbBackups(a) => database::list(&Context::load(global)?, &a).await,
-        S3Command::RestoreDb(a) => database::restore(&Context::load(global)?, &a).await,
+        S3Command::RestoreDb(a) => {
+            let ctx = Context::load(global)?;
+            let _lock = ctx.run_lock("restore-db")?;
+            database::restore(&ctx, &a).await
+        }
         S3Command::EstimateCosts(a) => costs::exec(&Context::load(global)?, &a).await,
     }
 }

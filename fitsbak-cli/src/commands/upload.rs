@@ -84,7 +84,13 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
             .unwrap_or(DEFAULT_BANDWIDTH_MBPS);
         crate::views::upload::print_plan(&summary, bandwidth);
     } else {
-        crate::views::upload::print_summary(&summary, keep_copy.as_deref());
+        use crate::views::upload::Detail;
+        let detail = match (ctx.global.quiet, ctx.global.verbose) {
+            (true, _) => Detail::Quiet,
+            (false, 0) => Detail::Normal,
+            (false, _) => Detail::Verbose,
+        };
+        crate::views::upload::print_summary(&summary, keep_copy.as_deref(), detail);
     }
     let notes_failed = summary.notes.as_ref().is_some_and(|n| n.failed() > 0);
     Ok(if summary.interrupted() {

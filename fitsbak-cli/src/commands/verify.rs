@@ -29,6 +29,7 @@ pub struct Args {
 
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     let filter = SessionFilter {
+        target_bucket: Some(ctx.config.target_bucket()),
         year: args.which.year(),
         not_backed_up: false,
         session_id: args.which.session()?,

@@ -8,6 +8,12 @@ use crate::output::{count, human_bytes, table};
 pub fn print(r: &StatusReport) {
     println!("Target:     {}", r.target);
     println!("Catalog:    {}", r.catalog);
+    for (elsewhere, n) in &r.other_targets {
+        println!(
+            "Elsewhere:  {n} archive(s) recorded in {elsewhere}, not in {}: `fitsbak upload` sends them here",
+            r.target
+        );
+    }
     if let Some(from) = &r.catalog_paths_from {
         println!("            (database and notes paths from the cataloger's {from})");
     }

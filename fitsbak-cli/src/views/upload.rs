@@ -51,7 +51,7 @@ pub fn print_plan(summary: &UploadSummary, bandwidth: f64) {
         human_bytes(total),
         human_duration(transfer_seconds(total, bandwidth))
     );
-    print_notes(summary);
+    print_notes(summary, Detail::Normal);
 }
 
 /// The details of an uploaded session: parts, resume, files left out, check.
@@ -112,14 +112,53 @@ fn summary_row(s: &SessionResult) -> Option<Vec<String>> {
     ])
 }
 
-/// A run: one row per session, and the totals.
-pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>) {
+/// How much of a run to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// `-q`: the failures (on stderr) and the one-line summary.
+    Quiet,
+    /// Sessions that did something, failures, the summary (sessions skipped as
+    /// already backed up are counted, not listed).
+    Normal,
+    /// `-v`: every session.
+    Verbose,
+}
+
+/// Whether a session's row is worth a line at this detail.
+fn shown(s: &SessionResult, detail: Detail) -> bool {
+    !matches!(
+        (&s.outcome, detail),
+        (_, Detail::Quiet) | (SessionOutcome::Skipped { .. }, Detail::Normal)
+    )
+}
+
+/// A run: one row per session that did something, the failures on stderr, and
+/// the totals.
+pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>, detail: Detail) {
     let mut t = table(&["Session", "Result", "Size", "Time", "Details"], &[2, 3]);
-    for row in summary.sessions.iter().filter_map(summary_row) {
+    let mut rows = 0;
+    for row in summary
+        .sessions
+        .iter()
+        .filter(|s| shown(s, detail))
+        .filter_map(summary_row)
+    {
         t.add_row(row);
+        rows += 1;
     }
-    if !summary.sessions.is_empty() {
+    if rows > 0 {
         println!("{}", t.trim_fmt());
+    }
+    for s in &summary.sessions {
+        match &s.outcome {
+            SessionOutcome::Failed { error } => {
+                crate::output::print_error(format!("session {}: {error}", s.session_id))
+            }
+            SessionOutcome::Interrupted { reason } if detail == Detail::Quiet => {
+                crate::output::print_error(format!("session {} stopped: {reason}", s.session_id))
+            }
+            _ => {}
+        }
     }
     let uploaded = summary.count(|o| matches!(o, SessionOutcome::Uploaded { .. }));
     println!(
@@ -139,19 +178,21 @@ pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>) {
     if let Some(dir) = keep_copy {
         println!("Copies of the archives are in {}", dir.display());
     }
-    print_notes(summary);
+    print_notes(summary, detail);
 }
 
 /// The notes line of an upload run, and each note that failed.
-pub fn print_notes(summary: &UploadSummary) {
+pub fn print_notes(summary: &UploadSummary, detail: Detail) {
     if let Some(why) = &summary.notes_error {
-        eprintln!("warning: session notes not backed up: {why}");
+        crate::output::print_error(format!("session notes not backed up: {why}"));
     }
     if let Some(notes) = &summary.notes {
-        println!("Notes: {}", notes.line());
+        if detail != Detail::Quiet {
+            println!("Notes: {}", notes.line());
+        }
         for n in &notes.notes {
             if let fitsbak_core::engine::notes::NoteAction::Failed(why) = &n.action {
-                eprintln!("error: notes of {}: {why}", n.session_id);
+                crate::output::print_error(format!("notes of {}: {why}", n.session_id));
             }
         }
     }

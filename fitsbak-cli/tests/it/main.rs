@@ -10,5 +10,6 @@ mod notes_and_snapshots;
 mod read_only;
 mod resilience;
 mod support;
+mod unattended;
 mod upload;
 mod verify;

@@ -28,15 +28,20 @@ fn status_json_counts_the_demo_library() {
 fn status_reads_backed_up_rows_written_by_other_tools() {
     let demo = Demo::new();
     // Initialise the tracking tables, then add rows the way the original tool did.
-    demo.cmd(&["status"]).assert().success();
+    let before = demo.json(&["status"]);
+    // Of this target: its bucket (here the local target's root).
+    let bucket = before["target"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("local:");
     let conn = Connection::open(&demo.lib.database_path).unwrap();
     let s = &demo.lib.sessions;
     conn.execute(
         "INSERT INTO s3_backup_archives (session_id, session_year, s3_bucket, s3_key, s3_region,
             file_count, original_size_bytes, compressed_size_bytes, current_storage_class, verified)
-         VALUES (?1, 2022, 'b', 'k1', 'us-east-1', 6, 1000, 2048, 'DEEP_ARCHIVE', 1),
-                (?2, 2022, 'b', 'k2', 'us-east-1', 5, 500, 1024, 'STANDARD', 0)",
-        [&s[0].id, &s[1].id],
+         VALUES (?1, 2022, ?3, 'k1', 'us-east-1', 6, 1000, 2048, 'DEEP_ARCHIVE', 1),
+                (?2, 2022, ?3, 'k2', 'us-east-1', 5, 500, 1024, 'STANDARD', 0)",
+        [&s[0].id, &s[1].id, &bucket.to_owned()],
     )
     .unwrap();
     let v = demo.json(&["status"]);

@@ -1,7 +1,7 @@
 //! Crashes, network faults and Ctrl-C: an interrupted upload always ends, on the
 //! next normal run, with the right object, consistent rows and nothing left behind.
 
-use std::process::{Child, Command as Process, Stdio};
+use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use fitsbak_core::ids::ObjectKey;
@@ -9,29 +9,6 @@ use fitsbak_core::store::prelude::*;
 use rusqlite::Connection;
 
 use crate::support::*;
-
-/// `fitsbak args...` as a child process we can kill.
-fn spawn(d: &S3Demo, args: &[&str], extra_env: &[(&str, &str)]) -> Child {
-    let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("fitsbak"));
-    cmd.arg("--config").arg(d.demo.config()).args(args);
-    for (k, v) in d.server.child_env() {
-        cmd.env(k, v);
-    }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    cmd.env_remove("FITSBAK_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Runs to the end; returns the exit code and the JSON summary.
-fn finish(child: Child) -> (Option<i32>, serde_json::Value) {
-    exit_and_json(child.wait_with_output().unwrap())
-}
 
 /// After a run that completed: one row, the object its ETag says, no upload left.
 async fn assert_consistent(d: &S3Demo, reference: &[u8]) {
@@ -203,7 +180,18 @@ async fn uploads_survive_network_faults_and_resume_after_faults_outlast_the_retr
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_stops_between_parts_and_the_next_run_resumes() {
-    let d = big_session("ctrlc").await;
+    stop_between_parts_and_resume("-INT").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_like_ctrl_c() {
+    stop_between_parts_and_resume("-TERM").await;
+}
+
+/// Sends `signal` once a few parts are recorded: the run stops between parts, keeps
+/// them, and the next run resumes.
+async fn stop_between_parts_and_resume(signal: &str) {
+    let d = big_session(&format!("stop{}", signal.to_lowercase())).await;
     let child = spawn(&d, &["--json", "upload", "--bandwidth", "40"], &[]);
     // Stop once a few parts are recorded.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -224,7 +212,7 @@ async fn ctrl_c_stops_between_parts_and_the_next_run_resumes() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let status = Process::new("kill")
-        .arg("-INT")
+        .arg(signal)
         .arg(child.id().to_string())
         .status()
         .unwrap();

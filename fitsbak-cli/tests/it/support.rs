@@ -1,6 +1,7 @@
 //! Helpers: a demo library in a temporary directory and the binary to run on it.
 
 use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
 
 use assert_cmd::Command;
 use fitsbak_demo::{self as demo, DemoLibrary, DemoSpec};
@@ -228,4 +229,27 @@ pub fn exit_and_json(out: std::process::Output) -> (Option<i32>, serde_json::Val
         )
     });
     (out.status.code(), value)
+}
+
+/// Starts the binary on `d` in the background, output piped.
+pub fn spawn(d: &S3Demo, args: &[&str], extra_env: &[(&str, &str)]) -> Child {
+    let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("fitsbak"));
+    cmd.arg("--config").arg(d.demo.config()).args(args);
+    for (k, v) in d.server.child_env() {
+        cmd.env(k, v);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("FITSBAK_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs to the end; returns the exit code and the JSON summary.
+pub fn finish(child: Child) -> (Option<i32>, serde_json::Value) {
+    exit_and_json(child.wait_with_output().unwrap())
 }

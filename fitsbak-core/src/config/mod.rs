@@ -486,6 +486,15 @@ impl Config {
         self.resolve(&self.local_root)
     }
 
+    /// The bucket the target's rows record (`s3_bucket`): the bucket's name, or the
+    /// local target's root; rows recording another belong to another target.
+    pub fn target_bucket(&self) -> String {
+        match self.target {
+            TargetKind::S3 => self.buckets.primary.clone().unwrap_or_default(),
+            TargetKind::Local => self.local_root().display().to_string(),
+        }
+    }
+
     /// The primary bucket, or an error naming the key to set.
     pub fn bucket(&self) -> Result<&str, ConfigError> {
         match self.buckets.primary.as_deref() {

@@ -328,7 +328,13 @@ pub async fn estimate_from(
     class: Option<StorageClass>,
 ) -> Result<CostEstimate> {
     let mut objects = Vec::new();
-    for a in tracker.archives().await? {
+    let bucket = config.target_bucket();
+    for a in tracker
+        .archives()
+        .await?
+        .into_iter()
+        .filter(|a| a.bucket == bucket)
+    {
         objects.push((
             ObjectKind::RawArchive,
             a.archive_size_bytes,

@@ -122,7 +122,7 @@ impl Engine {
     /// in the class they were written in, whatever the rules say.
     async fn check_small_objects(&self) -> Result<Option<DoctorCheck>> {
         let small = crate::engine::costs::MIN_TRANSITION_BYTES;
-        let archives = self.tracker.archives().await?;
+        let archives = self.target_archives().await?;
         let notes = self.tracker.notes().await?;
         let count = archives
             .iter()
@@ -335,7 +335,7 @@ impl Engine {
 
     /// Tracked archives whose actual tags no rule matches.
     async fn check_tracked_tags(&self, rules: &[LifecycleRule]) -> Result<Option<DoctorCheck>> {
-        let archives = self.tracker.archives().await?;
+        let archives = self.target_archives().await?;
         if archives.is_empty() {
             return Ok(None);
         }

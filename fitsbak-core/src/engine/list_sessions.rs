@@ -21,6 +21,9 @@ pub struct SessionFilter {
     pub not_backed_up: bool,
     /// Only this session.
     pub session_id: Option<SessionId>,
+    /// The target's bucket (or local root): archives recorded on others do not
+    /// count as backed up (all do when `None`).
+    pub target_bucket: Option<String>,
 }
 
 impl SessionFilter {
@@ -78,7 +81,12 @@ pub async fn list_sessions(
     filter: &SessionFilter,
 ) -> Result<SessionList> {
     let scan = catalog.sessions().await?;
-    let archives = tracker.archives().await?;
+    let archives: Vec<ArchiveRecord> = tracker
+        .archives()
+        .await?
+        .into_iter()
+        .filter(|a| filter.target_bucket.as_ref().is_none_or(|b| a.bucket == *b))
+        .collect();
     let by_session: HashMap<&SessionId, &ArchiveRecord> =
         archives.iter().map(|a| (&a.session_id, a)).collect();
     let selected: Vec<&Session> = scan
@@ -183,6 +191,7 @@ mod tests {
             .expect_archives()
             .returning(|| Ok(vec![archive("C", StorageClass::Standard, 1, 50)]));
         let filter = SessionFilter {
+            target_bucket: None,
             year: Some(2024),
             ..Default::default()
         };

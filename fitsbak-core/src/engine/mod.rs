@@ -147,8 +147,7 @@ impl Engine {
         year: Option<i32>,
     ) -> Result<Vec<ArchiveRecord>> {
         let records: Vec<ArchiveRecord> = self
-            .tracker
-            .archives()
+            .target_archives()
             .await?
             .into_iter()
             .filter(|r| {
@@ -172,11 +171,23 @@ impl Engine {
         &self,
     ) -> crate::Result<std::collections::HashMap<SessionId, ArchiveRecord>> {
         Ok(self
+            .target_archives()
+            .await?
+            .into_iter()
+            .map(|a| (a.session_id.clone(), a))
+            .collect())
+    }
+
+    /// The archive rows of the target in use: rows recording another bucket (or
+    /// local root) belong to another target, and are not this one's backups.
+    pub async fn target_archives(&self) -> Result<Vec<ArchiveRecord>> {
+        let bucket = crate::store::ObjectStoreExt::bucket(self.store.as_ref());
+        Ok(self
             .tracker
             .archives()
             .await?
             .into_iter()
-            .map(|a| (a.session_id.clone(), a))
+            .filter(|a| a.bucket == bucket)
             .collect())
     }
 

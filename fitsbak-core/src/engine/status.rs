@@ -32,6 +32,10 @@ pub struct StatusReport {
     pub target: String,
     /// The catalog database.
     pub catalog: String,
+    /// Archives recorded on other targets (bucket or local root: count), not in
+    /// this one: after a change of target, `upload` sends them here.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_targets: BTreeMap<String, u64>,
     /// The cataloger's config its path (and the notes directory) came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog_paths_from: Option<String>,
@@ -96,7 +100,16 @@ pub async fn status(
     let db_snapshots = tracker.db_snapshots().await?.len() as u64;
     let last_run = tracker.latest_stats().await?;
     let scan = catalog.sessions().await?;
-    let archives = tracker.archives().await?;
+    let bucket = config.target_bucket();
+    let (archives, elsewhere): (Vec<ArchiveRecord>, Vec<ArchiveRecord>) = tracker
+        .archives()
+        .await?
+        .into_iter()
+        .partition(|a| a.bucket == bucket);
+    let mut other_targets: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &elsewhere {
+        *other_targets.entry(a.bucket.clone()).or_default() += 1;
+    }
     let in_flight = tracker.inflight().await?.len() as u64;
     let by_session: HashMap<&SessionId, &ArchiveRecord> =
         archives.iter().map(|a| (&a.session_id, a)).collect();
@@ -130,6 +143,7 @@ pub async fn status(
     Ok(StatusReport {
         target,
         catalog: catalog.describe(),
+        other_targets,
         catalog_paths_from: config
             .catalog_paths_from
             .as_ref()
@@ -180,7 +194,7 @@ impl Engine {
         bytes: u64,
         verifications: u64,
     ) -> Result<()> {
-        let archives = self.tracker.archives().await?;
+        let archives = self.target_archives().await?;
         let count = |c: StorageClass| {
             archives
                 .iter()
@@ -243,9 +257,9 @@ mod tests {
         tracker.expect_notes().returning(|| Ok(vec![]));
         tracker.expect_db_snapshots().returning(|| Ok(vec![]));
         tracker.expect_latest_stats().returning(|| Ok(None));
-        let report = status(&catalog, &tracker, &Config::default())
-            .await
-            .unwrap();
+        let mut config = Config::default();
+        config.buckets.primary = Some("b".into()); // the rows' bucket
+        let report = status(&catalog, &tracker, &config).await.unwrap();
         assert_eq!(report.sessions_total, 3);
         assert_eq!(report.sessions_backed_up, 2);
         assert_eq!(report.sessions_not_backed_up, 1);

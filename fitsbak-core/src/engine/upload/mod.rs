@@ -240,6 +240,16 @@ impl Engine {
         let mut bytes_uploaded = 0;
         for s in selected {
             let id = s.session.id.to_string();
+            if self.cancel.stop.is_cancelled() {
+                // Stopped between sessions: the next one is never opened.
+                results.push(SessionResult::new(
+                    id,
+                    SessionOutcome::Interrupted {
+                        reason: "not started: the run was stopped before it".into(),
+                    },
+                ));
+                break;
+            }
             self.progress.item_started(&id, s.bytes());
             let outcome = match s.work {
                 Work::Upload(planned) => self.upload_session(&s.session, *planned, options).await,

@@ -1,0 +1,179 @@
+//! Running unattended: one run at a time, output for cron.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use crate::support::*;
+
+/// Upload log rows that sent the session's archive.
+fn uploads_of(d: &S3Demo, session: &str) -> i64 {
+    Connection::open(&d.demo.lib.database_path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM s3_backup_log WHERE operation_type = 'upload'
+             AND operation_status = 'success' AND session_id = ?1",
+            [session],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_uploads_at_once_never_send_a_session_twice() {
+    // 12 x 1.5 MiB at 40 Mbit/s: about 4 s, time for a second run to start.
+    let d = S3Demo::new("lock", 1, 12, 1536).await;
+    let first = spawn(&d, &["--json", "upload", "--bandwidth", "40"], &[]);
+    // The first run holds the lock once it has opened the database.
+    let started = Instant::now();
+    let lock_held = || {
+        std::fs::read_dir(d.demo.lib.database_path.parent().unwrap())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.ends_with(".lock") && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+    };
+    while !lock_held() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the first run never took its lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = d.cmd(&["upload"]).output().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(75), "{err}");
+    assert!(
+        err.contains("another fitsbak run is working on s3://"),
+        "{err}"
+    );
+    assert!(err.contains("`upload` (pid"), "names who holds it: {err}");
+
+    // --wait waits for the first, then finds nothing to do.
+    let waiting = spawn(&d, &["--json", "--wait", "upload"], &[]);
+    let (code, done) = finish(first);
+    assert_eq!(code, Some(0), "{done}");
+    let (code, after) = finish(waiting);
+    assert_eq!(code, Some(0), "{after}");
+    assert_eq!(after["sessions"][0]["outcome"], "skipped", "{after}");
+    let session = &d.demo.lib.sessions[0].id;
+    assert_eq!(uploads_of(&d, session), 1, "the session went up once");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let demo = Demo::new();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("fitsbak"))
+        .arg("--config")
+        .arg(demo.config())
+        .arg("list-sessions")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read one line, close the pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.is_empty(), "nothing on stderr: {err}");
+}
+
+#[test]
+fn quiet_output_of_a_run_with_one_failure_is_the_failure_and_the_summary() {
+    let demo = Demo::new();
+    let lost = &demo.lib.sessions[1];
+    std::fs::remove_file(&lost.files[0].path).unwrap();
+    let out = demo.cmd(&["-q", "upload"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the summary alone: {stdout}");
+    assert!(
+        lines[0].contains("3 uploaded") && lines[0].contains("1 failed"),
+        "{stdout}"
+    );
+    let errors: Vec<&str> = stderr.lines().collect();
+    assert_eq!(errors.len(), 1, "the failure alone: {stderr}");
+    assert!(
+        errors[0].contains(&format!("error: session {}", lost.id)),
+        "{stderr}"
+    );
+    // Not a terminal: the line says when, and carries no colour codes.
+    let stamp = errors[0].split(' ').next().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(stamp).is_ok(),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+
+    // Without -q, the next run lists nothing it skipped, only counts it.
+    let out = demo.cmd(&["upload"]).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("already backed up"), "{stdout}");
+    assert!(stdout.contains("3 skipped"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_the_target_backs_everything_up_to_the_new_one() {
+    // A trial on the local target first.
+    let d = S3Demo::new("switch", 3, 2, 20).await;
+    edit_config(d.demo.config(), |c| c["target"] = "local".into());
+    let (code, local) = d.json_any(&["upload"]);
+    assert_eq!(code, Some(0), "{local}");
+    edit_config(d.demo.config(), |c| c["target"] = "s3".into());
+
+    // The bucket is empty: nothing counts as backed up there, the rest is named.
+    let (_, status) = d.json_any(&["status"]);
+    assert_eq!(status["sessions_backed_up"], 0, "{status}");
+    let elsewhere = status["other_targets"].as_object().unwrap();
+    assert_eq!(elsewhere.values().next().unwrap(), 3, "{status}");
+    let text = stdout(&mut d.cmd(&["status"]));
+    assert!(
+        text.contains("3 archive(s) recorded in") && text.contains("not in s3://"),
+        "{text}"
+    );
+    let (_, listed) = d.json_any(&["list-sessions"]);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["backed_up"] == false),
+        "{listed}"
+    );
+
+    // upload sends every archive to the new target; checks then pass there.
+    let (code, up) = d.json_any(&["upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    let uploaded = up["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["outcome"] == "uploaded")
+        .count();
+    assert_eq!(uploaded, 3, "{up}");
+    for i in 0..3 {
+        assert!(!d.object(&d.archive_key(i)).await.is_empty());
+    }
+    let (code, verified) = d.json_any(&["verify", "--all"]);
+    assert_eq!(code, Some(0), "{verified}");
+    assert_eq!(verified.as_array().unwrap().len(), 3);
+    // The local target's rows are kept in the history.
+    let kept: i64 = Connection::open(&d.demo.lib.database_path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM s3_backup_archive_history WHERE s3_bucket <> ?1",
+            [d.store_bucket()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 3);
+}
