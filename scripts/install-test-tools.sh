@@ -20,13 +20,15 @@ if ! { [ -x .venv/bin/moto_server ] && [ -x .venv/bin/aws ] &&
     .venv/bin/python -c "import moto; print('moto', moto.__version__, 'installed in .venv')"
 fi
 
-if ! command -v radosgw >/dev/null || ! command -v ceph-osd >/dev/null; then
+# Debian packages: Ceph for the store matrix, systemd-analyze for the schedule test.
+if ! command -v radosgw >/dev/null || ! command -v ceph-osd >/dev/null ||
+    ! command -v systemd-analyze >/dev/null; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        radosgw ceph-mon ceph-osd ceph-mgr ceph-common >/dev/null
-    echo "Ceph $(ceph --version | cut -d' ' -f3) installed"
+        radosgw ceph-mon ceph-osd ceph-mgr ceph-common systemd >/dev/null
+    echo "Ceph $(ceph --version | cut -d' ' -f3) and $(systemd-analyze --version | head -1) installed"
 fi
 
 if [ ! -x .tools/bin/s3s-fs ]; then

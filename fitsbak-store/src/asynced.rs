@@ -139,6 +139,13 @@ impl RunLog for Database {
     async fn latest_stats(&self) -> Result<Option<StatsSnapshot>> {
         self.run(|db| db.latest_stats()).await
     }
+
+    async fn check_history(
+        &self,
+        method: fitsbak_core::tracker::CheckMethod,
+    ) -> Result<Vec<fitsbak_core::tracker::PastCheck>> {
+        self.run(move |db| db.check_history(method)).await
+    }
 }
 
 #[async_trait]

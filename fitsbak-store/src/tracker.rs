@@ -453,6 +453,38 @@ impl Database {
         Ok(())
     }
 
+    /// The checks of `method` the log recorded as passed or failed, oldest first
+    /// (their log rows start with `{method} check`).
+    pub fn check_history(
+        &self,
+        method: fitsbak_core::tracker::CheckMethod,
+    ) -> fitsbak_core::Result<Vec<fitsbak_core::tracker::PastCheck>> {
+        let rows = self.query("reading s3_backup_log", |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT session_id, timestamp, bytes_transferred FROM s3_backup_log
+                 WHERE operation_type = 'verify' AND operation_status IN ('success', 'failed')
+                   AND (notes = ?1 OR notes LIKE ?1 || ';%') AND session_id IS NOT NULL
+                 ORDER BY timestamp, id",
+            )?;
+            let rows = stmt
+                .query_map([format!("{} check", method.name())], |row| {
+                    Ok((text(row, 0)?, time(row, 1)?, count(row, 2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(session, at, bytes)| {
+                Some(fitsbak_core::tracker::PastCheck {
+                    session_id: SessionId::new(session?).ok()?,
+                    at: at?,
+                    bytes,
+                })
+            })
+            .collect())
+    }
+
     pub fn latest_stats(&self) -> fitsbak_core::Result<Option<StatsSnapshot>> {
         let row = self.query("reading s3_backup_stats", |conn| {
             conn.query_row(

@@ -12,6 +12,7 @@ mod list_sessions;
 mod migrate;
 mod notes;
 mod restore;
+mod schedule;
 mod status;
 mod sync_db;
 mod upload;
@@ -58,6 +59,9 @@ pub enum S3Command {
     ListDbBackups(database::ListArgs),
     /// Download a catalog snapshot and check it with PRAGMA integrity_check.
     RestoreDb(database::RestoreArgs),
+    /// Run the backup on a schedule: a systemd timer or a crontab line (upload, then verify --due).
+    #[command(subcommand)]
+    Schedule(schedule::Command),
     /// Storage cost per month and first year, with the lifecycle rules, and of restoring everything.
     EstimateCosts(costs::Args),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
@@ -152,6 +156,7 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
             let _lock = ctx.run_lock("restore-db")?;
             database::restore(&ctx, &a).await
         }
+        S3Command::Schedule(c) => schedule::exec(&Context::load(global)?, &c).await,
         S3Command::EstimateCosts(a) => costs::exec(&Context::load(global)?, &a).await,
     }
 }

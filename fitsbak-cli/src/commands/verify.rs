@@ -11,9 +11,18 @@ use crate::output::print_json;
 
 /// Check recorded archives: quick (HEAD, tags, manifest) by default.
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Examples:\n  fitsbak verify --all                 # quick: HEAD, tags, manifest\n  fitsbak verify --year 2024 --deep    # read and re-hash every member\n  fitsbak verify --due                 # what a schedule runs: checks due, deep ones within the budget"
+)]
 pub struct Args {
     #[command(flatten)]
     which: ArchiveChoice,
+    /// The checks that are due, for a schedule: quick checks of archives not
+    /// checked for verification.quick_every_days, and deep checks of the longest
+    /// unchecked few within verification.monthly_egress_budget_usd (it never asks
+    /// for a restore).
+    #[arg(long, group = "which", conflicts_with_all = ["deep", "local", "repair"])]
+    due: bool,
     /// Read each archive and re-hash every member against its manifest (objects in
     /// GLACIER or DEEP_ARCHIVE must be restored first).
     #[arg(long)]
@@ -28,11 +37,15 @@ pub struct Args {
 }
 
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
+    if args.due {
+        return due(ctx).await;
+    }
+    let which = &args.which;
     let filter = SessionFilter {
         target_bucket: Some(ctx.config.target_bucket()),
-        year: args.which.year(),
+        year: which.year(),
         not_backed_up: false,
-        session_id: args.which.session()?,
+        session_id: which.session()?,
     };
     let mut methods = Vec::new();
     if args.deep {
@@ -66,6 +79,27 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         print_json(&rows)?;
     } else {
         crate::views::verify::print(&reports, failed, restore);
+    }
+    Ok(if failed > 0 {
+        Outcome::Failures
+    } else {
+        Outcome::Success
+    })
+}
+
+/// `verify --due`.
+async fn due(ctx: &Context) -> anyhow::Result<Outcome> {
+    let engine = ctx.engine_for_reports().await?;
+    let report = engine.verify_due().await?;
+    let failed = report
+        .checks
+        .iter()
+        .filter(|r| matches!(r.outcome, CheckOutcome::Failed(_)))
+        .count();
+    if ctx.global.json {
+        print_json(&report)?;
+    } else {
+        crate::views::verify::print_due(&report, failed);
     }
     Ok(if failed > 0 {
         Outcome::Failures

@@ -51,9 +51,10 @@ pub fn print(r: &StatusReport) {
         human_bytes(r.bytes_backed_up)
     );
     println!(
-        "Archives:   {} ({} verified), {} in the target",
+        "Archives:   {} ({} verified, {} due a check), {} in the target",
         count(r.storage_classes.values().map(|c| c.archives).sum()),
         count(r.archives_verified),
+        count(r.archives_check_due),
         human_bytes(r.archive_bytes)
     );
     if r.notes_backed_up > 0 || r.db_snapshots > 0 {

@@ -37,3 +37,43 @@ pub fn print(reports: &[CheckReport], failed: usize, restore: usize) {
         reports.len() - failed - restore
     );
 }
+
+/// What `verify --due` checked, and what it left for the budget or a restore.
+pub fn print_due(r: &fitsbak_core::engine::verify::due::DueReport, failed: usize) {
+    let restore = r
+        .checks
+        .iter()
+        .filter(|c| matches!(c.outcome, CheckOutcome::NeedsRestore(_)))
+        .count();
+    print(&r.checks, failed, restore);
+    println!(
+        "{} archive(s) were checked recently enough",
+        r.quick_not_due
+    );
+    println!(
+        "Deep-check egress this month: {} of {} budget (was {})",
+        crate::output::usd(r.egress_after_usd),
+        crate::output::usd(r.egress_budget_usd),
+        crate::output::usd(r.egress_spent_usd)
+    );
+    if !r.deep_over_budget.is_empty() {
+        println!(
+            "Left for next month's budget: {}",
+            r.deep_over_budget
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !r.deep_needs_restore.is_empty() {
+        println!(
+            "Archived, a deep check needs a restore first (`fitsbak restore request`): {}",
+            r.deep_needs_restore
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}

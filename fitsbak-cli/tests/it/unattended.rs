@@ -177,3 +177,142 @@ async fn switching_the_target_backs_everything_up_to_the_new_one() {
         .unwrap();
     assert_eq!(kept, 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_due_rotates_deep_checks_within_the_monthly_budget() {
+    let d = S3Demo::new("due", 3, 2, 20).await;
+    let (code, up) = d.json_any(&["upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    let sizes: Vec<u64> = (0..3)
+        .map(|i| {
+            let key = d.archive_key(i);
+            up["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| key.contains(s["session_id"].as_str().unwrap()))
+                .unwrap()["bytes"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let largest = *sizes.iter().max().unwrap() as f64;
+    // A price that makes each deep check cost about $1 per KiB: the budget has
+    // room for one archive, not two.
+    let price = 1024.0 * 1024.0 * 1024.0 / 1024.0;
+    let budget = largest / 1024.0 * 1.5;
+    edit_config(d.demo.config(), |c| {
+        c["cost_tracking"]["data_transfer_cost_per_gb"]["download"] = price.into();
+        c["verification"] = serde_json::json!({
+            "quick_every_days": 30, "deep_per_run": 3, "monthly_egress_budget_usd": budget
+        });
+    });
+    let (code, first) = d.json_any(&["verify", "--due"]);
+    assert_eq!(code, Some(0), "{first}");
+    assert_eq!(first["quick_not_due"], 3, "checked after upload: {first}");
+    let deep: Vec<&str> = first["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == "deep")
+        .map(|c| c["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(deep.len(), 1, "one fits the budget: {first}");
+    assert_eq!(
+        first["deep_over_budget"].as_array().unwrap().len(),
+        2,
+        "{first}"
+    );
+    assert!(first["egress_after_usd"].as_f64().unwrap() <= budget);
+
+    // The month's budget is spent: the next run reads nothing.
+    let (_, second) = d.json_any(&["verify", "--due"]);
+    assert!(
+        second["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["method"] != "deep"),
+        "{second}"
+    );
+
+    // A bigger budget: the next ones are those never deep-checked.
+    edit_config(d.demo.config(), |c| {
+        c["verification"]["monthly_egress_budget_usd"] = (budget * 10.0).into();
+        c["verification"]["deep_per_run"] = 1.into();
+        c["verification"]["quick_every_days"] = 0.into();
+    });
+    let (code, third) = d.json_any(&["verify", "--due"]);
+    assert_eq!(code, Some(0), "{third}");
+    let checks = third["checks"].as_array().unwrap();
+    assert_eq!(
+        checks
+            .iter()
+            .filter(|c| c["method"] == "head_object")
+            .count(),
+        3,
+        "{third}"
+    );
+    let next: Vec<&str> = checks
+        .iter()
+        .filter(|c| c["method"] == "deep")
+        .map(|c| c["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(next.len(), 1, "{third}");
+    assert_ne!(next[0], deep[0], "rotates to one not checked yet");
+}
+
+/// The files `schedule print` writes, as systemd reads them (Debian's systemd
+/// package, `systemd-analyze verify`), and a crontab line cron can read.
+#[test]
+fn schedule_print_writes_units_systemd_accepts_and_a_valid_crontab_line() {
+    let demo = Demo::new();
+    let text = stdout(&mut demo.cmd(&["schedule", "print", "--at", "09:15"]));
+    let units = demo.dir.path().join("units");
+    std::fs::create_dir_all(&units).unwrap();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("# ") {
+            files.push((n.to_owned(), String::new()));
+        } else if let Some((_, body)) = files.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    assert_eq!(files.len(), 2, "{text}");
+    for (n, body) in &files {
+        std::fs::write(units.join(n), body).unwrap();
+    }
+    let service = &files[0].1;
+    assert!(
+        service.contains("--wait upload") && service.contains("verify --due"),
+        "{service}"
+    );
+    assert!(
+        files[1].1.contains("OnCalendar=*-*-* 09:15:00"),
+        "{}",
+        files[1].1
+    );
+    let analyze = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(units.join("fitsbak-backup.service"))
+        .arg(units.join("fitsbak-backup.timer"))
+        .output()
+        .expect("systemd-analyze is needed (Debian package systemd); scripts/install-test-tools.sh installs it");
+    let said = String::from_utf8_lossy(&analyze.stderr).to_string()
+        + &String::from_utf8_lossy(&analyze.stdout);
+    assert!(analyze.status.success(), "{said}");
+    assert!(
+        !said.contains("Unknown") && !said.contains("not executable"),
+        "{said}"
+    );
+
+    let cron = stdout(&mut demo.cmd(&["schedule", "print", "--cron", "--at", "07:30"]));
+    let lines: Vec<&str> = cron.lines().collect();
+    assert_eq!(lines.len(), 1, "{cron}");
+    let fields: Vec<&str> = lines[0].splitn(6, ' ').collect();
+    assert_eq!(&fields[..5], &["30", "7", "*", "*", "*"], "{cron}");
+    assert!(fields[5].contains("--quiet --wait upload;"), "{cron}");
+    let bad = failure(&mut demo.cmd(&["schedule", "print", "--at", "25:00"]), 2);
+    assert!(bad.contains("not a time of day"), "{bad}");
+}

@@ -24,6 +24,7 @@ pub use paths::S3Paths;
 pub use policies::{BackupRule, BackupRules, LifecycleSettings};
 pub use settings::{
     ArchiveSettings, LoggingSettings, Notifications, RestoreSettings, RetrySettings,
+    VerificationSettings,
 };
 pub use upload::{ChecksumAlgorithm, MIB, UploadSettings};
 
@@ -81,6 +82,8 @@ pub struct Config {
     pub notifications: Notifications,
     /// Tag keys and generated lifecycle rules (fitsbak's addition).
     pub lifecycle: LifecycleSettings,
+    /// What `verify --due` checks (fitsbak's addition).
+    pub verification: VerificationSettings,
     /// `"s3"` (default) or `"local"`.
     pub target: TargetKind,
     /// Directory of the local target; relative to the config file's directory.
@@ -137,6 +140,7 @@ impl Default for Config {
             cost_tracking: CostTracking::default(),
             notifications: Notifications::default(),
             lifecycle: LifecycleSettings::default(),
+            verification: VerificationSettings::default(),
             target: TargetKind::S3,
             local_root: PathBuf::from("fitsbak-store"),
             endpoint_url: None,
@@ -409,6 +413,7 @@ impl Config {
         self.retry_settings.validate(&check)?;
         self.lifecycle.validate(&check)?;
         self.archive_settings.validate(&check)?;
+        self.verification.validate(&check)?;
         check.at_least(
             "database_busy_timeout_seconds",
             self.database_busy_timeout_seconds,

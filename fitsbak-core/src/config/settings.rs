@@ -186,3 +186,38 @@ impl RetrySettings {
         Ok(())
     }
 }
+
+/// `verification` (fitsbak's addition): what `verify --due` checks on a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VerificationSettings {
+    /// A quick check is due when an archive's last passed check is older.
+    pub quick_every_days: u32,
+    /// Deep checks per run: the archives whose last deep check is oldest (never
+    /// checked first), among those readable without a restore.
+    pub deep_per_run: u32,
+    /// What deep checks may cost in egress per calendar month (USD, at
+    /// `cost_tracking.data_transfer_cost_per_gb.download`); 0 turns them off.
+    pub monthly_egress_budget_usd: f64,
+}
+
+impl Default for VerificationSettings {
+    fn default() -> Self {
+        Self {
+            quick_every_days: 30,
+            deep_per_run: 2,
+            monthly_egress_budget_usd: 1.0,
+        }
+    }
+}
+
+impl VerificationSettings {
+    pub(crate) fn validate(&self, check: &Check) -> Result<(), ConfigError> {
+        check.at_least(
+            "verification.monthly_egress_budget_usd",
+            self.monthly_egress_budget_usd,
+            0.0,
+            "an amount in USD",
+        )
+    }
+}

@@ -52,6 +52,9 @@ pub struct StatusReport {
     pub percent_backed_up: f64,
     /// Archives whose last check passed.
     pub archives_verified: u64,
+    /// Archives whose quick check is due (`verification.quick_every_days`): what
+    /// the next `verify --due` checks.
+    pub archives_check_due: u64,
     /// Files in the catalog.
     pub files_total: u64,
     /// Files in archives.
@@ -157,6 +160,14 @@ pub async fn status(
         ),
         sessions_changed,
         archives_verified: archives.iter().filter(|a| a.verified).count() as u64,
+        archives_check_due: {
+            let days = i64::from(config.verification.quick_every_days);
+            let cutoff = crate::time::now() - chrono::Duration::days(days);
+            archives
+                .iter()
+                .filter(|a| !a.verified || a.last_verified_at.is_none_or(|t| t < cutoff))
+                .count() as u64
+        },
         files_total: scan.sessions.iter().map(|s| s.file_count).sum(),
         files_backed_up: archives.iter().map(|a| a.file_count).sum(),
         bytes_backed_up: archives.iter().map(|a| a.original_size_bytes).sum(),

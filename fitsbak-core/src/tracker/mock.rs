@@ -36,6 +36,7 @@ mockall::mock! {
         async fn log(&self, entry: &LogEntry) -> Result<()>;
         async fn record_stats(&self, stats: &StatsSnapshot) -> Result<()>;
         async fn latest_stats(&self) -> Result<Option<StatsSnapshot>>;
+        async fn check_history(&self, method: CheckMethod) -> Result<Vec<PastCheck>>;
     }
 
     #[async_trait]

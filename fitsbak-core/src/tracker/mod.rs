@@ -597,6 +597,21 @@ pub trait RunLog: Send + Sync {
 
     /// The newest statistics row.
     async fn latest_stats(&self) -> Result<Option<StatsSnapshot>>;
+
+    /// The checks of `method` that ran to an answer (passed or failed), oldest
+    /// first, from the log.
+    async fn check_history(&self, method: CheckMethod) -> Result<Vec<PastCheck>>;
+}
+
+/// One check that ran, from the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PastCheck {
+    /// The session.
+    pub session_id: SessionId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Bytes it read from the store.
+    pub bytes: u64,
 }
 
 /// Session notes in the bucket.

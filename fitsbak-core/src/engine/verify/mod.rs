@@ -11,6 +11,7 @@
 //!   bit rot or edits before the bucket holds the only good copy.
 
 mod deep;
+pub mod due;
 mod local;
 mod quick;
 
@@ -243,6 +244,13 @@ impl Engine {
             error_message: message,
             error_code: matches!(check.outcome, CheckOutcome::Failed(_))
                 .then(|| format!("{}-check-failed", check.method.name())),
+            // A deep check reads the whole object: the egress `verify --due` budgets.
+            bytes_transferred: (check.method == CheckMethod::Deep
+                && matches!(
+                    check.outcome,
+                    CheckOutcome::Passed | CheckOutcome::Failed(_)
+                ))
+            .then_some(record.archive_size_bytes),
             notes: Some(
                 std::iter::once(format!("{} check", check.method.name()))
                     .chain(check.notes.iter().cloned())
