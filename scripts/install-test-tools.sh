@@ -3,10 +3,12 @@
 #
 # - .venv: moto_server from moto[server]==5.2.5 (with crc32c, so that it computes
 #   real CRC32C checksums), and the AWS CLI (the lifecycle tests hand it the JSON
-#   `fitsbak lifecycle generate` prints);
+#   `fitsbak lifecycle generate` prints), and aiosmtpd (the SMTP server the
+#   notification tests mail their reports to);
 # - Ceph's RADOS Gateway and a single node's daemons, from Debian's packages
 #   (radosgw, ceph-mon, ceph-osd, ceph-mgr, ceph-common), started by
-#   scripts/ceph-rgw.sh;
+#   scripts/ceph-rgw.sh; systemd, whose systemd-analyze checks the units
+#   `fitsbak schedule` writes;
 # - .tools/bin/s3s-fs: s3s-fs 0.14.1 from crates.io;
 # - .tools/node_modules/.bin/s3rver: s3rver 3.7.1 from npm.
 set -euo pipefail
@@ -14,9 +16,9 @@ cd "$(dirname "$0")/.."
 
 want="5.2.5"
 if ! { [ -x .venv/bin/moto_server ] && [ -x .venv/bin/aws ] &&
-    .venv/bin/python -c "import moto, crc32c, sys; sys.exit(moto.__version__ != '$want')" 2>/dev/null; }; then
+    .venv/bin/python -c "import moto, crc32c, aiosmtpd, sys; sys.exit(moto.__version__ != '$want')" 2>/dev/null; }; then
     python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$want" "crc32c>=2.3" awscli
+    .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$want" "crc32c>=2.3" awscli "aiosmtpd>=1.4"
     .venv/bin/python -c "import moto; print('moto', moto.__version__, 'installed in .venv')"
 fi
 

@@ -29,6 +29,7 @@
 mod commands;
 mod context;
 mod hints;
+pub mod notify;
 mod output;
 mod progress;
 mod views;

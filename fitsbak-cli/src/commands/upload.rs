@@ -92,6 +92,15 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         };
         crate::views::upload::print_summary(&summary, keep_copy.as_deref(), detail);
     }
+    if !args.dry_run {
+        let report = crate::notify::RunReport::new(
+            ctx,
+            "upload",
+            crate::views::upload::totals(&summary),
+            crate::views::upload::failures(&summary),
+        );
+        crate::notify::send(ctx, &report).await;
+    }
     let notes_failed = summary.notes.as_ref().is_some_and(|n| n.failed() > 0);
     Ok(if summary.interrupted() {
         Outcome::Interrupted

@@ -101,6 +101,30 @@ async fn due(ctx: &Context) -> anyhow::Result<Outcome> {
     } else {
         crate::views::verify::print_due(&report, failed);
     }
+    let failures = report
+        .checks
+        .iter()
+        .filter(|c| matches!(c.outcome, CheckOutcome::Failed(_)))
+        .map(|c| {
+            format!(
+                "session {} ({}): {}",
+                c.session_id,
+                c.method.name(),
+                c.reasons().join("; ")
+            )
+        })
+        .collect();
+    let summary = format!(
+        "{} check(s), {failed} failed; deep-check egress this month {} of {}",
+        report.checks.len(),
+        crate::output::usd(report.egress_after_usd),
+        crate::output::usd(report.egress_budget_usd)
+    );
+    crate::notify::send(
+        ctx,
+        &crate::notify::RunReport::new(ctx, "verify --due", summary, failures),
+    )
+    .await;
     Ok(if failed > 0 {
         Outcome::Failures
     } else {

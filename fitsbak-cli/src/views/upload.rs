@@ -160,8 +160,38 @@ pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>, detail: 
             _ => {}
         }
     }
+    println!("{}", totals(summary));
+    if let Some(dir) = keep_copy {
+        println!("Copies of the archives are in {}", dir.display());
+    }
+    print_notes(summary, detail);
+}
+
+/// The run's failures, one line each (sessions, then notes).
+pub fn failures(summary: &UploadSummary) -> Vec<String> {
+    let mut out: Vec<String> = summary
+        .sessions
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            SessionOutcome::Failed { error } => Some(format!("session {}: {error}", s.session_id)),
+            _ => None,
+        })
+        .collect();
+    if let Some(why) = &summary.notes_error {
+        out.push(format!("session notes not backed up: {why}"));
+    }
+    for n in summary.notes.iter().flat_map(|n| &n.notes) {
+        if let fitsbak_core::engine::notes::NoteAction::Failed(why) = &n.action {
+            out.push(format!("notes of {}: {why}", n.session_id));
+        }
+    }
+    out
+}
+
+/// The one-line summary of a run.
+pub fn totals(summary: &UploadSummary) -> String {
     let uploaded = summary.count(|o| matches!(o, SessionOutcome::Uploaded { .. }));
-    println!(
+    format!(
         "{uploaded} uploaded, {} adopted, {} skipped, {} failed; {} sent in {} ({}/s){}",
         summary.count(|o| matches!(o, SessionOutcome::Adopted { .. })),
         summary.count(|o| matches!(o, SessionOutcome::Skipped { .. })),
@@ -174,11 +204,7 @@ pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>, detail: 
         } else {
             String::new()
         }
-    );
-    if let Some(dir) = keep_copy {
-        println!("Copies of the archives are in {}", dir.display());
-    }
-    print_notes(summary, detail);
+    )
 }
 
 /// The notes line of an upload run, and each note that failed.

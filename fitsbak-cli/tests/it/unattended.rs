@@ -316,3 +316,140 @@ fn schedule_print_writes_units_systemd_accepts_and_a_valid_crontab_line() {
     let bad = failure(&mut demo.cmd(&["schedule", "print", "--at", "25:00"]), 2);
     assert!(bad.contains("not a time of day"), "{bad}");
 }
+
+/// A real SMTP server on loopback (Python's aiosmtpd, from the test tools' venv),
+/// printing every message it receives.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SmtpServer {
+    fn start() -> Self {
+        let python = fitsbak_testkit::moto::moto_binary().with_file_name("python");
+        let port = fitsbak_testkit::server::free_port();
+        let child = std::process::Command::new(&python)
+            .args(["-u", "-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Debugging"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "aiosmtpd is needed ({}: {e}); run scripts/install-test-tools.sh",
+                    python.display()
+                )
+            });
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "aiosmtpd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, port }
+    }
+
+    /// Everything it printed, once stopped.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let out = self.child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// One HTTP request received on loopback, answered 200: (request line, body).
+fn http_receiver() -> (u16, std::thread::JoinHandle<(String, String)>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        (first, String::from_utf8(body).unwrap())
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_run_with_a_failure_is_reported_by_mail_and_webhook() {
+    let demo = Demo::new();
+    let lost = &demo.lib.sessions[2];
+    std::fs::remove_file(&lost.files[0].path).unwrap();
+    let smtp = SmtpServer::start();
+    let (hook_port, hook) = http_receiver();
+    edit_config(demo.config(), |c| {
+        c["notifications"] = serde_json::json!({
+            "email_on_error": true,
+            "email_address": "observer@example.org",
+            "smtp_server": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_tls": "none",
+            "webhook_url": format!("http://127.0.0.1:{hook_port}/fitsbak?token=secret"),
+        });
+    });
+    let out = demo.cmd(&["-q", "upload"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("not mailed") && !stderr.contains("not posted"),
+        "{stderr}"
+    );
+
+    let (request, body) = hook.join().unwrap();
+    assert!(
+        request.starts_with("POST /fitsbak?token=secret"),
+        "{request}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["command"], "upload");
+    assert!(
+        report["failures"][0].as_str().unwrap().contains(&lost.id),
+        "{report}"
+    );
+    assert!(
+        report["summary"].as_str().unwrap().contains("1 failed"),
+        "{report}"
+    );
+
+    let mail = smtp.stop();
+    assert!(mail.contains("observer@example.org"), "{mail}");
+    assert!(mail.contains("FAILURE"), "the subject says it: {mail}");
+    assert!(mail.contains(&format!("session {}", lost.id)), "{mail}");
+
+    // A receiver that is not there: said on stderr, the run's outcome unchanged.
+    edit_config(demo.config(), |c| {
+        c["notifications"]["smtp_server"] = serde_json::Value::Null;
+        c["notifications"]["webhook_url"] = "http://127.0.0.1:9/hook?token=secret".into();
+    });
+    let out = demo.cmd(&["-q", "upload"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the report was not posted to http://127.0.0.1:9/hook"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "no token in messages: {stderr}");
+}

@@ -23,7 +23,7 @@ pub use error::{ConfigError, locate_key};
 pub use paths::S3Paths;
 pub use policies::{BackupRule, BackupRules, LifecycleSettings};
 pub use settings::{
-    ArchiveSettings, LoggingSettings, Notifications, RestoreSettings, RetrySettings,
+    ArchiveSettings, LoggingSettings, Notifications, RestoreSettings, RetrySettings, SmtpTls,
     VerificationSettings,
 };
 pub use upload::{ChecksumAlgorithm, MIB, UploadSettings};
@@ -356,6 +356,15 @@ impl Config {
             warnings.push(format!(
                 "{}: `upload_settings.multipart_chunksize_mb` is below S3's 5 MiB minimum part \
                  size; AWS refuses such parts",
+                path.display()
+            ));
+        }
+        if config.notifications.email_address.is_some()
+            && config.notifications.smtp_server.is_none()
+        {
+            warnings.push(format!(
+                "{}: `notifications.email_address` is set but no `notifications.smtp_server`: \
+                 no report is mailed",
                 path.display()
             ));
         }

@@ -130,12 +130,42 @@ impl Default for LoggingSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Notifications {
-    /// Mail when a run completes.
+    /// Mail a report when a run completes without failures.
     pub email_on_complete: bool,
-    /// Where to mail.
+    /// Where to mail (no mail when not set).
     pub email_address: Option<String>,
-    /// Mail on errors.
+    /// Mail a report when a run had failures.
     pub email_on_error: bool,
+    /// The SMTP server to send through (no mail when not set).
+    pub smtp_server: Option<String>,
+    /// Its port: 587 (STARTTLS), 465 (TLS), 25.
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls`, or `none` (a relay on this machine only).
+    pub smtp_tls: SmtpTls,
+    /// The SMTP user; the password comes from `FITSBAK_SMTP_PASSWORD`, never
+    /// from this file.
+    pub smtp_user: Option<String>,
+    /// The sender (default: `email_address`).
+    pub email_from: Option<String>,
+    /// A URL the report is POSTed to as JSON (ntfy, a chat's incoming webhook).
+    pub webhook_url: Option<String>,
+    /// POST a report when a run completes without failures.
+    pub webhook_on_complete: bool,
+    /// POST a report when a run had failures.
+    pub webhook_on_error: bool,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain, upgraded with STARTTLS (refused when the server cannot).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on this machine.
+    None,
 }
 
 impl Default for Notifications {
@@ -144,6 +174,14 @@ impl Default for Notifications {
             email_on_complete: false,
             email_address: None,
             email_on_error: true,
+            smtp_server: None,
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_user: None,
+            email_from: None,
+            webhook_url: None,
+            webhook_on_complete: false,
+            webhook_on_error: true,
         }
     }
 }
