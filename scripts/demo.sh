@@ -7,7 +7,9 @@
 #   ./scripts/demo.sh [DIR]      (DIR must be new or empty; default: a temp dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet -p fitsbak-cli
+# The first build compiles the AWS SDK: several minutes, with cargo's progress.
+echo "building fitsbak (the first build takes several minutes)..." >&2
+cargo build -p fitsbak-cli
 fitsbak="$PWD/target/debug/fitsbak"
 dir="${1:-$(mktemp -d)/fitsbak-demo}"
 
@@ -19,3 +21,7 @@ for step in analyze "upload --dry-run" upload "verify --all --deep" "notes statu
     # shellcheck disable=SC2086
     "$fitsbak" --config "$config" $step
 done
+
+echo
+echo "The binary is $fitsbak (not on PATH: \`cargo install --path fitsbak-cli\` puts it there)."
+echo "Try it on the demo: $fitsbak --config $config status"

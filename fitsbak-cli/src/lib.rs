@@ -43,6 +43,7 @@ pub use commands::S3Command;
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The configuration file.
     #[arg(

@@ -27,44 +27,84 @@ use crate::{Outcome, S3Args};
 #[derive(Debug, Clone, Subcommand)]
 pub enum S3Command {
     /// Write a commented s3_config.json (local target, so you can try fitsbak at once).
+    #[command(
+        after_help = "Examples:\n  fitsbak init-config                 # s3_config.json here, local target\n  fitsbak --config ~/astro/s3_config.json init-config --force"
+    )]
     InitConfig(init_config::Args),
     /// How much of the catalog is backed up, and where.
+    #[command(
+        after_help = "Examples:\n  fitsbak status\n  fitsbak status --json | jq .percent_backed_up"
+    )]
     Status(status::Args),
     /// One line per imaging session: files, size, backed up or not.
+    #[command(
+        after_help = "Examples:\n  fitsbak list-sessions --not-backed-up\n  fitsbak list-sessions --year 2024 | head"
+    )]
     ListSessions(list_sessions::Args),
     /// Per year: sessions, files, size on disk and upload time estimates.
+    #[command(
+        after_help = "Examples:\n  fitsbak analyze\n  fitsbak analyze --bandwidth 20   # upload times at 20 Mbit/s"
+    )]
     Analyze(analyze::Args),
     /// Back up sessions: each becomes one tar archive, streamed to the target.
+    #[command(
+        after_help = "Examples:\n  fitsbak upload --dry-run            # what would go, and how long\n  fitsbak upload --year 2024 --bandwidth 40\n  fitsbak -q --wait upload            # for cron: failures and a summary only"
+    )]
     Upload(upload::Args),
     /// Check recorded archives: quick (HEAD, tags, manifest), --deep, --local.
     Verify(verify::Args),
     /// Bucket lifecycle rules derived from the config: generate, show, apply.
+    #[command(
+        after_help = "Examples:\n  fitsbak lifecycle generate > rules.json\n  fitsbak lifecycle apply"
+    )]
     #[command(subcommand)]
     Lifecycle(lifecycle::Command),
     /// Check the bucket's health, one line per check with its fix.
+    #[command(after_help = "Examples:\n  fitsbak doctor\n  fitsbak doctor --json")]
     Doctor(doctor::Args),
     /// Restore from Glacier and Deep Archive: request, status, download.
+    #[command(
+        after_help = "Examples:\n  fitsbak restore request --session-id 20240315_A7B3C2D1 --tier Bulk\n  fitsbak restore status\n  fitsbak restore download --session-id 20240315_A7B3C2D1 --to /data/restored"
+    )]
     #[command(subcommand)]
     Restore(restore::Command),
     /// Rebuild the tracking tables from the bucket's manifests (after losing the database).
+    #[command(
+        after_help = "Examples:\n  fitsbak sync-db --dry-run\n  fitsbak sync-db                     # after losing the database"
+    )]
     SyncDb(sync_db::Args),
     /// Adopt the cataloger's Python s3_backup (archives, notes, snapshots) without uploading again.
     Migrate(migrate::Args),
     /// Session notes (notes_dir): upload the new and changed ones, or show where each stands.
+    #[command(after_help = "Examples:\n  fitsbak notes status\n  fitsbak notes upload --dry-run")]
     #[command(subcommand)]
     Notes(notes::Command),
     /// Snapshot the catalog database (SQLite online backup) and upload it.
+    #[command(
+        after_help = "Examples:\n  fitsbak backup-db --description \"before the 2025 reprocessing\""
+    )]
     BackupDb(database::BackupArgs),
     /// The catalog snapshots in the bucket: versions, or timestamped keys.
+    #[command(after_help = "Examples:\n  fitsbak list-db-backups")]
     ListDbBackups(database::ListArgs),
     /// Download a catalog snapshot and check it with PRAGMA integrity_check.
+    #[command(
+        after_help = "Examples:\n  fitsbak restore-db --output /data/astro/fits_catalog.db\n  fitsbak restore-db --request-restore"
+    )]
     RestoreDb(database::RestoreArgs),
     /// Run the backup on a schedule: a systemd timer or a crontab line (upload, then verify --due).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  fitsbak schedule print\n  fitsbak schedule install --cron --at 07:30"
+    )]
     Schedule(schedule::Command),
     /// Storage cost per month and first year, with the lifecycle rules, and of restoring everything.
+    #[command(after_help = "Examples:\n  fitsbak estimate-costs\n  fitsbak estimate-costs --json")]
     EstimateCosts(costs::Args),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
+    #[command(
+        after_help = "Examples:\n  fitsbak demo init ./demo && fitsbak --config demo/s3_config.json upload"
+    )]
     #[command(subcommand)]
     Demo(demo::Command),
 }

@@ -453,3 +453,35 @@ fn a_run_with_a_failure_is_reported_by_mail_and_webhook() {
     );
     assert!(!stderr.contains("secret"), "no token in messages: {stderr}");
 }
+
+#[test]
+fn every_commands_help_ends_with_examples_and_keeps_global_options_apart() {
+    let top = stdout(&mut fitsbak().arg("--help"));
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 18, "{commands:?}");
+    for command in &commands {
+        let help = stdout(&mut fitsbak().args([command.as_str(), "--help"]));
+        let examples = help
+            .rfind("Examples:")
+            .unwrap_or_else(|| panic!("`fitsbak {command} --help` has no examples:\n{help}"));
+        let shown = help[examples..]
+            .lines()
+            .filter(|l| l.trim_start().starts_with("fitsbak "))
+            .count();
+        assert!((1..=4).contains(&shown), "{command}: {}", &help[examples..]);
+        assert!(help.contains("Global options:"), "{command}:\n{help}");
+        let own = &help[..help.find("Global options:").unwrap()];
+        assert!(
+            !own.contains("--config <PATH>"),
+            "{command}: global options among its own:\n{help}"
+        );
+    }
+}
