@@ -456,7 +456,7 @@ fn a_run_with_a_failure_is_reported_by_mail_and_webhook() {
 
 #[test]
 fn every_commands_help_ends_with_examples_and_keeps_global_options_apart() {
-    let top = stdout(&mut fitsbak().arg("--help"));
+    let top = stdout(fitsbak().arg("--help"));
     let commands: Vec<String> = top
         .lines()
         .skip_while(|l| !l.starts_with("Commands:"))
