@@ -468,7 +468,7 @@ fn every_commands_help_ends_with_examples_and_keeps_global_options_apart() {
         .collect();
     assert!(commands.len() >= 18, "{commands:?}");
     for command in &commands {
-        let help = stdout(&mut fitsbak().args([command.as_str(), "--help"]));
+        let help = stdout(fitsbak().args([command.as_str(), "--help"]));
         let examples = help
             .rfind("Examples:")
             .unwrap_or_else(|| panic!("`fitsbak {command} --help` has no examples:\n{help}"));
