@@ -17,6 +17,9 @@ use crate::GlobalArgs;
 /// own logs stay at warnings unless `-vvv`, so that request details (which carry
 /// signatures) never reach a log by accident.
 pub fn init_logging(global: &GlobalArgs) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let level = match (global.quiet, global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -31,18 +34,69 @@ pub fn init_logging(global: &GlobalArgs) {
         )
     });
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+    // Lines meant for the log file only (what stdout and stderr already said).
+    let filter = format!("{filter},{REPORT}=off");
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // Colours for a person at a terminal; a cron log or a pipe gets plain text.
         .with_ansi(terminal)
         .with_target(false);
-    // A second call (an embedding program that already set a subscriber) is fine.
     // Each line is stamped where no person watches (cron, a pipe, a log file).
-    let _ = match terminal {
-        true => builder.without_time().try_init(),
-        false => builder.with_timer(UtcSeconds).try_init(),
+    let stderr = match terminal {
+        true => stderr.without_time().boxed(),
+        false => stderr.with_timer(UtcSeconds).boxed(),
     };
+    let file = log_file(global).map(|(file, verbose)| {
+        let level = if verbose { "debug" } else { "info" };
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_target(false)
+            .with_timer(UtcSeconds)
+            .with_filter(tracing_subscriber::EnvFilter::new(format!(
+                "warn,fitsbak_core={level},fitsbak_cli={level},fitsbak_s3={level},{REPORT}=info"
+            )))
+    });
+    // A second call (an embedding program that already set a subscriber) is fine.
+    let _ = tracing_subscriber::registry()
+        .with(stderr.with_filter(tracing_subscriber::EnvFilter::new(filter)))
+        .with(file)
+        .try_init();
+}
+
+/// The target of events meant for the log file alone.
+pub const REPORT: &str = "fitsbak_report";
+
+/// The config's `logging.file`, rotated when it grew past `logging.max_size_mb`,
+/// opened to append; and whether `logging.verbose` asks for debug lines.
+fn log_file(global: &GlobalArgs) -> Option<(std::fs::File, bool)> {
+    let loaded = Config::load(&global.config).ok()?.config;
+    let logging = &loaded.logging;
+    let path = loaded.resolve(logging.file.as_deref()?);
+    let limit = (logging.max_size_mb.max(0.0001) * 1024.0 * 1024.0) as u64;
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > limit) {
+        let numbered = |n: u32| {
+            let mut p = path.clone().into_os_string();
+            p.push(format!(".{n}"));
+            std::path::PathBuf::from(p)
+        };
+        let _ = std::fs::remove_file(numbered(logging.keep.max(1)));
+        for n in (1..logging.keep.max(1)).rev() {
+            let _ = std::fs::rename(numbered(n), numbered(n + 1));
+        }
+        let _ = std::fs::rename(&path, numbered(1));
+    }
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        Ok(file) => Some((file, logging.verbose)),
+        Err(e) => {
+            crate::output::print_error(format!("cannot open the log file {}: {e}", path.display()));
+            None
+        }
+    }
 }
 
 /// Waits for Ctrl-C, or SIGTERM (systemd stopping the service, `kill`): both

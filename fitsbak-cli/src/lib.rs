@@ -109,7 +109,14 @@ pub enum Outcome {
 /// Runs one command of the group.
 pub async fn run(args: S3Args) -> anyhow::Result<Outcome> {
     context::init_logging(&args.global);
-    commands::exec(args).await
+    let line = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    tracing::info!(target: context::REPORT, "fitsbak {line} (pid {})", std::process::id());
+    let result = commands::exec(args).await;
+    match &result {
+        Ok(outcome) => tracing::info!(target: context::REPORT, "fitsbak {line}: {outcome:?}"),
+        Err(_) => tracing::info!(target: context::REPORT, "fitsbak {line}: could not run"),
+    }
+    result
 }
 
 /// The exit code of a run that found another run working on the same database and

@@ -42,6 +42,7 @@ pub fn stamp() -> String {
 /// and when stdout goes to a file): `error: {message}`, stamped off a terminal.
 pub fn print_error(message: impl std::fmt::Display) {
     eprintln!("{}error: {message}", stamp());
+    tracing::error!(target: crate::context::REPORT, "{message}");
 }
 
 /// Prints `value` as pretty JSON on stdout.

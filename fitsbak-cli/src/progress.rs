@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use fitsbak_core::model::{human_bytes, human_duration};
-use fitsbak_core::progress::{ItemOutcome, NoProgress, Progress, RunPlan};
+use fitsbak_core::progress::{ItemOutcome, Progress, RunPlan};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::GlobalArgs;
@@ -15,11 +15,25 @@ use crate::GlobalArgs;
 /// The progress display the global options ask for.
 pub fn reporter(global: &GlobalArgs) -> Arc<dyn Progress> {
     if global.quiet || global.json {
-        Arc::new(NoProgress)
+        Arc::new(FileOnly)
     } else if std::io::stderr().is_terminal() {
         Arc::new(Bars::new())
     } else {
         Arc::new(Lines::default())
+    }
+}
+
+/// Each item's outcome, for the log file (`logging.file`) alone.
+fn log_outcome(line: &str) {
+    tracing::info!(target: crate::context::REPORT, "{line}");
+}
+
+/// With `--quiet` or `--json`: nothing on the terminal, the outcomes in the log file.
+struct FileOnly;
+
+impl Progress for FileOnly {
+    fn item_finished(&self, item: &str, outcome: &ItemOutcome) {
+        log_outcome(&outcome_line(item, outcome, 0.0));
     }
 }
 
@@ -102,7 +116,9 @@ impl Progress for Bars {
             }
             None => 0.0,
         };
-        let _ = self.multi.println(outcome_line(item, outcome, seconds));
+        let line = outcome_line(item, outcome, seconds);
+        log_outcome(&line);
+        let _ = self.multi.println(line);
         let mut items = self.items.lock().expect("not poisoned");
         items.0 += 1;
         let prefix = self.overall.prefix();
@@ -128,11 +144,15 @@ struct Lines {
 
 impl Progress for Lines {
     fn run_started(&self, plan: &RunPlan) {
+        let bytes = match plan.bytes {
+            0 => String::new(),
+            b => format!(", {}", human_bytes(b)),
+        };
         eprintln!(
-            "{}: {} item(s), {}",
+            "{}{}: {} item(s){bytes}",
+            crate::output::stamp(),
             plan.operation,
-            plan.items,
-            human_bytes(plan.bytes)
+            plan.items
         );
     }
 
@@ -147,10 +167,12 @@ impl Progress for Lines {
             .expect("not poisoned")
             .take()
             .map_or(0.0, |t| t.elapsed().as_secs_f64());
-        eprintln!("{}", outcome_line(item, outcome, seconds));
+        let line = outcome_line(item, outcome, seconds);
+        log_outcome(&line);
+        eprintln!("{}{line}", crate::output::stamp());
     }
 
     fn note(&self, message: &str) {
-        eprintln!("{message}");
+        eprintln!("{}{message}", crate::output::stamp());
     }
 }

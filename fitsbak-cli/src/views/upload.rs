@@ -152,7 +152,7 @@ pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>, detail: 
     for s in &summary.sessions {
         match &s.outcome {
             SessionOutcome::Failed { error } => {
-                crate::output::print_error(format!("session {}: {error}", s.session_id))
+                crate::output::print_error(session_error(&s.session_id, error))
             }
             SessionOutcome::Interrupted { reason } if detail == Detail::Quiet => {
                 crate::output::print_error(format!("session {} stopped: {reason}", s.session_id))
@@ -167,13 +167,23 @@ pub fn print_summary(summary: &UploadSummary, keep_copy: Option<&Path>, detail: 
     print_notes(summary, detail);
 }
 
+/// `session ID: error`, unless the error names the session already.
+fn session_error(id: &str, error: &str) -> String {
+    let named = format!("session {id}");
+    if error.starts_with(&named) {
+        error.to_owned()
+    } else {
+        format!("{named}: {error}")
+    }
+}
+
 /// The run's failures, one line each (sessions, then notes).
 pub fn failures(summary: &UploadSummary) -> Vec<String> {
     let mut out: Vec<String> = summary
         .sessions
         .iter()
         .filter_map(|s| match &s.outcome {
-            SessionOutcome::Failed { error } => Some(format!("session {}: {error}", s.session_id)),
+            SessionOutcome::Failed { error } => Some(session_error(&s.session_id, error)),
             _ => None,
         })
         .collect();

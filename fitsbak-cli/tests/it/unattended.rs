@@ -326,9 +326,20 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start() -> Self {
+        // A port another test takes first makes aiosmtpd exit: try another.
+        for _ in 0..5 {
+            if let Some(server) = Self::try_start() {
+                return server;
+            }
+        }
+        panic!("aiosmtpd did not start on any of 5 ports");
+    }
+
+    fn try_start() -> Option<Self> {
+        use std::io::Read;
         let python = fitsbak_testkit::moto::moto_binary().with_file_name("python");
         let port = fitsbak_testkit::server::free_port();
-        let child = std::process::Command::new(&python)
+        let mut child = std::process::Command::new(&python)
             .args(["-u", "-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Debugging"])
@@ -342,14 +353,30 @@ impl SmtpServer {
                 )
             });
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            // It is ours when it greets as an SMTP server and is still running.
+            if let Ok(mut probe) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = probe.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut banner = [0u8; 4];
+                if probe.read_exact(&mut banner).is_ok() && &banner == b"220 " {
+                    drop(probe);
+                    if child.try_wait().unwrap().is_none() {
+                        return Some(Self { child, port });
+                    }
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "aiosmtpd did not start"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self { child, port }
     }
 
     /// Everything it printed, once stopped.
@@ -484,4 +511,41 @@ fn every_commands_help_ends_with_examples_and_keeps_global_options_apart() {
             "{command}: global options among its own:\n{help}"
         );
     }
+}
+
+#[test]
+fn the_log_file_keeps_every_run_and_rotates() {
+    let demo = Demo::new();
+    let log = demo.dir.path().join("fitsbak.log");
+    edit_config(demo.config(), |c| {
+        c["logging"]["file"] = log.to_str().unwrap().into();
+        c["logging"]["max_size_mb"] = 0.0002.into(); // about 200 bytes
+        c["logging"]["keep"] = 2.into();
+    });
+    let lost = &demo.lib.sessions[1];
+    std::fs::remove_file(&lost.files[0].path).unwrap();
+    let out = demo.cmd(&["-q", "upload"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("fitsbak --config") && text.contains("upload"),
+        "the command: {text}"
+    );
+    assert!(
+        text.contains("INFO done     "),
+        "each item, also with -q: {text}"
+    );
+    assert!(
+        text.contains(&format!("ERROR session {}: 1 of", lost.id)),
+        "the failure: {text}"
+    );
+    assert!(text.lines().all(|l| l.starts_with("20")), "stamped: {text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+    // Over the limit: the next run starts a new file, the old one kept as .1, then .2.
+    for _ in 0..3 {
+        demo.cmd(&["-q", "upload"]).output().unwrap(); // each writes more than that
+    }
+    assert!(log.with_extension("log.1").exists());
+    assert!(log.with_extension("log.2").exists());
+    assert!(!log.with_extension("log.3").exists(), "keep = 2");
 }

@@ -111,8 +111,16 @@ pub struct LoggingSettings {
     pub log_verifications: bool,
     /// Log restores.
     pub log_restores: bool,
-    /// Verbose output.
+    /// Verbose output (debug lines in the log file too).
     pub verbose: bool,
+    /// A log file every run appends to (each run's command, each item's outcome,
+    /// every warning and error, stamped); relative to the config file's directory.
+    /// None: no file.
+    pub file: Option<PathBuf>,
+    /// The log file is rotated (`.1`, `.2`, ...) when a run starts and it is larger.
+    pub max_size_mb: f64,
+    /// Rotated files kept.
+    pub keep: u32,
 }
 
 impl Default for LoggingSettings {
@@ -122,6 +130,9 @@ impl Default for LoggingSettings {
             log_verifications: true,
             log_restores: true,
             verbose: false,
+            file: None,
+            max_size_mb: 10.0,
+            keep: 5,
         }
     }
 }
