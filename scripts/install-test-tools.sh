@@ -8,7 +8,7 @@
 # - Ceph's RADOS Gateway and a single node's daemons, from Debian's packages
 #   (radosgw, ceph-mon, ceph-osd, ceph-mgr, ceph-common), started by
 #   scripts/ceph-rgw.sh; systemd, whose systemd-analyze checks the units
-#   `fitsbak schedule` writes;
+#   `fitsbak schedule` writes; tmux, the terminal the progress bars are tested in;
 # - .tools/bin/s3s-fs: s3s-fs 0.14.1 from crates.io;
 # - .tools/node_modules/.bin/s3rver: s3rver 3.7.1 from npm.
 set -euo pipefail
@@ -24,12 +24,12 @@ fi
 
 # Debian packages: Ceph for the store matrix, systemd-analyze for the schedule test.
 if ! command -v radosgw >/dev/null || ! command -v ceph-osd >/dev/null ||
-    ! command -v systemd-analyze >/dev/null; then
+    ! command -v systemd-analyze >/dev/null || ! command -v tmux >/dev/null; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        radosgw ceph-mon ceph-osd ceph-mgr ceph-common systemd >/dev/null
+        radosgw ceph-mon ceph-osd ceph-mgr ceph-common systemd tmux >/dev/null
     echo "Ceph $(ceph --version | cut -d' ' -f3) and $(systemd-analyze --version | head -1) installed"
 fi
 

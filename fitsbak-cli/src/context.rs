@@ -336,6 +336,7 @@ impl Context {
             retries,
             cancel: Default::default(),
             capabilities: Default::default(),
+            transferred: Default::default(),
         })
     }
 

@@ -51,80 +51,196 @@ fn outcome_line(item: &str, outcome: &ItemOutcome, seconds: f64) -> String {
     }
 }
 
-/// Bars on a terminal.
+/// The rate over the last seconds: bytes sent (not resumed) in a sliding window,
+/// so that a burst of parts acknowledged together does not read as the line rate.
+#[derive(Default)]
+struct Rate {
+    window: std::collections::VecDeque<(Instant, u64)>,
+    total: u64,
+}
+
+/// How far back the rate looks.
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Rate {
+    fn add(&mut self, bytes: u64) {
+        let now = Instant::now();
+        self.total += bytes;
+        self.window.push_back((now, self.total));
+        while self
+            .window
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+            && self.window.len() > 2
+        {
+            self.window.pop_front();
+        }
+    }
+
+    /// Bytes per second, once there is something to go on.
+    fn per_second(&self, started: Instant) -> Option<f64> {
+        let (first_at, first) = match self.window.front() {
+            Some((t, b)) if self.window.len() > 1 => (*t, *b),
+            // One sample: since the start.
+            Some(_) => (started, 0),
+            None => return None,
+        };
+        let (last_at, last) = *self.window.back()?;
+        let seconds = last_at.duration_since(first_at).as_secs_f64();
+        (seconds > 0.2).then(|| (last - first) as f64 / seconds)
+    }
+
+    /// `4.8 MiB/s  ETA 3m 12s` for `remaining` bytes.
+    fn describe(&self, started: Instant, remaining: u64) -> String {
+        match self.per_second(started) {
+            Some(rate) if rate > 0.0 => format!(
+                "{}/s  ETA {}",
+                human_bytes(rate as u64),
+                human_duration(remaining as f64 / rate)
+            ),
+            _ => "measuring...".to_owned(),
+        }
+    }
+}
+
+/// The bar of the current item.
+struct Item {
+    bar: ProgressBar,
+    started: Instant,
+    rate: Rate,
+}
+
+/// The run's counts.
+#[derive(Default)]
+struct RunState {
+    operation: &'static str,
+    done: u64,
+    items: u64,
+    resumed: u64,
+    rate: Rate,
+}
+
+/// Bars on a terminal: the run (exact bytes, moving as the store acknowledges
+/// each part, the rate over the last seconds, ETA) and the current item (its full
+/// name, bytes sent, rate, ETA). Bytes found already sent by a resume are shown
+/// apart and do not count in the rates. Lines fit 80 columns.
 struct Bars {
     multi: MultiProgress,
-    overall: ProgressBar,
-    current: Mutex<Option<(ProgressBar, Instant)>>,
-    items: Mutex<(u64, u64)>,
+    run: Mutex<Option<(ProgressBar, Instant)>>,
+    current: Mutex<Option<Item>>,
+    state: Mutex<RunState>,
+}
+
+/// `{prefix}` then the bar, the bytes and the rate: 80 columns at most.
+const RUN_TEMPLATE: &str = "{prefix:<12} [{bar:16}] {bytes:>10}/{total_bytes:<10} {msg}";
+const ITEM_TEMPLATE: &str = "  {prefix:<17} [{bar:12}] {bytes:>10}/{total_bytes:<10} {msg}";
+
+fn bar_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("a valid template")
+        .progress_chars("=> ")
 }
 
 impl Bars {
     fn new() -> Self {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let overall = multi.add(ProgressBar::hidden());
         Self {
-            multi,
-            overall,
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            run: Mutex::new(None),
             current: Mutex::new(None),
-            items: Mutex::new((0, 0)),
+            state: Mutex::new(RunState::default()),
+        }
+    }
+
+    /// The run bar's prefix and message from the state.
+    fn refresh_run(&self, state: &RunState) {
+        if let Some((bar, started)) = &*self.run.lock().expect("not poisoned") {
+            bar.set_prefix(format!(
+                "{} {}/{}",
+                state.operation, state.done, state.items
+            ));
+            let remaining = bar.length().unwrap_or(0).saturating_sub(bar.position());
+            let mut msg = state.rate.describe(*started, remaining);
+            if state.resumed > 0 {
+                msg.push_str(&format!("  ({} resumed)", human_bytes(state.resumed)));
+            }
+            bar.set_message(msg);
         }
     }
 }
 
 impl Progress for Bars {
     fn run_started(&self, plan: &RunPlan) {
-        self.overall.set_draw_target(ProgressDrawTarget::stderr());
-        self.overall.set_length(plan.bytes);
-        self.overall.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>14} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        *self.items.lock().expect("not poisoned") = (0, plan.items);
-        self.overall
-            .set_prefix(format!("{} 0/{}", plan.operation, plan.items));
+        let bar = self.multi.add(ProgressBar::new(plan.bytes));
+        bar.set_style(bar_style(RUN_TEMPLATE));
+        *self.run.lock().expect("not poisoned") = Some((bar, Instant::now()));
+        let mut state = self.state.lock().expect("not poisoned");
+        *state = RunState {
+            operation: plan.operation,
+            items: plan.items,
+            ..RunState::default()
+        };
+        self.refresh_run(&state);
     }
 
     fn item_started(&self, item: &str, bytes: u64) {
         let bar = self.multi.add(ProgressBar::new(bytes));
-        bar.set_style(
-            ProgressStyle::with_template("{msg:>14} [{bar:30}] {bytes}/{total_bytes}")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        let short: String = item.chars().take(14).collect();
-        bar.set_message(short);
-        *self.current.lock().expect("not poisoned") = Some((bar, Instant::now()));
+        bar.set_style(bar_style(ITEM_TEMPLATE));
+        bar.set_prefix(item.to_owned());
+        bar.set_message("starting...");
+        *self.current.lock().expect("not poisoned") = Some(Item {
+            bar,
+            started: Instant::now(),
+            rate: Rate::default(),
+        });
     }
 
     fn advance(&self, bytes: u64) {
-        self.overall.inc(bytes);
-        if let Some((bar, _)) = &*self.current.lock().expect("not poisoned") {
+        if let Some((bar, _)) = &*self.run.lock().expect("not poisoned") {
             bar.inc(bytes);
         }
+        if let Some(item) = &mut *self.current.lock().expect("not poisoned") {
+            item.bar.inc(bytes);
+            item.rate.add(bytes);
+            let remaining = item
+                .bar
+                .length()
+                .unwrap_or(0)
+                .saturating_sub(item.bar.position());
+            item.bar
+                .set_message(item.rate.describe(item.started, remaining));
+        }
+        let mut state = self.state.lock().expect("not poisoned");
+        state.rate.add(bytes);
+        self.refresh_run(&state);
+    }
+
+    fn resumed(&self, bytes: u64) {
+        if let Some((bar, _)) = &*self.run.lock().expect("not poisoned") {
+            bar.inc(bytes);
+        }
+        if let Some(item) = &*self.current.lock().expect("not poisoned") {
+            item.bar.inc(bytes);
+        }
+        let mut state = self.state.lock().expect("not poisoned");
+        state.resumed += bytes;
+        self.refresh_run(&state);
     }
 
     fn item_finished(&self, item: &str, outcome: &ItemOutcome) {
         let seconds = match self.current.lock().expect("not poisoned").take() {
-            Some((bar, started)) => {
-                bar.finish_and_clear();
-                self.multi.remove(&bar);
-                started.elapsed().as_secs_f64()
+            Some(current) => {
+                current.bar.finish_and_clear();
+                self.multi.remove(&current.bar);
+                current.started.elapsed().as_secs_f64()
             }
             None => 0.0,
         };
         let line = outcome_line(item, outcome, seconds);
         log_outcome(&line);
         let _ = self.multi.println(line);
-        let mut items = self.items.lock().expect("not poisoned");
-        items.0 += 1;
-        let prefix = self.overall.prefix();
-        let operation = prefix.split(' ').next().unwrap_or("").to_owned();
-        self.overall
-            .set_prefix(format!("{operation} {}/{}", items.0, items.1));
+        let mut state = self.state.lock().expect("not poisoned");
+        state.done += 1;
+        self.refresh_run(&state);
     }
 
     fn note(&self, message: &str) {
@@ -132,7 +248,10 @@ impl Progress for Bars {
     }
 
     fn run_finished(&self) {
-        self.overall.finish_and_clear();
+        if let Some((bar, _)) = self.run.lock().expect("not poisoned").take() {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
     }
 }
 

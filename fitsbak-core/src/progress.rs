@@ -43,6 +43,11 @@ pub trait Progress: Send + Sync {
     fn item_started(&self, _item: &str, _bytes: u64) {}
     /// Bytes of the current item are done (sent, read or checked).
     fn advance(&self, _bytes: u64) {}
+    /// Bytes of the current item an earlier run sent (a resumed upload): done, but
+    /// not moved now.
+    fn resumed(&self, bytes: u64) {
+        self.advance(bytes);
+    }
     /// An item ended.
     fn item_finished(&self, _item: &str, _outcome: &ItemOutcome) {}
     /// A note worth showing between bars (a retry, a resume, a warning).

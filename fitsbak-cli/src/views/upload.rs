@@ -202,13 +202,21 @@ pub fn failures(summary: &UploadSummary) -> Vec<String> {
 pub fn totals(summary: &UploadSummary) -> String {
     let uploaded = summary.count(|o| matches!(o, SessionOutcome::Uploaded { .. }));
     format!(
-        "{uploaded} uploaded, {} adopted, {} skipped, {} failed; {} sent in {} ({}/s){}",
+        "{uploaded} uploaded, {} adopted, {} skipped, {} failed; {} sent in {} ({}/s){}{}",
         summary.count(|o| matches!(o, SessionOutcome::Adopted { .. })),
         summary.count(|o| matches!(o, SessionOutcome::Skipped { .. })),
         summary.failed(),
         human_bytes(summary.bytes_uploaded),
         human_duration(summary.seconds),
         human_bytes((summary.bytes_uploaded as f64 / summary.seconds.max(0.001)) as u64),
+        if summary.bytes_resumed > 0 {
+            format!(
+                ", {} sent by an earlier run",
+                human_bytes(summary.bytes_resumed)
+            )
+        } else {
+            String::new()
+        },
         if summary.retries > 0 {
             format!(", {} retries", summary.retries)
         } else {

@@ -223,6 +223,11 @@ async fn stop_between_parts_and_resume(signal: &str) {
         stopped["sessions"][0]["outcome"], "interrupted",
         "{stopped}"
     );
+    let sent = stopped["bytes_uploaded"].as_u64().unwrap();
+    assert!(
+        sent >= 3 << 20,
+        "the summary counts the parts sent before the stop: {stopped}"
+    );
     let uploads = d.store.list_multipart_uploads("").await.unwrap();
     assert_eq!(uploads.len(), 1, "the upload is kept for the next run");
 
@@ -233,6 +238,19 @@ async fn stop_between_parts_and_resume(signal: &str) {
         "{resumed}"
     );
     let reference = d.object(&d.archive_key(0)).await;
+    let (again, before) = (
+        resumed["bytes_uploaded"].as_u64().unwrap(),
+        resumed["bytes_resumed"].as_u64().unwrap(),
+    );
+    assert!(
+        before >= 3 << 20,
+        "what the first run sent is named apart: {resumed}"
+    );
+    assert_eq!(
+        again + before,
+        reference.len() as u64,
+        "and not counted as sent: {resumed}"
+    );
     assert_consistent(&d, &reference).await;
     let deep = d.json_any(&["verify", "--all", "--deep"]);
     assert_eq!(deep.0, Some(0), "{}", deep.1);

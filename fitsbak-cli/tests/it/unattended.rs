@@ -549,3 +549,119 @@ fn the_log_file_keeps_every_run_and_rotates() {
     assert!(log.with_extension("log.2").exists());
     assert!(!log.with_extension("log.3").exists(), "keep = 2");
 }
+
+/// A throttled upload in a real terminal (tmux) `width` columns wide: the screens
+/// captured every 100 ms until it ends.
+fn screens_of_a_throttled_upload(d: &S3Demo, width: u16) -> Vec<String> {
+    let socket = format!("fitsbak-test-{}-{width}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux is needed (Debian package tmux)")
+    };
+    let binary = assert_cmd::cargo::cargo_bin("fitsbak");
+    let mut command = format!(
+        "{} --config {} upload --bandwidth 40 --no-skip-existing; echo FITSBAK-EXIT $?; sleep 30",
+        binary.display(),
+        d.demo.config().display()
+    );
+    for (k, v) in d.server.child_env() {
+        command = format!("{k}={v} {command}");
+    }
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        &width.to_string(),
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &command,
+    ]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let mut screens = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let shot = tmux(&["capture-pane", "-p", "-t", "t"]);
+        let text = String::from_utf8_lossy(&shot.stdout).into_owned();
+        let finished = text.contains("FITSBAK-EXIT");
+        screens.push(text);
+        if finished || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    screens
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bars_move_with_the_parts_and_fit_the_terminal() {
+    // Two sessions of 12 x 1.5 MiB at 40 Mbit/s: about 4 s each.
+    let d = S3Demo::new("bars", 2, 12, 1536).await;
+    let first = &d.demo.lib.sessions[0].id;
+    for width in [80u16, 120] {
+        let screens = screens_of_a_throttled_upload(&d, width);
+        let last = screens.last().unwrap();
+        println!(
+            "{width} columns, mid-run:\n{}",
+            screens[screens.len() * 2 / 5]
+        );
+        assert!(
+            last.contains("FITSBAK-EXIT 0"),
+            "the upload ended well:\n{last}"
+        );
+        for s in &screens {
+            for line in s.lines() {
+                assert!(
+                    line.chars().count() <= width as usize,
+                    "{width} columns: {line:?}"
+                );
+            }
+        }
+        // Before the first session ends, the run bar has moved.
+        let during: Vec<&String> = screens
+            .iter()
+            .filter(|s| !s.contains(&format!("done     {first}")))
+            .collect();
+        let moved = during.iter().any(|s| {
+            s.lines()
+                .any(|l| l.starts_with("upload 0/2") && !l.contains(" 0 B/") && l.contains("ETA"))
+        });
+        assert!(
+            moved,
+            "the run bar moved during the first session at {width} columns:\n{}",
+            during.last().unwrap()
+        );
+        // The session bar names the session in full, with its rate and ETA.
+        assert!(
+            during.iter().any(|s| s
+                .lines()
+                .any(|l| l.contains(first.as_str()) && l.contains("ETA"))),
+            "{width}: {}",
+            during.last().unwrap()
+        );
+        // The rate shown respects the cap: 40 Mbit/s is 4.77 MiB/s.
+        for s in &screens {
+            for l in s.lines().filter(|l| l.contains("MiB/s")) {
+                let rate: f64 = l
+                    .split("MiB/s")
+                    .next()
+                    .and_then(|x| x.split_whitespace().last())
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0.0);
+                assert!(rate < 6.5, "a rate over the cap: {l}");
+            }
+        }
+    }
+}

@@ -75,6 +75,25 @@ pub struct Engine {
     pub cancel: Cancel,
     /// What the store can do, once asked (see [`probe`]).
     pub capabilities: Arc<tokio::sync::OnceCell<Arc<crate::store::Capabilities>>>,
+    /// Bytes sent and found already sent, for the summaries.
+    pub transferred: Arc<Transferred>,
+}
+
+/// What a process moved: what the summaries count (not what the bars guess).
+#[derive(Debug, Default)]
+pub struct Transferred {
+    /// Bytes the store acknowledged (parts and single PUTs) in this process.
+    pub sent: AtomicU64,
+    /// Bytes of parts an earlier run had sent, found again on resuming.
+    pub resumed: AtomicU64,
+}
+
+impl Transferred {
+    /// (sent, resumed) so far.
+    pub fn now(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.sent.load(Relaxed), self.resumed.load(Relaxed))
+    }
 }
 
 /// How a run is told to stop: `stop` finishes the parts in flight and keeps the

@@ -285,6 +285,8 @@ pub struct PartUploader {
     pub tracker: Option<Arc<dyn Tracker>>,
     /// Told about every byte sent.
     pub progress: Arc<dyn Progress>,
+    /// What the run sent and found sent, for its summary.
+    pub transferred: Arc<crate::engine::Transferred>,
     /// Stop between parts, or abort.
     pub cancel: crate::engine::Cancel,
     /// Where each part's buffer goes back once it is uploaded.
@@ -341,7 +343,11 @@ impl PartUploader {
                         ),
                     });
                 }
-                self.progress.advance(part.bytes.len() as u64);
+                self.progress.resumed(part.bytes.len() as u64);
+                self.transferred.resumed.fetch_add(
+                    part.bytes.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 if let Some(pool) = &self.pool {
                     pool.give(part.bytes);
                 }
@@ -400,6 +406,9 @@ impl PartUploader {
                 .await?;
         }
         self.progress.advance(receipt.size);
+        self.transferred
+            .sent
+            .fetch_add(receipt.size, std::sync::atomic::Ordering::Relaxed);
         receipts.push(receipt);
         Ok(())
     }

@@ -213,6 +213,9 @@ impl Engine {
             .put_opts(key, part.payload(checks), options)
             .await?;
         self.progress.advance(total_size);
+        self.transferred
+            .sent
+            .fetch_add(total_size, std::sync::atomic::Ordering::Relaxed);
         Ok(Sent {
             head: ObjectMeta::from_put(key, total_size, &put),
             put,
@@ -260,6 +263,7 @@ impl Engine {
             concurrency: self.config.upload_settings.max_concurrency,
             tracker: resume.is_some().then(|| self.tracker.clone()),
             progress: self.progress.clone(),
+            transferred: self.transferred.clone(),
             cancel: self.cancel.clone(),
             pool: Some(stream.pool),
             checks: stream.checks,

@@ -125,8 +125,11 @@ impl SessionResult {
 pub struct UploadSummary {
     /// One entry per session considered.
     pub sessions: Vec<SessionResult>,
-    /// Archive bytes sent.
+    /// Archive bytes the store acknowledged in this run (also of sessions that were
+    /// stopped before their end).
     pub bytes_uploaded: u64,
+    /// Bytes of parts an earlier run had sent, found again by resuming: not sent now.
+    pub bytes_resumed: u64,
     /// Wall time.
     pub seconds: f64,
     /// Retries made.
@@ -206,12 +209,15 @@ impl Engine {
             self.back_up_notes(&mut summary, true).await?;
             return Ok(summary);
         }
-        let bytes_uploaded = self
-            .upload_selected(selected, options, &mut results)
+        let (sent_before, resumed_before) = self.transferred.now();
+        self.upload_selected(selected, options, &mut results)
             .await?;
+        let (sent, resumed) = self.transferred.now();
+        let bytes_uploaded = sent - sent_before;
         let mut summary = UploadSummary {
             sessions: results,
             bytes_uploaded,
+            bytes_resumed: resumed - resumed_before,
             seconds: started.elapsed().as_secs_f64(),
             retries: self.retries() - retries_before,
             ..UploadSummary::default()
@@ -224,20 +230,19 @@ impl Engine {
         Ok(summary)
     }
 
-    /// Uploads (or adopts) each selected session in turn; returns the archive bytes
-    /// sent. Stops at Ctrl-C, and at an error no session can get past.
+    /// Uploads (or adopts) each selected session in turn (what was sent is counted
+    /// in `transferred`). Stops at Ctrl-C, and at an error no session can get past.
     async fn upload_selected(
         &self,
         selected: Vec<Selected>,
         options: &UploadOptions,
         results: &mut Vec<SessionResult>,
-    ) -> Result<u64> {
+    ) -> Result<()> {
         self.progress.run_started(&RunPlan {
             operation: "upload",
             items: selected.len() as u64,
             bytes: selected.iter().map(Selected::bytes).sum(),
         });
-        let mut bytes_uploaded = 0;
         for s in selected {
             let id = s.session.id.to_string();
             if self.cancel.stop.is_cancelled() {
@@ -276,9 +281,6 @@ impl Engine {
                     error: self.describe(err.innermost()),
                 },
             };
-            if let SessionOutcome::Uploaded { bytes, .. } = &outcome {
-                bytes_uploaded += bytes;
-            }
             self.progress.item_finished(&id, &item_outcome(&outcome));
             let stop = matches!(outcome, SessionOutcome::Interrupted { .. });
             results.push(SessionResult::new(id, outcome));
@@ -287,7 +289,7 @@ impl Engine {
             }
         }
         self.progress.run_finished();
-        Ok(bytes_uploaded)
+        Ok(())
     }
 
     /// What a session stopped by Ctrl-C keeps.

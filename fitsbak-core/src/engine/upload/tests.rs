@@ -208,6 +208,7 @@ fn engine(
         retries: Default::default(),
         cancel: Default::default(),
         capabilities: Default::default(),
+        transferred: Default::default(),
     }
 }
 
