@@ -28,6 +28,9 @@ pub struct RunReport {
     pub summary: String,
     /// Each failure, one line each.
     pub failures: Vec<String>,
+    /// What needs a person's look, from the tracking rows and the catalog: sessions
+    /// not backed up, changed since, archives due a check, interrupted uploads.
+    pub attention: Vec<String>,
 }
 
 impl RunReport {
@@ -41,7 +44,31 @@ impl RunReport {
             ok: failures.is_empty(),
             summary,
             failures,
+            attention: Vec::new(),
         }
+    }
+
+    /// Adds what `status` finds worth a look.
+    pub fn with_status(mut self, status: &fitsbak_core::engine::status::StatusReport) -> Self {
+        let mut add = |n: u64, what: &str| {
+            if n > 0 {
+                self.attention.push(format!("{n} {what}"));
+            }
+        };
+        add(status.sessions_not_backed_up, "session(s) not backed up");
+        add(
+            status.sessions_changed.len() as u64,
+            "session(s) changed in the catalog since their backup",
+        );
+        add(
+            status.archives_check_due,
+            "archive(s) due a check (`fitsbak verify --due`)",
+        );
+        add(
+            status.uploads_in_flight,
+            "interrupted upload(s), resumed by the next run",
+        );
+        self
     }
 
     fn subject(&self) -> String {
@@ -63,11 +90,15 @@ impl RunReport {
             for f in &self.failures {
                 text.push_str(&format!("- {f}\n"));
             }
-            text.push_str(
-                "\nThe next run tries again. `fitsbak status` and `fitsbak doctor` say what \
-                 needs attention.\n",
-            );
+            text.push_str("\nThe next run tries again.\n");
         }
+        if !self.attention.is_empty() {
+            text.push_str("\nWorth a look:\n");
+            for a in &self.attention {
+                text.push_str(&format!("- {a}\n"));
+            }
+        }
+        text.push_str("\n`fitsbak status` and `fitsbak doctor` say more.\n");
         text
     }
 }

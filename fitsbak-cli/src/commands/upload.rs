@@ -93,12 +93,21 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         crate::views::upload::print_summary(&summary, keep_copy.as_deref(), detail);
     }
     if !args.dry_run {
-        let report = crate::notify::RunReport::new(
+        let mut report = crate::notify::RunReport::new(
             ctx,
             "upload",
             crate::views::upload::totals(&summary),
             crate::views::upload::failures(&summary),
         );
+        let status = fitsbak_core::engine::status::status(
+            engine.catalog.as_ref(),
+            engine.tracker.as_ref(),
+            &ctx.config,
+        )
+        .await;
+        if let Ok(status) = status {
+            report = report.with_status(&status);
+        }
         crate::notify::send(ctx, &report).await;
     }
     let notes_failed = summary.notes.as_ref().is_some_and(|n| n.failed() > 0);

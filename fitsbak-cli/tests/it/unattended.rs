@@ -460,11 +460,18 @@ fn a_run_with_a_failure_is_reported_by_mail_and_webhook() {
         report["summary"].as_str().unwrap().contains("1 failed"),
         "{report}"
     );
+    assert!(
+        report["attention"]
+            .to_string()
+            .contains("1 session(s) not backed up"),
+        "what needs a look: {report}"
+    );
 
     let mail = smtp.stop();
     assert!(mail.contains("observer@example.org"), "{mail}");
     assert!(mail.contains("FAILURE"), "the subject says it: {mail}");
     assert!(mail.contains(&format!("session {}", lost.id)), "{mail}");
+    assert!(mail.contains("Worth a look:"), "{mail}");
 
     // A receiver that is not there: said on stderr, the run's outcome unchanged.
     edit_config(demo.config(), |c| {
