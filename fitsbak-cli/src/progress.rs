@@ -127,7 +127,9 @@ struct RunState {
 struct Bars {
     multi: MultiProgress,
     run: Mutex<Option<(ProgressBar, Instant)>>,
-    current: Mutex<Option<Item>>,
+    /// The items under way, by name (checks run several at once); bytes go to the
+    /// newest.
+    current: Mutex<Vec<(String, Item)>>,
     state: Mutex<RunState>,
 }
 
@@ -146,7 +148,7 @@ impl Bars {
         Self {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             run: Mutex::new(None),
-            current: Mutex::new(None),
+            current: Mutex::new(Vec::new()),
             state: Mutex::new(RunState::default()),
         }
     }
@@ -187,18 +189,21 @@ impl Progress for Bars {
         bar.set_style(bar_style(ITEM_TEMPLATE));
         bar.set_prefix(item.to_owned());
         bar.set_message("starting...");
-        *self.current.lock().expect("not poisoned") = Some(Item {
-            bar,
-            started: Instant::now(),
-            rate: Rate::default(),
-        });
+        self.current.lock().expect("not poisoned").push((
+            item.to_owned(),
+            Item {
+                bar,
+                started: Instant::now(),
+                rate: Rate::default(),
+            },
+        ));
     }
 
     fn advance(&self, bytes: u64) {
         if let Some((bar, _)) = &*self.run.lock().expect("not poisoned") {
             bar.inc(bytes);
         }
-        if let Some(item) = &mut *self.current.lock().expect("not poisoned") {
+        if let Some((_, item)) = self.current.lock().expect("not poisoned").last_mut() {
             item.bar.inc(bytes);
             item.rate.add(bytes);
             let remaining = item
@@ -218,7 +223,7 @@ impl Progress for Bars {
         if let Some((bar, _)) = &*self.run.lock().expect("not poisoned") {
             bar.inc(bytes);
         }
-        if let Some(item) = &*self.current.lock().expect("not poisoned") {
+        if let Some((_, item)) = self.current.lock().expect("not poisoned").last() {
             item.bar.inc(bytes);
         }
         let mut state = self.state.lock().expect("not poisoned");
@@ -227,7 +232,14 @@ impl Progress for Bars {
     }
 
     fn item_finished(&self, item: &str, outcome: &ItemOutcome) {
-        let seconds = match self.current.lock().expect("not poisoned").take() {
+        let finished = {
+            let mut current = self.current.lock().expect("not poisoned");
+            current
+                .iter()
+                .position(|(name, _)| name == item)
+                .map(|i| current.remove(i).1)
+        };
+        let seconds = match finished {
             Some(current) => {
                 current.bar.finish_and_clear();
                 self.multi.remove(&current.bar);
@@ -258,7 +270,7 @@ impl Progress for Bars {
 /// One line per item, for logs.
 #[derive(Default)]
 struct Lines {
-    started: Mutex<Option<Instant>>,
+    started: Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 impl Progress for Lines {
@@ -275,8 +287,11 @@ impl Progress for Lines {
         );
     }
 
-    fn item_started(&self, _item: &str, _bytes: u64) {
-        *self.started.lock().expect("not poisoned") = Some(Instant::now());
+    fn item_started(&self, item: &str, _bytes: u64) {
+        self.started
+            .lock()
+            .expect("not poisoned")
+            .insert(item.to_owned(), Instant::now());
     }
 
     fn item_finished(&self, item: &str, outcome: &ItemOutcome) {
@@ -284,7 +299,7 @@ impl Progress for Lines {
             .started
             .lock()
             .expect("not poisoned")
-            .take()
+            .remove(item)
             .map_or(0.0, |t| t.elapsed().as_secs_f64());
         let line = outcome_line(item, outcome, seconds);
         log_outcome(&line);

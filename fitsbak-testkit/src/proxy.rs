@@ -31,6 +31,13 @@ pub struct FaultStats {
     pub stalls: std::sync::atomic::AtomicU64,
     /// Requests passed through, by S3 operation (from their request lines).
     pub requests: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// Added before each request passed through, in milliseconds: the round trip
+    /// of a home connection to a region, on loopback.
+    pub delay_ms: std::sync::atomic::AtomicU64,
+    /// Requests being passed through now, and the most at once.
+    pub in_flight: std::sync::atomic::AtomicU64,
+    /// The most requests passed through at once.
+    pub max_in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl FaultStats {
@@ -128,6 +135,14 @@ impl FaultProxy {
             .store(per_mille, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Delays every request passed through by `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.stats.delay_ms.store(
+            delay.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Lets `healthy` more connections through, then fails every one (negative:
     /// no limit).
     pub fn fail_after(&self, healthy: i64) {
@@ -202,6 +217,22 @@ fn serve(
             std::thread::sleep(stall);
         }
         None => {
+            let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+            stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
+            let delay = stats.delay_ms.load(Ordering::Relaxed);
+            if delay > 0 {
+                std::thread::sleep(Duration::from_millis(delay));
+            }
+            pass_through(client, upstream, stats);
+            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Passes one connection through to `upstream`, counting its request.
+fn pass_through(mut client: TcpStream, upstream: u16, stats: &FaultStats) {
+    {
+        {
             let mut peeked = [0u8; 2048];
             if let Ok(n) = client.peek(&mut peeked) {
                 let head = String::from_utf8_lossy(&peeked[..n]);

@@ -672,3 +672,62 @@ async fn the_bars_move_with_the_parts_and_fit_the_terminal() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quick_checks_of_many_archives_run_several_at_once_in_order() {
+    let d = S3Demo::new("many", 12, 1, 8).await;
+    let (code, up) = d.json_any(&["upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    // 20 ms per request, as a home connection adds.
+    let proxy = fitsbak_testkit::proxy::FaultProxy::start(d.server.port, 0, Duration::from_secs(3));
+    proxy.set_delay(Duration::from_millis(20));
+    let run = |at_once: usize| {
+        edit_config(d.demo.config(), |c| {
+            c["endpoint_url"] = proxy.endpoint.clone().into();
+            c["archive_concurrency"] = at_once.into();
+        });
+        proxy
+            .stats
+            .max_in_flight
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let started = Instant::now();
+        let (code, checks) = d.json_any(&["verify", "--all"]);
+        println!(
+            "verify --all, {at_once} at once: {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        assert_eq!(code, Some(0), "{checks}");
+        let sessions: Vec<String> = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                assert_eq!(c["outcome"], "passed", "{c}");
+                c["session_id"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let most = proxy
+            .stats
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (sessions, most)
+    };
+    let (one_by_one, most_alone) = run(1);
+    let (together, most_together) = run(8);
+    assert_eq!(one_by_one.len(), 12);
+    assert_eq!(together, one_by_one, "the same reports, in the same order");
+    // (A connection's last bytes may still be in the proxy as the next begins.)
+    assert!(most_alone <= 2, "one archive at a time: {most_alone}");
+    assert!(
+        most_together >= 4,
+        "several archives at once: {most_together}"
+    );
+    let bad = failure(
+        &mut {
+            edit_config(d.demo.config(), |c| c["archive_concurrency"] = 0.into());
+            d.cmd(&["verify", "--all"])
+        },
+        2,
+    );
+    assert!(bad.contains("archive_concurrency"), "{bad}");
+}

@@ -102,6 +102,10 @@ pub struct Config {
     pub notes_dir: Option<PathBuf>,
     /// How long to wait for another process's lock on the database.
     pub database_busy_timeout_seconds: f64,
+    /// Archives worked on at once by the quick checks of `verify` (HEAD, tags,
+    /// manifest each): a home connection's 30-100 ms per request adds up over
+    /// thousands of archives one at a time.
+    pub archive_concurrency: usize,
     /// Answers of the store probe to pin, for stores that mislead it (keys as in
     /// `fitsbak doctor --json`'s `capabilities`: `"tagging": false`, ...).
     pub store_capabilities: serde_json::Map<String, serde_json::Value>,
@@ -149,6 +153,7 @@ impl Default for Config {
             tracking_database_path: None,
             notes_dir: None,
             database_busy_timeout_seconds: 10.0,
+            archive_concurrency: 8,
             store_capabilities: serde_json::Map::new(),
             base_dir: PathBuf::from("."),
             aws_region_set: false,
@@ -428,6 +433,12 @@ impl Config {
             self.database_busy_timeout_seconds,
             0.0,
             "a number of seconds",
+        )?;
+        check.at_least(
+            "archive_concurrency",
+            self.archive_concurrency as f64,
+            1.0,
+            "a number of archives",
         )?;
         if self.aws_region.trim().is_empty() {
             return Err(check.invalid("aws_region", "is empty"));

@@ -17,6 +17,7 @@ mod quick;
 
 use std::io::Read;
 
+use futures::StreamExt;
 use md5::Digest;
 use serde::Serialize;
 
@@ -131,18 +132,29 @@ impl Engine {
             items: (records.len() * methods.len()) as u64,
             bytes: 0,
         });
+        // Quick checks wait on the network: `archive_concurrency` at once, reports
+        // in order. Deep and local checks read whole archives or files: one at a time.
+        let at_once = if methods.iter().all(|m| *m == CheckMethod::Quick) {
+            self.config.archive_concurrency.max(1)
+        } else {
+            1
+        };
+        let checks = records
+            .iter()
+            .flat_map(|r| methods.iter().map(move |m| (r, *m)))
+            .map(|(record, method)| self.check_one(record, method, repair));
+        let mut running = futures::stream::iter(checks).buffered(at_once);
         let mut reports = Vec::new();
-        for record in &records {
-            for method in methods {
-                match self.check_one(record, *method, repair).await {
-                    Ok(check) => reports.push(check),
-                    Err(e) => {
-                        self.progress.run_finished();
-                        return Err(e);
-                    }
+        while let Some(check) = running.next().await {
+            match check {
+                Ok(check) => reports.push(check),
+                Err(e) => {
+                    self.progress.run_finished();
+                    return Err(e);
                 }
             }
         }
+        drop(running);
         self.progress.run_finished();
         self.record_run_stats(0, 0, reports.len() as u64).await?;
         Ok(reports)
