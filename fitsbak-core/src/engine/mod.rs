@@ -197,6 +197,18 @@ impl Engine {
             .collect())
     }
 
+    /// HEADs `keys`, `archive_concurrency` at a time; the answers in the keys' order.
+    pub async fn head_all(
+        &self,
+        keys: &[crate::ids::ObjectKey],
+    ) -> Vec<Result<Option<crate::store::ObjectMeta>>> {
+        use futures::StreamExt;
+        futures::stream::iter(keys.iter().map(|k| self.store.head(k)))
+            .buffered(self.config.archive_concurrency.max(1))
+            .collect()
+            .await
+    }
+
     /// The archive rows of the target in use: rows recording another bucket (or
     /// local root) belong to another target, and are not this one's backups.
     pub async fn target_archives(&self) -> Result<Vec<ArchiveRecord>> {

@@ -226,13 +226,18 @@ impl Engine {
         records: Vec<ArchiveRecord>,
         only_requested: bool,
     ) -> Result<Vec<RestoreRow>> {
+        let records: Vec<ArchiveRecord> = records
+            .into_iter()
+            .filter(|r| !only_requested || r.restore_status.is_some())
+            .collect();
+        let keys = records
+            .iter()
+            .map(|r| ObjectKey::new(r.key.clone()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let heads = self.head_all(&keys).await;
         let mut rows = Vec::new();
-        for record in records {
-            if only_requested && record.restore_status.is_none() {
-                continue;
-            }
-            let key = ObjectKey::new(record.key.clone())?;
-            let Some(meta) = self.store.head(&key).await? else {
+        for (record, head) in records.into_iter().zip(heads) {
+            let Some(meta) = head? else {
                 rows.push(RestoreRow {
                     session_id: record.session_id.clone(),
                     status: RestoreStatus::Missing,

@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::engine::Engine;
@@ -59,6 +60,9 @@ impl SyncReport {
     }
 }
 
+/// A manifest, and its archive's HEAD when the archive is listed.
+type Described = (Manifest, Option<ObjectMeta>);
+
 /// What to make of one manifest whose archive is in the bucket.
 enum Found {
     /// The row matches the object.
@@ -88,24 +92,33 @@ impl Engine {
         let existing = self.archives_by_session().await?;
         let mut report = SyncReport::default();
         let mut described = HashSet::new();
-        for object in manifests.iter().filter(|o| o.key.ends_with(".json")) {
-            let key = ObjectKey::new(object.key.clone())?;
-            let manifest = match self.read_manifest(&key).await {
-                Ok(Some(m)) => m,
+        let keys = manifests
+            .iter()
+            .filter(|o| o.key.ends_with(".json"))
+            .map(|o| ObjectKey::new(o.key.clone()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        // The reads, `archive_concurrency` at a time; the judging, in order.
+        let fetched: Vec<(ObjectKey, Result<Option<Described>>)> =
+            futures::stream::iter(keys.into_iter().map(|key| async {
+                let found = self.fetch_described(&key, &archives).await;
+                (key, found)
+            }))
+            .buffered(self.config.archive_concurrency.max(1))
+            .collect()
+            .await;
+        for (key, found) in fetched {
+            let (manifest, head) = match found {
+                Ok(Some(found)) => found,
                 Ok(None) => continue,
+                Err(e) if e.store_kind().is_some() && crate::engine::stops_the_run(&e) => {
+                    return Err(e);
+                }
                 Err(e) => {
                     report.unreadable.push(format!("{key}: {e}"));
                     continue;
                 }
             };
             described.insert(manifest.archive.key.clone());
-            let head = match archives.contains(&manifest.archive.key) {
-                true => {
-                    let archive_key = ObjectKey::new(manifest.archive.key.clone())?;
-                    self.store.head(&archive_key).await?
-                }
-                false => None,
-            };
             let Some(head) = head else {
                 report.manifests_without_archive.push(key.to_string());
                 continue;
@@ -254,6 +267,25 @@ impl Engine {
             });
         }
         Ok(added)
+    }
+
+    /// A manifest and the HEAD of the archive it describes (when listed).
+    async fn fetch_described(
+        &self,
+        key: &ObjectKey,
+        archives: &HashSet<String>,
+    ) -> Result<Option<Described>> {
+        let Some(manifest) = self.read_manifest(key).await? else {
+            return Ok(None);
+        };
+        let head = match archives.contains(&manifest.archive.key) {
+            true => {
+                let archive_key = ObjectKey::new(manifest.archive.key.clone())?;
+                self.store.head(&archive_key).await?
+            }
+            false => None,
+        };
+        Ok(Some((manifest, head)))
     }
 
     /// Whether the archive a manifest describes can be recorded, with which proof.
