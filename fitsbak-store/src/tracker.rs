@@ -391,10 +391,25 @@ impl Database {
     /// counts to the day's.
     pub fn record_stats(&self, s: &StatsSnapshot) -> fitsbak_core::Result<()> {
         self.query("writing s3_backup_stats", |conn| {
-            let at = s.stat_date.unwrap_or_else(fitsbak_core::time::now);
+            let at = to_db(s.stat_date.unwrap_or_else(fitsbak_core::time::now));
+            let values = params![
+                at,
+                s.period_type,
+                s.total_archives as i64,
+                s.archives_in_standard as i64,
+                s.archives_in_glacier as i64,
+                s.archives_in_deep_archive as i64,
+                s.total_original_size_bytes as i64,
+                s.total_archive_size_bytes as i64,
+                s.total_storage_cost_estimate,
+                s.uploads_count as i64,
+                s.uploads_bytes as i64,
+                s.verifications_count as i64,
+                s.restores_count as i64,
+            ];
             if s.period_type == "daily" {
                 let updated = conn.execute(
-                    "UPDATE s3_backup_stats SET stat_date = ?2, total_archives = ?3,
+                    "UPDATE s3_backup_stats SET stat_date = ?1, total_archives = ?3,
                         archives_in_standard = ?4, archives_in_glacier = ?5,
                         archives_in_deep_archive = ?6, total_original_size_bytes = ?7,
                         total_compressed_size_bytes = ?8, total_storage_cost_estimate = ?9,
@@ -403,23 +418,9 @@ impl Database {
                         verifications_count = COALESCE(verifications_count, 0) + ?12,
                         restores_count = COALESCE(restores_count, 0) + ?13
                      WHERE id = (SELECT id FROM s3_backup_stats
-                                 WHERE period_type = 'daily' AND date(stat_date) = date(?1)
+                                 WHERE period_type = ?2 AND date(stat_date) = date(?1)
                                  ORDER BY id DESC LIMIT 1)",
-                    params![
-                        to_db(at),
-                        to_db(at),
-                        s.total_archives as i64,
-                        s.archives_in_standard as i64,
-                        s.archives_in_glacier as i64,
-                        s.archives_in_deep_archive as i64,
-                        s.total_original_size_bytes as i64,
-                        s.total_archive_size_bytes as i64,
-                        s.total_storage_cost_estimate,
-                        s.uploads_count as i64,
-                        s.uploads_bytes as i64,
-                        s.verifications_count as i64,
-                        s.restores_count as i64,
-                    ],
+                    values,
                 )?;
                 if updated > 0 {
                     return Ok(());
@@ -432,21 +433,7 @@ impl Database {
                     total_storage_cost_estimate, uploads_count, uploads_bytes,
                     verifications_count, restores_count)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    to_db(at),
-                    s.period_type,
-                    s.total_archives as i64,
-                    s.archives_in_standard as i64,
-                    s.archives_in_glacier as i64,
-                    s.archives_in_deep_archive as i64,
-                    s.total_original_size_bytes as i64,
-                    s.total_archive_size_bytes as i64,
-                    s.total_storage_cost_estimate,
-                    s.uploads_count as i64,
-                    s.uploads_bytes as i64,
-                    s.verifications_count as i64,
-                    s.restores_count as i64,
-                ],
+                values,
             )
             .map(drop)
         })?;

@@ -292,10 +292,7 @@ async fn the_bucket_alone_brings_every_file_back() {
     let output = back.join("fits_catalog.db");
     let (code, restored_db) = d.json_any(&["restore-db", "--output", output.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{restored_db}");
-    let left: Vec<String> = std::fs::read_dir(&back)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = file_names(&back);
     assert_eq!(
         left,
         vec!["fits_catalog.db".to_owned()],

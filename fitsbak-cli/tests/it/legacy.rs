@@ -425,10 +425,7 @@ async fn migrate_adopts_the_python_tools_backups_without_uploading_any_again() {
     let output = back.path().join("fits_catalog.db");
     let (code, db) = d.json_any(&["restore-db", "--output", output.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{db}");
-    let left: Vec<String> = std::fs::read_dir(back.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = file_names(back.path());
     assert_eq!(
         left,
         vec!["fits_catalog.db".to_owned()],

@@ -253,3 +253,11 @@ pub fn spawn(d: &S3Demo, args: &[&str], extra_env: &[(&str, &str)]) -> Child {
 pub fn finish(child: Child) -> (Option<i32>, serde_json::Value) {
     exit_and_json(child.wait_with_output().unwrap())
 }
+
+/// The names of the entries of `dir`.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}

@@ -161,11 +161,10 @@ pub async fn status(
         sessions_changed,
         archives_verified: archives.iter().filter(|a| a.verified).count() as u64,
         archives_check_due: {
-            let days = i64::from(config.verification.quick_every_days);
-            let cutoff = crate::time::now() - chrono::Duration::days(days);
+            let now = crate::time::now();
             archives
                 .iter()
-                .filter(|a| !a.verified || a.last_verified_at.is_none_or(|t| t < cutoff))
+                .filter(|a| crate::engine::verify::due::quick_due(a, &config.verification, now))
                 .count() as u64
         },
         files_total: scan.sessions.iter().map(|s| s.file_count).sum(),

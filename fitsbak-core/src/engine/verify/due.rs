@@ -36,6 +36,17 @@ pub struct DueReport {
     pub egress_budget_usd: f64,
 }
 
+/// Whether `record`'s quick check is due at `now`: it never passed, failed since,
+/// or passed longer than `quick_every_days` ago.
+pub fn quick_due(
+    record: &ArchiveRecord,
+    settings: &crate::config::VerificationSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let cutoff = now - chrono::Duration::days(i64::from(settings.quick_every_days));
+    !record.verified || record.last_verified_at.is_none_or(|t| t < cutoff)
+}
+
 impl Engine {
     /// Runs the checks that are due (see the module's rules), recording each.
     pub async fn verify_due(&self) -> Result<DueReport> {
@@ -64,10 +75,8 @@ impl Engine {
             egress_budget_usd: settings.monthly_egress_budget_usd,
             ..DueReport::default()
         };
-        let cutoff = now - chrono::Duration::days(i64::from(settings.quick_every_days));
-        let (due, not_due): (Vec<&ArchiveRecord>, Vec<&ArchiveRecord>) = records
-            .iter()
-            .partition(|r| r.last_verified_at.is_none_or(|t| t < cutoff) || !r.verified);
+        let (due, not_due): (Vec<&ArchiveRecord>, Vec<&ArchiveRecord>) =
+            records.iter().partition(|r| quick_due(r, settings, now));
         report.quick_not_due = not_due.len();
         self.progress.run_started(&crate::progress::RunPlan {
             operation: "verify --due",
