@@ -8,7 +8,9 @@
 //! clock or the locale. GNU tar and Python's tarfile read them.
 
 mod error;
+mod lanes;
 pub mod layout;
+pub mod multimd5;
 pub mod read;
 pub mod write;
 
@@ -16,11 +18,11 @@ use std::io::Read;
 use std::path::Path;
 
 use fitsbak_core::archive::{
-    ArchiveBuilder, ArchivePlan, ArchiveReader, ExtractOptions, ExtractedFile, MemberSource,
+    ArchiveBuilder, ArchivePlan, ArchiveReader, ExtractOptions, ExtractedFile, Lane, MemberSource,
     VerifyReport,
 };
 use fitsbak_core::ids::SessionId;
-use fitsbak_core::manifest::{Manifest, ManifestMember};
+use fitsbak_core::manifest::Manifest;
 
 pub use error::ArchiveError;
 
@@ -56,20 +58,24 @@ impl ArchiveReader for TarArchiver {
 
     fn verify(
         &self,
-        input: &mut dyn Read,
+        lanes: Vec<Lane<'_>>,
         manifest: &Manifest,
     ) -> fitsbak_core::Result<VerifyReport> {
-        Ok(read::verify(input, manifest)?)
+        Ok(read::verify(lanes, manifest)?)
     }
 
     fn extract(
         &self,
-        input: &mut dyn Read,
+        lanes: Vec<Lane<'_>>,
         manifest: &Manifest,
         target: &Path,
         options: &ExtractOptions,
     ) -> fitsbak_core::Result<Vec<ExtractedFile>> {
-        Ok(read::extract(input, manifest, target, options)?)
+        Ok(read::extract(lanes, manifest, target, options)?)
+    }
+
+    fn lanes(&self) -> usize {
+        multimd5::MultiMd5::native_lanes()
     }
 
     fn present(
@@ -79,15 +85,5 @@ impl ArchiveReader for TarArchiver {
         options: &ExtractOptions,
     ) -> fitsbak_core::Result<std::collections::BTreeSet<fitsbak_core::ids::MemberPath>> {
         Ok(read::present(manifest, target, options)?)
-    }
-
-    fn extract_member(
-        &self,
-        data: &mut dyn Read,
-        member: &ManifestMember,
-        target: &Path,
-        options: &ExtractOptions,
-    ) -> fitsbak_core::Result<ExtractedFile> {
-        Ok(read::extract_member(data, member, target, options)?)
     }
 }

@@ -13,13 +13,13 @@
 //! refused member is skipped, named, and the extraction fails at the end. The
 //! staging directory is removed on every exit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use fitsbak_core::archive::{
-    ExtractAction, ExtractOptions, ExtractedFile, Inventory, InventoryEntry, Layout,
+    ExtractAction, ExtractOptions, ExtractedFile, Inventory, InventoryEntry, Lane, Layout,
     MemberMismatch, VerifyReport,
 };
 use fitsbak_core::ids::MemberPath;
@@ -27,6 +27,7 @@ use fitsbak_core::manifest::{Manifest, ManifestMember};
 use md5::{Digest, Md5};
 
 use crate::error::ArchiveError;
+use crate::lanes::{self, EntryStart, Visit, Want};
 
 /// An `io::Write` that hashes what it is given and counts it.
 #[derive(Default)]
@@ -53,20 +54,6 @@ impl Write for HashSink {
     }
 }
 
-/// Counts the bytes read through it.
-struct Counting<'a> {
-    inner: &'a mut dyn Read,
-    bytes: u64,
-}
-
-impl Read for Counting<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 /// The MD5 and size of a file on disk.
 pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let mut sink = HashSink::default();
@@ -78,8 +65,8 @@ pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// `input` decompressed as `compression` says (`gzip`), or as it is.
-fn decompressed<'a>(
-    input: &'a mut dyn Read,
+pub(crate) fn decompressed<'a>(
+    input: impl Read + 'a,
     compression: Option<&str>,
 ) -> Result<Box<dyn Read + 'a>, ArchiveError> {
     match compression {
@@ -143,68 +130,94 @@ fn entry_name(entry: &tar::Entry<'_, impl Read>) -> String {
     String::from_utf8_lossy(&entry.path_bytes()).into_owned()
 }
 
-/// Reads a whole tar stream and compares every member with the manifest.
-pub fn verify(input: &mut dyn Read, manifest: &Manifest) -> Result<VerifyReport, ArchiveError> {
-    let mut counting = Counting {
-        inner: input,
-        bytes: 0,
-    };
-    let expected = manifest.by_path();
-    let mut seen = BTreeSet::new();
-    let mut report = VerifyReport::default();
-    let compression = manifest.archive.compression.as_deref();
-    {
-        let mut stream = decompressed(&mut counting, compression)?;
-        let mut archive = tar::Archive::new(&mut stream);
-        for entry in archive.entries().map_err(ArchiveError::Stream)? {
-            let mut entry = entry.map_err(ArchiveError::Stream)?;
-            let name = entry_name(&entry);
-            let data_offset = entry.raw_file_position();
-            let regular = entry.header().entry_type().is_file();
-            let mut sink = HashSink::default();
-            io::copy(&mut entry, &mut sink).map_err(ArchiveError::Stream)?;
-            let (md5, size) = sink.finish();
-            let member = MemberPath::new(name.clone())
-                .ok()
-                .and_then(|p| expected.get(&p).copied());
-            let Some(member) = member.filter(|_| regular) else {
-                report.extra.push(name);
-                continue;
-            };
-            if !seen.insert(member.path.clone()) {
-                report.extra.push(format!("{name} (a second copy)"));
-                continue;
-            }
-            if size != member.size {
-                report.mismatched.push(MemberMismatch {
-                    path: name,
-                    expected: format!("{} bytes", member.size),
-                    actual: format!("{size} bytes"),
-                });
-            } else if md5 != member.md5 {
-                report.mismatched.push(MemberMismatch {
-                    path: name,
-                    expected: format!("MD5 {}", member.md5),
-                    actual: format!("MD5 {md5}"),
-                });
-            } else if data_offset != member.data_offset && compression.is_none() {
-                report.mismatched.push(MemberMismatch {
-                    path: name,
-                    expected: format!("data at byte {}", member.data_offset),
-                    actual: format!("data at byte {data_offset}"),
-                });
-            } else {
-                report.matched += 1;
-            }
+/// Checks each entry of a lane read against the manifest.
+struct Verifier<'m> {
+    expected: BTreeMap<&'m MemberPath, &'m ManifestMember>,
+    seen: BTreeSet<MemberPath>,
+    report: VerifyReport,
+    /// The member each lane is hashing, with its name and data offset.
+    lanes: Vec<Option<(&'m ManifestMember, String, Option<u64>)>>,
+}
+
+impl Visit for Verifier<'_> {
+    fn begin(&mut self, entry: &EntryStart) -> Want {
+        let member = MemberPath::new(entry.name.clone())
+            .ok()
+            .and_then(|p| self.expected.get(&p).copied());
+        let Some(member) = member.filter(|_| entry.kind.is_file()) else {
+            self.report.extra.push(entry.name.clone());
+            return Want::Skip;
+        };
+        if !self.seen.insert(member.path.clone()) {
+            self.report
+                .extra
+                .push(format!("{} (a second copy)", entry.name));
+            return Want::Skip;
+        }
+        self.lanes[entry.lane] = Some((member, entry.name.clone(), entry.data_offset));
+        Want::Bytes
+    }
+
+    fn data(&mut self, _lane: usize, _bytes: &[u8]) {}
+
+    fn end(&mut self, lane: usize, md5: String, size: u64) {
+        let Some((member, name, data_offset)) = self.lanes[lane].take() else {
+            return;
+        };
+        let differs = |expected: String, actual: String| MemberMismatch {
+            path: name.clone(),
+            expected,
+            actual,
+        };
+        let mismatch = if size != member.size {
+            Some(differs(
+                format!("{} bytes", member.size),
+                format!("{size} bytes"),
+            ))
+        } else if md5 != member.md5 {
+            Some(differs(format!("MD5 {}", member.md5), format!("MD5 {md5}")))
+        } else {
+            data_offset
+                .filter(|&at| at != member.data_offset)
+                .map(|at| {
+                    differs(
+                        format!("data at byte {}", member.data_offset),
+                        format!("data at byte {at}"),
+                    )
+                })
+        };
+        match mismatch {
+            Some(m) => self.report.mismatched.push(m),
+            None => self.report.matched += 1,
         }
     }
-    // Read to the end so that the byte count covers the whole object.
-    io::copy(&mut counting, &mut io::sink()).map_err(ArchiveError::Stream)?;
-    report.bytes_read = counting.bytes;
+}
+
+/// Reads a whole archive in `lanes` and compares every member with the manifest.
+pub fn verify(lanes: Vec<Lane<'_>>, manifest: &Manifest) -> Result<VerifyReport, ArchiveError> {
+    let mut verifier = Verifier {
+        expected: manifest.by_path(),
+        seen: BTreeSet::new(),
+        report: VerifyReport::default(),
+        lanes: vec![None; lanes.len()],
+    };
+    let totals = lanes::read(
+        lanes,
+        manifest.archive.compression.as_deref(),
+        &mut verifier,
+    )?;
+    if !totals.contiguous {
+        return Err(ArchiveError::Stream(io::Error::other(
+            "the lanes read do not cover the archive in order",
+        )));
+    }
+    let mut report = verifier.report;
+    report.bytes_read = totals.bytes;
+    report.crc32c = totals.crc32c;
     report.missing = manifest
         .members
         .iter()
-        .filter(|m| !seen.contains(&m.path))
+        .filter(|m| !verifier.seen.contains(&m.path))
         .map(|m| m.path.to_string())
         .collect();
     Ok(report)
@@ -369,42 +382,18 @@ impl Staging {
         })))
     }
 
-    /// Copies `member`'s bytes from `data` into a new file of the staging
-    /// directory (created, never opened if it exists), hashing them on the way;
-    /// one byte past the size is read to tell a body that is too long.
-    fn stage(
-        &mut self,
-        data: &mut dyn Read,
-        member: &ManifestMember,
-    ) -> Result<Staged, ArchiveError> {
+    /// A new file in the staging directory (created, never opened if it exists).
+    fn create(&mut self) -> Result<(PathBuf, File), ArchiveError> {
         self.files += 1;
         let path = self.dir.join(format!("{}.part", self.files));
-        let write_err = |source| ArchiveError::Write {
-            path: path.clone(),
-            source,
-        };
-        let file = fs::OpenOptions::new()
+        match fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(write_err)?;
-        let mut sink = Hashing {
-            inner: file,
-            sink: HashSink::default(),
-            failed: None,
-        };
-        if let Err(e) = io::copy(&mut data.take(member.size + 1), &mut sink) {
-            // A failed write is the target's (full, read-only), not the archive's.
-            return Err(match sink.failed.take() {
-                Some(source) => ArchiveError::Write { path, source },
-                None => ArchiveError::Stream(e),
-            });
+        {
+            Ok(file) => Ok((path, file)),
+            Err(source) => Err(ArchiveError::Write { path, source }),
         }
-        let mtime =
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(member.mtime.max(0) as u64);
-        sink.inner.set_modified(mtime).map_err(write_err)?;
-        let (md5, size) = sink.sink.finish();
-        Ok(Staged { path, md5, size })
     }
 }
 
@@ -412,34 +401,6 @@ impl Drop for Staging {
     fn drop(&mut self) {
         // `remove_dir_all` never follows a symbolic link it finds inside.
         let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Writes to a file and hashes what it writes; a write error is kept, so that it
-/// can be told from a read error after `io::copy`.
-struct Hashing {
-    inner: File,
-    sink: HashSink,
-    failed: Option<io::Error>,
-}
-
-impl Write for Hashing {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = match self.inner.write(buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e), // retried
-            Err(e) => {
-                let kind = e.kind();
-                self.failed = Some(e);
-                return Err(io::Error::new(kind, "writing the staged file"));
-            }
-        };
-        self.sink.md5.update(&buf[..n]);
-        self.sink.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 
@@ -520,12 +481,8 @@ fn inside(target: &Path, dir: &Path) -> Result<(), ArchiveError> {
 }
 
 /// Why an entry cannot be extracted, if it cannot.
-fn refusal(
-    entry: &tar::Entry<'_, impl Read>,
-    name: &str,
-    manifest: &Manifest,
-) -> Result<MemberPath, String> {
-    let kind = entry.header().entry_type();
+fn refusal(entry: &EntryStart, manifest: &Manifest) -> Result<MemberPath, String> {
+    let (kind, name) = (entry.kind, entry.name.as_str());
     if kind.is_symlink() {
         return Err("is a symbolic link".into());
     }
@@ -543,24 +500,6 @@ fn refusal(
         return Err(format!("is outside {}/", manifest.session_id));
     }
     Ok(path)
-}
-
-/// Puts one member at `dest` (through the staging directory), unless a file with
-/// the right MD5 is there already.
-fn unpack_member(
-    data: &mut dyn Read,
-    stage: &mut Staging,
-    dest: &Path,
-    target: &Path,
-    member: &ManifestMember,
-    options: &ExtractOptions,
-) -> Result<ExtractAction, ArchiveError> {
-    if existing(dest, member, options.overwrite)? {
-        return Ok(ExtractAction::AlreadyPresent);
-    }
-    let staged = stage.stage(data, member)?;
-    finish_file(staged, dest, target, member)?;
-    Ok(ExtractAction::Written)
 }
 
 /// The members asked for that the archive did not hold.
@@ -583,66 +522,211 @@ fn missing_members(
         .collect()
 }
 
-/// Extracts a whole tar stream below `target`.
-pub fn extract(
-    input: &mut dyn Read,
-    manifest: &Manifest,
-    target: &Path,
-    options: &ExtractOptions,
-) -> Result<Vec<ExtractedFile>, ArchiveError> {
-    let mut stage = Staging::new(target)?;
-    let expected = manifest.by_path();
-    let mut refused = Vec::new();
-    let mut failure: Option<ArchiveError> = None;
-    let mut done = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut stream = decompressed(input, manifest.archive.compression.as_deref())?;
-    let mut archive = tar::Archive::new(&mut stream);
-    for entry in archive.entries().map_err(ArchiveError::Stream)? {
-        let mut entry = entry.map_err(ArchiveError::Stream)?;
-        let name = entry_name(&entry);
-        let member = match refusal(&entry, &name, manifest).and_then(|path| {
-            expected
+/// A member being written to its staged file by one lane.
+struct Writing<'m> {
+    member: &'m ManifestMember,
+    dest: PathBuf,
+    path: PathBuf,
+    file: File,
+    failed: Option<io::Error>,
+}
+
+/// Puts each entry of a lane read that the manifest lists (and the options ask
+/// for) at its destination, through the staging directory.
+struct Extractor<'m> {
+    manifest: &'m Manifest,
+    expected: BTreeMap<&'m MemberPath, &'m ManifestMember>,
+    target: &'m Path,
+    options: &'m ExtractOptions,
+    stage: Staging,
+    refused: Vec<String>,
+    failure: Option<ArchiveError>,
+    done: Vec<ExtractedFile>,
+    seen: BTreeSet<MemberPath>,
+    lanes: Vec<Option<Writing<'m>>>,
+    /// Directories a file was moved into: synced at the end, so the names last.
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl<'m> Extractor<'m> {
+    /// Where an entry goes, or why it does not, or `None` when it is not asked for.
+    fn place(&mut self, entry: &EntryStart) -> Option<(&'m ManifestMember, PathBuf)> {
+        let found = refusal(entry, self.manifest).and_then(|path| {
+            self.expected
                 .get(&path)
                 .copied()
                 .ok_or_else(|| "is not in the manifest".to_owned())
-        }) {
+        });
+        let member = match found {
             Ok(member) => member,
             Err(reason) => {
-                refused.push(format!("{name:?} {reason}"));
-                continue;
+                self.refused.push(format!("{:?} {reason}", entry.name));
+                return None;
             }
         };
-        if options
+        if self
+            .options
             .only
             .as_ref()
             .is_some_and(|only| !only.contains(&member.path))
         {
-            continue;
+            return None;
         }
-        seen.insert(member.path.clone());
-        let dest = match destination(target, member, options.layout) {
-            Ok(dest) => dest,
+        self.seen.insert(member.path.clone());
+        match destination(self.target, member, self.options.layout) {
+            Ok(dest) => Some((member, dest)),
             Err(reason) => {
-                refused.push(format!("{name:?}: {reason}"));
-                continue;
-            }
-        };
-        let outcome = unpack_member(&mut entry, &mut stage, &dest, target, member, options);
-        match outcome {
-            Ok(action) => done.push(ExtractedFile {
-                path: member.path.clone(),
-                destination: dest,
-                size: member.size,
-                action,
-            }),
-            Err(ArchiveError::Refused(mut more)) => refused.append(&mut more),
-            Err(e) => {
-                failure.get_or_insert(e);
+                self.refused.push(format!("{:?}: {reason}", entry.name));
+                None
             }
         }
     }
+
+    fn finished(&mut self, member: &ManifestMember, dest: PathBuf, action: ExtractAction) {
+        self.done.push(ExtractedFile {
+            path: member.path.clone(),
+            destination: dest,
+            size: member.size,
+            action,
+        });
+    }
+
+    fn fail(&mut self, error: ArchiveError) {
+        match error {
+            ArchiveError::Refused(mut more) => self.refused.append(&mut more),
+            e => {
+                self.failure.get_or_insert(e);
+            }
+        }
+    }
+
+    /// A staged file complete: on disk for good, then moved to its destination
+    /// when its bytes are the manifest's.
+    fn settle(&mut self, writing: Writing<'m>, md5: String, size: u64) -> Result<(), ArchiveError> {
+        let Writing {
+            member,
+            dest,
+            path,
+            file,
+            failed,
+        } = writing;
+        let write_err = |source| ArchiveError::Write {
+            path: path.clone(),
+            source,
+        };
+        if let Some(source) = failed {
+            return Err(write_err(source));
+        }
+        let mtime =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(member.mtime.max(0) as u64);
+        file.set_modified(mtime).map_err(write_err)?;
+        file.sync_all().map_err(write_err)?;
+        drop(file);
+        finish_file(Staged { path, md5, size }, &dest, self.target, member)?;
+        if let Some(parent) = dest.parent() {
+            self.dirs.insert(parent.to_owned());
+        }
+        self.finished(member, dest, ExtractAction::Written);
+        Ok(())
+    }
+}
+
+impl Visit for Extractor<'_> {
+    fn begin(&mut self, entry: &EntryStart) -> Want {
+        let Some((member, dest)) = self.place(entry) else {
+            return Want::Skip;
+        };
+        match existing(&dest, member, self.options.overwrite) {
+            Ok(true) => {
+                self.finished(member, dest, ExtractAction::AlreadyPresent);
+                return Want::Skip;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.fail(e);
+                return Want::Skip;
+            }
+        }
+        match self.stage.create() {
+            Ok((path, file)) => {
+                self.lanes[entry.lane] = Some(Writing {
+                    member,
+                    dest,
+                    path,
+                    file,
+                    failed: None,
+                });
+                Want::Bytes
+            }
+            Err(e) => {
+                self.fail(e);
+                Want::Skip
+            }
+        }
+    }
+
+    fn data(&mut self, lane: usize, bytes: &[u8]) {
+        if let Some(w) = self.lanes[lane].as_mut().filter(|w| w.failed.is_none())
+            && let Err(e) = w.file.write_all(bytes)
+        {
+            w.failed = Some(e);
+        }
+    }
+
+    fn end(&mut self, lane: usize, md5: String, size: u64) {
+        if let Some(writing) = self.lanes[lane].take()
+            && let Err(e) = self.settle(writing, md5, size)
+        {
+            self.fail(e);
+        }
+    }
+}
+
+/// Extracts the members found in `lanes` below `target`.
+pub fn extract(
+    lanes: Vec<Lane<'_>>,
+    manifest: &Manifest,
+    target: &Path,
+    options: &ExtractOptions,
+) -> Result<Vec<ExtractedFile>, ArchiveError> {
+    let mut extractor = Extractor {
+        manifest,
+        expected: manifest.by_path(),
+        target,
+        options,
+        stage: Staging::new(target)?,
+        refused: Vec::new(),
+        failure: None,
+        done: Vec::new(),
+        seen: BTreeSet::new(),
+        lanes: Vec::new(),
+        dirs: BTreeSet::new(),
+    };
+    extractor.lanes.resize_with(lanes.len(), || None);
+    let read = lanes::read(
+        lanes,
+        manifest.archive.compression.as_deref(),
+        &mut extractor,
+    );
+    let Extractor {
+        stage,
+        refused,
+        failure,
+        mut done,
+        seen,
+        dirs,
+        ..
+    } = extractor;
     drop(stage);
+    read?;
+    for dir in &dirs {
+        if let Err(source) = File::open(dir).and_then(|d| d.sync_all()) {
+            return Err(ArchiveError::Write {
+                path: dir.clone(),
+                source,
+            });
+        }
+    }
     if !refused.is_empty() {
         return Err(ArchiveError::Refused(refused));
     }
@@ -653,6 +737,13 @@ pub fn extract(
     if !missing.is_empty() {
         return Err(ArchiveError::Refused(missing));
     }
+    let order: BTreeMap<&MemberPath, usize> = manifest
+        .members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (&m.path, i))
+        .collect();
+    done.sort_by_key(|f| order.get(&f.path).copied());
     Ok(done)
 }
 
@@ -680,32 +771,6 @@ pub fn present(
         }
     }
     Ok(found)
-}
-
-/// Extracts one member from `data`, a reader over exactly its bytes.
-pub fn extract_member(
-    data: &mut dyn Read,
-    member: &ManifestMember,
-    target: &Path,
-    options: &ExtractOptions,
-) -> Result<ExtractedFile, ArchiveError> {
-    let dest = destination(target, member, options.layout)
-        .map_err(|reason| ArchiveError::Refused(vec![format!("{}: {reason}", member.path)]))?;
-    let done = |action| ExtractedFile {
-        path: member.path.clone(),
-        destination: dest.clone(),
-        size: member.size,
-        action,
-    };
-    let action = unpack_member(
-        data,
-        &mut Staging::new(target)?,
-        &dest,
-        target,
-        member,
-        options,
-    )?;
-    Ok(done(action))
 }
 
 #[cfg(test)]

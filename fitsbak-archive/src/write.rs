@@ -7,14 +7,14 @@
 //!
 //! MD5 is most of the CPU an upload spends, and one MD5 stream cannot use SIMD
 //! (each 64-byte block depends on the one before). So members are taken
-//! [`LANES`] at a time: a first pass reads the batch's files side by side and
+//! one per SIMD lane at a time (8 on AVX2, 16 on AVX-512): a first pass reads the batch's files side by side and
 //! hashes them together, one file per SIMD lane (md5-many; about 6x the
 //! throughput of one stream on AVX2), also taking each file's CRC32C, and checks
 //! the MD5s against the catalog before any of the batch's bytes are written. The
 //! second pass writes the files into the archive, taking their CRC32C again: a
 //! file whose bytes differ between the two reads fails the archive, so the MD5
 //! recorded is always the MD5 of the bytes archived. The second read of a batch
-//! (at most [`LANES`] files and [`BATCH_BYTES`] bytes) normally comes from the
+//! (at most one file per lane and [`BATCH_BYTES`] bytes) normally comes from the
 //! page cache.
 
 use std::fs::File;
@@ -23,24 +23,21 @@ use std::io::{ErrorKind, Read};
 use fitsbak_core::archive::{ArchivePlan, ArchiveSink, PlannedMember};
 use fitsbak_core::checksum::StreamCrc;
 use md5::{Digest, Md5};
-use md5_many::{Md5Many, Md5State};
 
 use crate::error::ArchiveError;
 use crate::layout::{END_OF_ARCHIVE, member_header, padding};
+use crate::multimd5::MultiMd5;
 
 /// Size of each read from a source file.
 const READ_SIZE: usize = 1 << 20;
-
-/// Members hashed together in the first pass: AVX2 has 8 lanes of 32 bits.
-pub const LANES: usize = 8;
 
 /// Most bytes in one batch, so that its second read still finds them in the page
 /// cache; a file larger than this is read once, hashed as it streams.
 pub const BATCH_BYTES: u64 = 1 << 30;
 
-/// The plan's members in batches of at most [`LANES`] files and [`BATCH_BYTES`]
+/// The plan's members in batches of at most `lanes` files and [`BATCH_BYTES`]
 /// bytes (a batch of one when a file alone exceeds it), in archive order.
-fn batches(members: &[PlannedMember]) -> impl Iterator<Item = &[PlannedMember]> {
+fn batches(members: &[PlannedMember], lanes: usize) -> impl Iterator<Item = &[PlannedMember]> {
     let mut rest = members;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -49,7 +46,7 @@ fn batches(members: &[PlannedMember]) -> impl Iterator<Item = &[PlannedMember]> 
         let mut bytes = 0u64;
         let len = rest
             .iter()
-            .take(LANES)
+            .take(lanes)
             .take_while(|m| {
                 bytes = bytes.saturating_add(m.source.size);
                 bytes <= BATCH_BYTES
@@ -71,7 +68,7 @@ pub fn write(plan: &ArchivePlan, out: &mut dyn ArchiveSink) -> Result<Vec<String
     let mut md5s = Vec::with_capacity(plan.members.len());
     let mut buf = vec![0u8; READ_SIZE];
     let mut lanes = LaneHasher::default();
-    for batch in batches(&plan.members) {
+    for batch in batches(&plan.members, MultiMd5::native_lanes()) {
         // One file alone gains nothing from lanes: hash it as it streams.
         let first = if batch.len() > 1 {
             Some(lanes.hash(batch)?)
@@ -127,19 +124,11 @@ struct FirstPass {
     crc: String,
 }
 
-/// The first pass: up to [`LANES`] files read side by side, a read buffer each.
+/// The first pass: up to one file per SIMD lane read side by side, a read
+/// buffer each.
+#[derive(Default)]
 struct LaneHasher {
-    engine: Md5Many,
     buffers: Vec<Vec<u8>>,
-}
-
-impl Default for LaneHasher {
-    fn default() -> Self {
-        Self {
-            engine: Md5Many::new(),
-            buffers: Vec::new(),
-        }
-    }
 }
 
 /// One file of a batch being hashed.
@@ -167,7 +156,7 @@ impl LaneHasher {
                 })
             })
             .collect::<Result<Vec<_>, ArchiveError>>()?;
-        let mut states = vec![Md5State::new(); lanes.len()];
+        let mut md5 = MultiMd5::new(lanes.len());
         loop {
             // A file already read to its end takes an empty piece.
             let mut pieces = Vec::with_capacity(lanes.len());
@@ -189,16 +178,14 @@ impl LaneHasher {
             if pieces.iter().all(|piece| piece.is_empty()) {
                 break;
             }
-            self.engine.update_many(&mut states, &pieces);
+            md5.update(&pieces);
         }
-        let mut digests = vec![Default::default(); lanes.len()];
-        self.engine.finalize_many(&states, &mut digests);
         lanes
             .into_iter()
-            .zip(digests)
-            .map(|(mut lane, digest)| {
+            .enumerate()
+            .map(|(i, mut lane)| {
                 check_end(lane.member, &mut lane.file, &mut self.buffers[0])?;
-                let md5 = hex::encode(digest);
+                let md5 = md5.finish(i);
                 check_catalog(lane.member, &md5)?;
                 Ok(FirstPass {
                     md5,
@@ -329,11 +316,11 @@ mod tests {
     }
 
     fn shape(sizes: &[u64]) -> Vec<usize> {
-        batches(&members(sizes)).map(<[_]>::len).collect()
+        batches(&members(sizes), 8).map(<[_]>::len).collect()
     }
 
     #[test]
-    fn batches_hold_at_most_eight_files_and_a_gibibyte_in_archive_order() {
+    fn batches_hold_at_most_one_file_per_lane_and_a_gibibyte_in_archive_order() {
         const MIB: u64 = 1 << 20;
         assert_eq!(shape(&[16 * MIB; 20]), [8, 8, 4]);
         assert_eq!(shape(&[120 * MIB; 10]), [8, 2]);
@@ -342,7 +329,7 @@ mod tests {
         assert_eq!(shape(&[0; 9]), [8, 1]);
         assert!(shape(&[]).is_empty());
         let all = members(&[5, 6, 7]);
-        let flat: Vec<u64> = batches(&all).flatten().map(|m| m.source.size).collect();
+        let flat: Vec<u64> = batches(&all, 16).flatten().map(|m| m.source.size).collect();
         assert_eq!(flat, [5, 6, 7]);
     }
 }

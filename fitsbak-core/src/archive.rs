@@ -149,6 +149,8 @@ pub struct VerifyReport {
     pub mismatched: Vec<MemberMismatch>,
     /// Bytes read.
     pub bytes_read: u64,
+    /// CRC32C of the bytes read, in object order (lower-case hex).
+    pub crc32c: String,
 }
 
 impl VerifyReport {
@@ -253,18 +255,29 @@ pub trait ArchiveReader: Send + Sync {
     /// its first bytes), every entry hashed.
     fn inventory(&self, input: &mut dyn Read) -> Result<Inventory>;
 
-    /// Reads a whole tar stream and re-hashes every member against `manifest`.
-    fn verify(&self, input: &mut dyn Read, manifest: &Manifest) -> Result<VerifyReport>;
+    /// Reads a whole archive in `lanes` (in order, together covering the object:
+    /// see [`Manifest::lane_ranges`]) side by side and re-hashes every member
+    /// against `manifest`, taking the CRC32C of all the bytes on the way.
+    fn verify(&self, lanes: Vec<Lane<'_>>, manifest: &Manifest) -> Result<VerifyReport>;
 
-    /// Extracts a whole tar stream below `target`, refusing any member that could
-    /// land outside it, checking each file's MD5 against the manifest.
+    /// Extracts the members found in `lanes` (the whole archive, as for
+    /// [`ArchiveReader::verify`], or single members' ranges, see
+    /// [`Manifest::member_range`]) below `target`, refusing any member that could
+    /// land outside it, checking each file's MD5 against the manifest; each file
+    /// is on disk (fsync'd) before it is reported.
     fn extract(
         &self,
-        input: &mut dyn Read,
+        lanes: Vec<Lane<'_>>,
         manifest: &Manifest,
         target: &Path,
         options: &ExtractOptions,
     ) -> Result<Vec<ExtractedFile>>;
+
+    /// How many lanes are worth reading side by side (one per SIMD lane of the
+    /// multi-stream MD5).
+    fn lanes(&self) -> usize {
+        1
+    }
 
     /// The members of `manifest` (those of `options.only`, when set) already at their
     /// destination below `target` with the right MD5: a download can skip them.
@@ -274,14 +287,23 @@ pub trait ArchiveReader: Send + Sync {
         target: &Path,
         options: &ExtractOptions,
     ) -> Result<BTreeSet<MemberPath>>;
+}
 
-    /// Extracts one member from `data`, a reader over exactly its bytes (a ranged GET
-    /// of `data_offset..data_offset + size`), checking its MD5.
-    fn extract_member(
-        &self,
-        data: &mut dyn Read,
-        member: &ManifestMember,
-        target: &Path,
-        options: &ExtractOptions,
-    ) -> Result<ExtractedFile>;
+/// One stream of an archive read side by side with others: the object's bytes
+/// from `start` (a member's first header block) to the end of its range.
+pub struct Lane<'a> {
+    /// Offset of the first byte in the object.
+    pub start: u64,
+    /// The bytes.
+    pub reader: Box<dyn Read + Send + 'a>,
+}
+
+impl<'a> Lane<'a> {
+    /// The whole archive as one lane.
+    pub fn whole(reader: impl Read + Send + 'a) -> Vec<Self> {
+        vec![Self {
+            start: 0,
+            reader: Box::new(reader),
+        }]
+    }
 }

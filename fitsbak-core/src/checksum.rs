@@ -121,18 +121,19 @@ impl StreamCrc {
 
     /// Adds a piece of `len` bytes whose CRC32C is `crc`.
     pub fn append(&mut self, crc: u32, len: u64) {
-        self.value = combine(self.current(), crc, len);
+        self.value = combine(self.value(), crc, len);
         self.pending.reset();
         self.pending_len = 0;
     }
 
-    fn current(&self) -> u32 {
+    /// The CRC so far.
+    pub fn value(&self) -> u32 {
         combine(self.value, self.pending.finalize() as u32, self.pending_len)
     }
 
     /// The CRC so far, as 8 hex digits.
     pub fn hex(&self) -> String {
-        format!("{:08x}", self.current())
+        format!("{:08x}", self.value())
     }
 }
 

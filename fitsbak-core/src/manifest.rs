@@ -7,6 +7,7 @@
 //! field changes meaning or goes away (adding an optional field does not change it).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,58 @@ pub struct ExcludedFile {
 }
 
 impl Manifest {
+    /// The byte ranges of an uncompressed archive of `object_size` bytes to read
+    /// side by side: at most `max` ranges of at least `min_bytes` (but one per
+    /// member), each starting at a member's first header block, in order
+    /// and together covering the whole object. One range when the archive is
+    /// compressed or the members' offsets are not in order from 0.
+    pub fn lane_ranges(&self, object_size: u64, max: usize, min_bytes: u64) -> Vec<Range<u64>> {
+        let in_order = self.members.first().is_none_or(|m| m.header_offset == 0)
+            && self
+                .members
+                .windows(2)
+                .all(|w| w[0].data_offset + w[0].size <= w[1].header_offset)
+            && self
+                .members
+                .last()
+                .is_none_or(|m| m.data_offset + m.size <= object_size);
+        if self.archive.compression.is_some() || !in_order || max < 2 {
+            return std::iter::once(0..object_size).collect();
+        }
+        let lanes = (object_size / min_bytes.max(1))
+            .min(max as u64)
+            .min(self.members.len() as u64)
+            .max(1);
+        let (share, n, lanes) = (
+            object_size.div_ceil(lanes),
+            self.members.len(),
+            lanes as usize,
+        );
+        // Member k's lane begins at the first member past its share of the bytes,
+        // leaving at least one member for each lane after it.
+        let mut first = vec![0usize];
+        for k in 1..lanes {
+            let (lo, hi) = (first[k - 1] + 1, n - (lanes - k));
+            let goal = share * k as u64;
+            let at = (lo..=hi)
+                .find(|&i| self.members[i].header_offset >= goal)
+                .unwrap_or(hi);
+            first.push(at);
+        }
+        let starts: Vec<u64> = first
+            .iter()
+            .map(|&i| self.members[i].header_offset)
+            .collect();
+        let ends = starts.iter().skip(1).copied().chain([object_size]);
+        starts.iter().zip(ends).map(|(&s, e)| s..e).collect()
+    }
+
+    /// The bytes of one member in the archive: its header blocks, data and padding.
+    pub fn member_range(member: &ManifestMember) -> Range<u64> {
+        let end = member.data_offset + member.size;
+        member.header_offset..end + (512 - end % 512) % 512
+    }
+
     /// The session as the manifest describes it (when the catalog is gone).
     pub fn session(&self) -> crate::model::Session {
         crate::model::Session {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fitsbak_archive::TarArchiver;
-use fitsbak_core::archive::{ArchiveReader, ExtractOptions};
+use fitsbak_core::archive::{ArchiveReader, ExtractOptions, Lane};
 
 use crate::support::*;
 
@@ -105,7 +105,7 @@ fn hostile_members_are_refused_and_nothing_lands_outside_the_target() {
 
     let err = TarArchiver
         .extract(
-            &mut &bytes[..],
+            Lane::whole(&bytes[..]),
             &built.manifest,
             &target,
             &ExtractOptions::default(),
@@ -157,7 +157,7 @@ fn a_symlink_planted_in_the_target_is_not_followed() {
 
     let err = TarArchiver
         .extract(
-            &mut &built.bytes[..],
+            Lane::whole(&built.bytes[..]),
             &built.manifest,
             &target,
             &ExtractOptions::default(),
@@ -187,7 +187,6 @@ fn planted_links_at_every_path_component_are_never_written_through() {
     std::fs::create_dir(&outside).unwrap();
     let victim = outside.join("victim");
     std::fs::write(&victim, b"keep me").unwrap();
-    let bytes = &built.bytes[member.data_offset as usize..][..member.size as usize];
 
     for layout in [Layout::Archive, Layout::OriginalFolders] {
         let options = ExtractOptions {
@@ -211,9 +210,13 @@ fn planted_links_at_every_path_component_are_never_written_through() {
                 &outside
             };
             std::os::unix::fs::symlink(link_to, &planted).unwrap();
-            let whole =
-                TarArchiver.extract(&mut &built.bytes[..], &built.manifest, &target, &options);
-            let single = TarArchiver.extract_member(&mut &bytes[..], member, &target, &options);
+            let whole = TarArchiver.extract(
+                Lane::whole(&built.bytes[..]),
+                &built.manifest,
+                &target,
+                &options,
+            );
+            let single = extract_one(&built.bytes, &built.manifest, member, &target, &options);
             assert!(
                 whole.is_err() && single.is_err(),
                 "{layout:?} depth {depth}: a planted link is refused"
@@ -247,10 +250,14 @@ fn a_planted_staging_link_is_never_opened() {
     let old_staging = target.join(".fitsbak-partial");
     std::fs::create_dir_all(&old_staging).unwrap();
     std::os::unix::fs::symlink(&victim, old_staging.join("a.fits.part")).unwrap();
-    let bytes = &built.bytes[member.data_offset as usize..][..member.size as usize];
-    let f = TarArchiver
-        .extract_member(&mut &bytes[..], member, &target, &ExtractOptions::default())
-        .unwrap();
+    let f = extract_one(
+        &built.bytes,
+        &built.manifest,
+        member,
+        &target,
+        &ExtractOptions::default(),
+    )
+    .unwrap();
     assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
     let meta = std::fs::symlink_metadata(&f.destination).unwrap();
     assert!(meta.file_type().is_file(), "the restored file is a file");
@@ -279,7 +286,12 @@ fn a_folder_named_like_the_staging_directory_is_restored() {
         ..ExtractOptions::default()
     };
     let files = TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &target,
+            &options,
+        )
         .unwrap();
     assert_eq!(files.len(), 2);
     let a = target.join(".fitsbak-partial").join("a.fits");
@@ -295,10 +307,7 @@ fn a_folder_named_like_the_staging_directory_is_restored() {
     // And one file at a time.
     let other = dir.path().join("o");
     let m = &built.manifest.members[0];
-    let bytes = &built.bytes[m.data_offset as usize..][..m.size as usize];
-    let f = TarArchiver
-        .extract_member(&mut &bytes[..], m, &other, &options)
-        .unwrap();
+    let f = extract_one(&built.bytes, &built.manifest, m, &other, &options).unwrap();
     assert!(f.destination.is_file());
 }
 
@@ -314,7 +323,7 @@ fn an_object_that_is_not_a_tar_fails_cleanly() {
     let target = dir.path().join("t");
     let err = TarArchiver
         .extract(
-            &mut &junk[..],
+            Lane::whole(&junk[..]),
             &built.manifest,
             &target,
             &ExtractOptions::default(),

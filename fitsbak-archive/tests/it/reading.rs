@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use fitsbak_archive::TarArchiver;
-use fitsbak_core::archive::{ArchiveReader, ExtractAction, ExtractOptions, Layout};
+use fitsbak_core::archive::{ArchiveReader, ExtractAction, ExtractOptions, Lane, Layout};
 
 use crate::support::*;
 
@@ -13,7 +13,7 @@ fn a_good_archive_verifies_clean() {
     let dir = tempfile::tempdir().unwrap();
     let built = build(write_files(dir.path(), &awkward_names()));
     let report = TarArchiver
-        .verify(&mut &built.bytes[..], &built.manifest)
+        .verify(Lane::whole(&built.bytes[..]), &built.manifest)
         .unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.matched, built.manifest.members.len() as u64);
@@ -28,7 +28,7 @@ fn changed_missing_and_extra_members_are_named() {
     let victim = &built.manifest.members[1];
     bytes[victim.data_offset as usize + 5] ^= 0xff;
     let report = TarArchiver
-        .verify(&mut &bytes[..], &built.manifest)
+        .verify(Lane::whole(&bytes[..]), &built.manifest)
         .unwrap();
     assert!(!report.is_clean());
     assert_eq!(report.mismatched.len(), 1);
@@ -45,7 +45,7 @@ fn changed_missing_and_extra_members_are_named() {
     ghost.path = fitsbak_core::ids::MemberPath::new(format!("{SESSION}/ghost.fits")).unwrap();
     manifest.members.push(ghost);
     let report = TarArchiver
-        .verify(&mut &built.bytes[..], &manifest)
+        .verify(Lane::whole(&built.bytes[..]), &manifest)
         .unwrap();
     assert_eq!(report.extra, vec![dropped.path.to_string()]);
     assert_eq!(report.missing, vec![format!("{SESSION}/ghost.fits")]);
@@ -60,7 +60,7 @@ fn extraction_puts_files_back_in_each_layout() {
     let target = dir.path().join("as-archived");
     let files = TarArchiver
         .extract(
-            &mut &built.bytes[..],
+            Lane::whole(&built.bytes[..]),
             &built.manifest,
             &target,
             &ExtractOptions::default(),
@@ -96,7 +96,12 @@ fn extraction_puts_files_back_in_each_layout() {
         ..ExtractOptions::default()
     };
     TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &original, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &original,
+            &options,
+        )
         .unwrap();
     for m in &built.manifest.members {
         let relative = m.source_path.trim_start_matches('/');
@@ -113,7 +118,12 @@ fn extraction_puts_files_back_in_each_layout() {
         ..ExtractOptions::default()
     };
     TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &flat, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &flat,
+            &options,
+        )
         .unwrap();
     assert_eq!(
         tree(&flat).len(),
@@ -129,10 +139,20 @@ fn a_second_extraction_skips_good_files_and_never_overwrites_different_ones() {
     let target = dir.path().join("t");
     let options = ExtractOptions::default();
     TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &target,
+            &options,
+        )
         .unwrap();
     let again = TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &target,
+            &options,
+        )
         .unwrap();
     assert!(
         again
@@ -143,7 +163,12 @@ fn a_second_extraction_skips_good_files_and_never_overwrites_different_ones() {
     let victim = target.join(built.manifest.members[2].path.as_str());
     std::fs::write(&victim, b"edited by hand").unwrap();
     let err = TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &target,
+            &options,
+        )
         .unwrap_err();
     // The library says what can be done as a typed hint; the CLI names the flag.
     assert_eq!(err.hint(), Some(fitsbak_core::Hint::Overwrite), "{err}");
@@ -156,7 +181,12 @@ fn a_second_extraction_skips_good_files_and_never_overwrites_different_ones() {
         ..ExtractOptions::default()
     };
     TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &target,
+            &options,
+        )
         .unwrap();
     assert_eq!(
         std::fs::read(&victim).unwrap(),
@@ -175,7 +205,12 @@ fn only_the_chosen_members_are_extracted() {
         ..ExtractOptions::default()
     };
     let files = TarArchiver
-        .extract(&mut &built.bytes[..], &built.manifest, &target, &options)
+        .extract(
+            Lane::whole(&built.bytes[..]),
+            &built.manifest,
+            &target,
+            &options,
+        )
         .unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(tree(&target).len(), 1);
@@ -187,11 +222,9 @@ fn a_member_is_restored_from_its_byte_range_alone() {
     let dir = tempfile::tempdir().unwrap();
     let built = build(write_files(&dir.path().join("src"), &awkward_names()));
     let target = dir.path().join("t");
+    let options = ExtractOptions::default();
     for m in &built.manifest.members {
-        let range = &built.bytes[m.data_offset as usize..(m.data_offset + m.size) as usize];
-        let f = TarArchiver
-            .extract_member(&mut &range[..], m, &target, &ExtractOptions::default())
-            .unwrap();
+        let f = extract_one(&built.bytes, &built.manifest, m, &target, &options).unwrap();
         assert_eq!(f.action, ExtractAction::Written);
         assert_eq!(
             std::fs::read(&f.destination).unwrap(),
@@ -200,10 +233,10 @@ fn a_member_is_restored_from_its_byte_range_alone() {
     }
     // The wrong bytes never reach the destination: they are kept aside, named.
     let m = &built.manifest.members[1];
-    let wrong = &built.bytes[m.header_offset as usize..(m.header_offset + m.size) as usize];
+    let mut wrong = built.bytes.clone();
+    wrong[m.data_offset as usize + 3] ^= 0x55;
     let other = dir.path().join("other");
-    let err = TarArchiver
-        .extract_member(&mut &wrong[..], m, &other, &ExtractOptions::default())
+    let err = extract_one(&wrong, &built.manifest, m, &other, &options)
         .unwrap_err()
         .to_string();
     let aside = format!("{}{}", m.path, fitsbak_archive::read::MISMATCH_SUFFIX);
@@ -220,11 +253,104 @@ fn a_member_is_restored_from_its_byte_range_alone() {
         std::slice::from_ref(&aside),
         "only the mismatch is left, no staging"
     );
-    assert_eq!(tree(&other)[0].1, wrong, "the bytes read are kept as read");
-    let short = &built.bytes[m.data_offset as usize..][..10];
+    let data = m.data_offset as usize..(m.data_offset + m.size) as usize;
+    assert_eq!(
+        tree(&other)[0].1,
+        &wrong[data],
+        "the bytes read are kept as read"
+    );
+    // A range cut short: an error, nothing at the destination, no staging left.
+    let cut = m.data_offset as usize + 10;
+    let short = vec![Lane {
+        start: m.header_offset,
+        reader: Box::new(&built.bytes[m.header_offset as usize..cut]),
+    }];
+    let third = dir.path().join("third");
     let err = TarArchiver
-        .extract_member(&mut &short[..], m, &other, &ExtractOptions::default())
+        .extract(short, &built.manifest, &third, &options)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("size"), "{err}");
+    assert!(err.contains("ends inside a member"), "{err}");
+    assert!(tree(&third).is_empty(), "{:?}", tree(&third));
+}
+
+#[test]
+fn lanes_read_side_by_side_verify_and_extract_like_one_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<(String, String)> = (0..11)
+        .map(|i| ("LIGHT".to_owned(), format!("f{i:02}.fits")))
+        .collect();
+    let refs: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let built = build(write_files(&dir.path().join("src"), &refs));
+    let size = built.bytes.len() as u64;
+    let one = TarArchiver
+        .verify(Lane::whole(&built.bytes[..]), &built.manifest)
+        .unwrap();
+    let lanes = |max: usize| -> Vec<Lane<'_>> {
+        built
+            .manifest
+            .lane_ranges(size, max, 1)
+            .into_iter()
+            .map(|r| Lane {
+                start: r.start,
+                reader: Box::new(&built.bytes[r.start as usize..r.end as usize]),
+            })
+            .collect()
+    };
+    assert_eq!(lanes(8).len(), 8, "eleven members fill eight lanes");
+    let many = TarArchiver.verify(lanes(8), &built.manifest).unwrap();
+    assert!(many.is_clean(), "{many:?}");
+    assert_eq!(many, one, "the same report, CRC32C of the whole included");
+    assert_eq!(
+        many.crc32c,
+        fitsbak_core::checksum::crc32c_hex(&built.bytes)
+    );
+    // A changed byte in any lane is found, and named.
+    for victim in [0, 5, 10] {
+        let m = &built.manifest.members[victim];
+        let mut bad = built.bytes.clone();
+        bad[(m.data_offset + m.size / 2) as usize] ^= 1;
+        let lanes: Vec<Lane<'_>> = built
+            .manifest
+            .lane_ranges(size, 8, 1)
+            .into_iter()
+            .map(|r| Lane {
+                start: r.start,
+                reader: Box::new(std::io::Cursor::new(
+                    bad[r.start as usize..r.end as usize].to_vec(),
+                )),
+            })
+            .collect();
+        let report = TarArchiver.verify(lanes, &built.manifest).unwrap();
+        assert_eq!(report.mismatched.len(), 1, "{report:?}");
+        assert_eq!(report.mismatched[0].path, m.path.as_str());
+        assert_ne!(report.crc32c, one.crc32c);
+    }
+    // Extracted in lanes: every file, in manifest order, byte-identical.
+    let target = dir.path().join("t");
+    let files = TarArchiver
+        .extract(
+            lanes(8),
+            &built.manifest,
+            &target,
+            &ExtractOptions::default(),
+        )
+        .unwrap();
+    let order: Vec<_> = files.iter().map(|f| f.path.clone()).collect();
+    let expected: Vec<_> = built
+        .manifest
+        .members
+        .iter()
+        .map(|m| m.path.clone())
+        .collect();
+    assert_eq!(order, expected);
+    for (f, m) in files.iter().zip(&built.manifest.members) {
+        assert_eq!(
+            std::fs::read(&f.destination).unwrap(),
+            std::fs::read(&m.source_path).unwrap()
+        );
+    }
 }

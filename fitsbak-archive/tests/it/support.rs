@@ -5,9 +5,13 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use fitsbak_archive::TarArchiver;
 use fitsbak_archive::write::mtime_seconds;
-use fitsbak_core::archive::{ArchiveBuilder, ArchivePlan, MemberSource};
+use fitsbak_core::archive::{
+    ArchiveBuilder, ArchivePlan, ArchiveReader, ExtractOptions, ExtractedFile, Lane, MemberSource,
+};
 use fitsbak_core::ids::SessionId;
-use fitsbak_core::manifest::{ArchiveSummary, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest};
+use fitsbak_core::manifest::{
+    ArchiveSummary, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestMember,
+};
 use fitsbak_core::model::CatalogFile;
 use md5::{Digest, Md5};
 
@@ -154,4 +158,31 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// The lane of one member's range of `bytes` (its header blocks to its padding), as
+/// a ranged GET would give it.
+pub fn member_lane<'a>(bytes: &'a [u8], member: &ManifestMember) -> Vec<Lane<'a>> {
+    let range = Manifest::member_range(member);
+    vec![Lane {
+        start: range.start,
+        reader: Box::new(&bytes[range.start as usize..range.end as usize]),
+    }]
+}
+
+/// Extracts `member` alone from its range of `bytes`.
+pub fn extract_one(
+    bytes: &[u8],
+    manifest: &Manifest,
+    member: &ManifestMember,
+    target: &Path,
+    options: &ExtractOptions,
+) -> fitsbak_core::Result<ExtractedFile> {
+    let options = ExtractOptions {
+        only: Some(std::iter::once(member.path.clone()).collect()),
+        ..options.clone()
+    };
+    let mut files = TarArchiver.extract(member_lane(bytes, member), manifest, target, &options)?;
+    assert_eq!(files.len(), 1, "one file asked for, one extracted");
+    Ok(files.remove(0))
 }

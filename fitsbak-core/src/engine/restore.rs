@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::archive::{ExtractAction, ExtractOptions, ExtractedFile, Layout};
+use crate::archive::{ExtractAction, ExtractOptions, ExtractedFile, Lane, Layout};
 use crate::engine::Engine;
 use crate::error::{Error, Hint, Result, StoreErrorKind};
 use crate::ids::{MemberPath, ObjectKey, SessionId};
@@ -75,6 +75,32 @@ fn already_there(m: &ManifestMember) -> ExtractedFile {
 pub(crate) fn body_reader(got: GetResult) -> impl std::io::Read + Send + 'static {
     let body = got.body.map(|c| c.map_err(std::io::Error::other));
     SyncIoBridge::new(StreamReader::new(body))
+}
+
+/// Fewest bytes worth a lane (a GET) of their own.
+pub const LANE_MIN_BYTES: u64 = 8 << 20;
+
+impl Engine {
+    /// GETs of `ranges` of `key`, all in flight at once, as lanes for the archive
+    /// reader (one plain GET when the single range is the whole object).
+    pub(crate) async fn open_lanes(
+        &self,
+        key: &ObjectKey,
+        ranges: Vec<std::ops::Range<u64>>,
+        size: u64,
+    ) -> Result<Vec<Lane<'static>>> {
+        tracing::debug!("{key}: {} range(s) read side by side", ranges.len());
+        let gets = ranges.into_iter().map(|range| async move {
+            let start = range.start;
+            let whole = range == (0..size);
+            let got = self.store.get(key, (!whole).then_some(range)).await?;
+            Ok::<_, Error>(Lane {
+                start,
+                reader: Box::new(body_reader(got)),
+            })
+        });
+        futures::future::try_join_all(gets).await
+    }
 }
 
 /// How to download.
@@ -344,7 +370,7 @@ impl Engine {
             // A compressed archive has no byte ranges per member: read it whole.
             self.download_members(&job, wanted, &present).await?
         } else {
-            (self.download_archive(&job).await?, meta.size)
+            (self.download_archive(&job, meta.size).await?, meta.size)
         };
         self.log_download(&record, &job.target, &files, bytes, started)
             .await?;
@@ -392,7 +418,8 @@ impl Engine {
         .await
     }
 
-    /// Single files: a ranged GET of each member's bytes, not the archive.
+    /// Single files: ranged GETs of the members' bytes (headers to padding), not
+    /// the archive, one member per lane of the archive reader side by side.
     async fn download_members(
         &self,
         job: &Download,
@@ -400,32 +427,35 @@ impl Engine {
         present: &BTreeSet<MemberPath>,
     ) -> Result<(Vec<ExtractedFile>, u64)> {
         let (mut files, mut bytes) = (Vec::new(), 0);
-        for m in wanted {
-            if present.contains(&m.path) {
-                files.push(already_there(&m));
-                continue;
-            }
-            let range = m.data_offset..m.data_offset + m.size;
-            let got = self.store.get(&job.key, Some(range)).await?;
-            bytes += m.size;
-            let mut input = body_reader(got);
-            let (reader, job) = (self.reader.clone(), job.clone());
-            let file = Engine::blocking("the download", move || {
-                reader.extract_member(&mut input, &m, &job.target, &job.extract)
+        let (there, fetch): (Vec<_>, Vec<_>) =
+            wanted.into_iter().partition(|m| present.contains(&m.path));
+        files.extend(there.iter().map(already_there));
+        for group in fetch.chunks(self.reader.lanes().max(1)) {
+            let ranges: Vec<_> = group.iter().map(Manifest::member_range).collect();
+            bytes += ranges.iter().map(|r| r.end - r.start).sum::<u64>();
+            let lanes = self.open_lanes(&job.key, ranges, u64::MAX).await?;
+            let mut job = job.clone();
+            job.extract.only = Some(group.iter().map(|m| m.path.clone()).collect());
+            let reader = self.reader.clone();
+            let got = Engine::blocking("the download", move || {
+                reader.extract(lanes, &job.manifest, &job.target, &job.extract)
             })
             .await?;
-            files.push(file);
+            files.extend(got);
         }
         Ok((files, bytes))
     }
 
-    /// The whole archive, through the safe extractor.
-    async fn download_archive(&self, job: &Download) -> Result<Vec<ExtractedFile>> {
-        let got = self.store.get(&job.key, None).await?;
-        let mut input = body_reader(got);
+    /// The whole archive, through the safe extractor, one range per lane of the
+    /// archive reader side by side (as many GETs in flight).
+    async fn download_archive(&self, job: &Download, size: u64) -> Result<Vec<ExtractedFile>> {
+        let ranges = job
+            .manifest
+            .lane_ranges(size, self.reader.lanes(), LANE_MIN_BYTES);
+        let lanes = self.open_lanes(&job.key, ranges, size).await?;
         let (reader, job) = (self.reader.clone(), job.clone());
         Engine::blocking("the download", move || {
-            reader.extract(&mut input, &job.manifest, &job.target, &job.extract)
+            reader.extract(lanes, &job.manifest, &job.target, &job.extract)
         })
         .await
     }

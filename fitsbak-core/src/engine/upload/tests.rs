@@ -220,14 +220,14 @@ impl crate::archive::ArchiveReader for NoReader {
     }
     fn verify(
         &self,
-        _: &mut dyn std::io::Read,
+        _: Vec<crate::archive::Lane<'_>>,
         _: &Manifest,
     ) -> Result<crate::archive::VerifyReport> {
         unreachable!("not read in these tests")
     }
     fn extract(
         &self,
-        _: &mut dyn std::io::Read,
+        _: Vec<crate::archive::Lane<'_>>,
         _: &Manifest,
         _: &std::path::Path,
         _: &crate::archive::ExtractOptions,
@@ -240,15 +240,6 @@ impl crate::archive::ArchiveReader for NoReader {
         _: &std::path::Path,
         _: &crate::archive::ExtractOptions,
     ) -> Result<std::collections::BTreeSet<crate::ids::MemberPath>> {
-        unreachable!("not read in these tests")
-    }
-    fn extract_member(
-        &self,
-        _: &mut dyn std::io::Read,
-        _: &crate::manifest::ManifestMember,
-        _: &std::path::Path,
-        _: &crate::archive::ExtractOptions,
-    ) -> Result<crate::archive::ExtractedFile> {
         unreachable!("not read in these tests")
     }
 }

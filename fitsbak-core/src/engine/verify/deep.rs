@@ -3,10 +3,9 @@
 
 use super::CheckReport;
 use super::quick::Findings;
-use crate::checksum::CrcReader;
 use crate::engine::Engine;
 use crate::engine::manifests::Source;
-use crate::engine::restore::body_reader;
+use crate::engine::restore::LANE_MIN_BYTES;
 use crate::error::{Hint, Result};
 use crate::ids::ObjectKey;
 use crate::manifest::Manifest;
@@ -43,7 +42,8 @@ impl Engine {
         }
         self.check_manifest(record, &mut found).await?;
         let expected_crc = manifest.archive.crc32c.clone();
-        let (verified, crc) = self.read_and_hash(&key, manifest).await?;
+        let verified = self.read_and_hash(&key, manifest, meta.size).await?;
+        let crc = verified.crc32c.clone();
         found.problems.extend(verified.problems());
         if verified.bytes_read != record.archive_size_bytes {
             found.problems.push(format!(
@@ -59,22 +59,18 @@ impl Engine {
         Ok(found.report(record, CheckMethod::Deep, class))
     }
 
-    /// Reads the whole object through the archive reader against `manifest`, and
-    /// takes the CRC32C of its bytes.
+    /// Reads the whole object through the archive reader against `manifest`,
+    /// one range per lane of the archive reader side by side, taking the CRC32C of its bytes.
     async fn read_and_hash(
         &self,
         key: &ObjectKey,
         manifest: Manifest,
-    ) -> Result<(crate::archive::VerifyReport, String)> {
-        let got = self.store.get(key, None).await?;
-        let mut bridge = body_reader(got);
+        size: u64,
+    ) -> Result<crate::archive::VerifyReport> {
+        let ranges = manifest.lane_ranges(size, self.reader.lanes(), LANE_MIN_BYTES);
+        let lanes = self.open_lanes(key, ranges, size).await?;
         let reader = self.reader.clone();
-        Engine::blocking("the deep check", move || {
-            let mut counted = CrcReader::new(&mut bridge);
-            let verified = reader.verify(&mut counted, &manifest)?;
-            Ok((verified, counted.crc.hex()))
-        })
-        .await
+        Engine::blocking("the deep check", move || reader.verify(lanes, &manifest)).await
     }
 
     /// The report of an archived object that must be restored before it is read.
