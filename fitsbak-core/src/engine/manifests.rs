@@ -192,11 +192,10 @@ impl Engine {
     /// Reads and parses a manifest; `None` when there is none. One larger than
     /// [`MAX_MANIFEST_BYTES`] is refused without being read.
     pub async fn read_manifest(&self, key: &ObjectKey) -> Result<Option<Manifest>> {
-        if self.store.head(key).await?.is_none() {
-            return Ok(None);
-        }
+        // One GET: its answer's size is checked before the body is read.
         let bytes = match self.store.read_to_end(key, MAX_MANIFEST_BYTES).await {
             Ok(bytes) => bytes,
+            Err(e) if e.store_kind() == Some(StoreErrorKind::NotFound) => return Ok(None),
             Err(e) if e.store_kind() == Some(StoreErrorKind::TooLarge) => {
                 return Err(Error::Manifest {
                     what: key.to_string(),

@@ -17,12 +17,12 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::engine::manifests::{
-    facts_of, manifest_differences, manifest_fingerprint, object_differences,
+    facts_of, manifest_differences, manifest_fingerprint, object_differences, record_year,
 };
 use crate::error::{Error, Result};
 use crate::ids::{ObjectKey, SessionId};
 use crate::manifest::Manifest;
-use crate::store::{ObjectMeta, ObjectStoreExt};
+use crate::store::{ObjectMeta, ObjectStoreExt, ObjectSummary};
 use crate::tracker::{ArchiveFacts, ArchiveRecord, LogEntry, Operation, OperationStatus};
 
 /// What `sync-db` found and did.
@@ -81,20 +81,29 @@ impl Engine {
             .store
             .list(&format!("{}/", paths.manifests.trim_matches('/')))
             .await?;
-        let archives: HashSet<String> = self
+        let archives: HashMap<String, ObjectSummary> = self
             .store
             .list(&format!("{}/", paths.raw_archives.trim_matches('/')))
             .await?
             .into_iter()
             .filter(|o| o.key.ends_with(".tar"))
-            .map(|o| o.key)
+            .map(|o| (o.key.clone(), o))
             .collect();
         let existing = self.archives_by_session().await?;
         let mut report = SyncReport::default();
         let mut described = HashSet::new();
+        // A row whose archive is listed with its size and ETag is unchanged: its
+        // manifest is not read (the rows outrank it; `verify` compares them).
+        let listed: HashSet<&str> = manifests.iter().map(|o| o.key.as_str()).collect();
+        let mut settled = self.settled(&existing, &archives)?;
+        settled.retain(|manifest, _| listed.contains(manifest.as_str()));
+        for (session, archive) in settled.values() {
+            report.unchanged.push(session.clone());
+            described.insert(archive.clone());
+        }
         let keys = manifests
             .iter()
-            .filter(|o| o.key.ends_with(".json"))
+            .filter(|o| o.key.ends_with(".json") && !settled.contains_key(&o.key))
             .map(|o| ObjectKey::new(o.key.clone()))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         // The reads, `archive_concurrency` at a time; the judging, in order.
@@ -135,8 +144,9 @@ impl Engine {
                 }
             }
         }
+        report.unchanged.sort();
         report.archives_without_manifest = archives
-            .into_iter()
+            .into_keys()
             .filter(|k| !described.contains(k))
             .collect();
         report.archives_without_manifest.sort();
@@ -269,16 +279,40 @@ impl Engine {
         Ok(added)
     }
 
+    /// The manifest keys of rows whose archive `archives` lists with the size and
+    /// ETag recorded, with their session and archive key (the manifest may be
+    /// missing: the caller checks).
+    fn settled(
+        &self,
+        existing: &HashMap<SessionId, ArchiveRecord>,
+        archives: &HashMap<String, ObjectSummary>,
+    ) -> Result<HashMap<String, (SessionId, String)>> {
+        let mut settled = HashMap::new();
+        for (session, row) in existing {
+            let (Some(listed), Some(year)) = (archives.get(&row.key), record_year(row)) else {
+                continue;
+            };
+            if listed.size == row.archive_size_bytes
+                && row.etag.is_some()
+                && listed.etag == row.etag
+            {
+                let manifest = self.config.s3_paths.manifest_key(year, session)?;
+                settled.insert(manifest.to_string(), (session.clone(), row.key.clone()));
+            }
+        }
+        Ok(settled)
+    }
+
     /// A manifest and the HEAD of the archive it describes (when listed).
     async fn fetch_described(
         &self,
         key: &ObjectKey,
-        archives: &HashSet<String>,
+        archives: &HashMap<String, ObjectSummary>,
     ) -> Result<Option<Described>> {
         let Some(manifest) = self.read_manifest(key).await? else {
             return Ok(None);
         };
-        let head = match archives.contains(&manifest.archive.key) {
+        let head = match archives.contains_key(&manifest.archive.key) {
             true => {
                 let archive_key = ObjectKey::new(manifest.archive.key.clone())?;
                 self.store.head(&archive_key).await?

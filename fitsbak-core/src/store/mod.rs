@@ -332,6 +332,22 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
+    /// What a listing says of an object (no metadata, checksum, version or
+    /// restore state: a HEAD tells those).
+    pub fn from_listing(listed: &ObjectSummary) -> Result<Self> {
+        Ok(Self {
+            key: ObjectKey::new(listed.key.clone())?,
+            size: listed.size,
+            etag: listed.etag.clone().unwrap_or_default(),
+            last_modified: listed.last_modified,
+            storage_class: listed.storage_class.clone(),
+            restore: None,
+            version_id: None,
+            metadata: BTreeMap::new(),
+            checksum: None,
+        })
+    }
+
     /// What a PUT's answer says of the object written (until a HEAD says more).
     pub fn from_put(key: &ObjectKey, size: u64, put: &PutResult) -> Self {
         Self {

@@ -92,7 +92,7 @@ struct Known {
     archives: HashMap<SessionId, ArchiveRecord>,
     /// Sessions whose catalog rows changed since their archive was made.
     changed: HashSet<SessionId>,
-    in_bucket: HashSet<String>,
+    in_bucket: crate::engine::verify::Listing,
     interrupted: HashSet<SessionId>,
 }
 
@@ -159,14 +159,14 @@ impl Engine {
                 .await?;
         // One listing tells which archives are in the bucket (and checks access).
         let in_bucket = if dry_run {
-            HashSet::new()
+            Default::default()
         } else {
             let prefix = format!("{}/", self.config.s3_paths.raw_archives.trim_matches('/'));
             self.store
                 .list(&prefix)
                 .await?
                 .into_iter()
-                .map(|o| o.key)
+                .map(|o| (o.key.clone(), o))
                 .collect()
         };
         let interrupted = self
@@ -209,13 +209,16 @@ impl Engine {
                     if let Err(e) = self.may_replace(row).await {
                         return Ok(Err(failed(id, self.describe(&e))));
                     }
-                } else if self.still_good(row, options.dry_run).await? {
+                } else if self
+                    .still_good(row, options.dry_run, &known.in_bucket)
+                    .await?
+                {
                     if !options.dry_run {
                         self.abort_uploads_of(&session.id).await?;
                     }
                     return Ok(Err(skipped(id, ALREADY_BACKED_UP)));
                 }
-            } else if known.in_bucket.contains(key.as_str())
+            } else if known.in_bucket.contains_key(key.as_str())
                 && !known.interrupted.contains(&session.id)
             {
                 // An archive in the bucket without a row: adopt it. (One this tool
@@ -274,11 +277,16 @@ impl Engine {
 
     /// Whether a session's recorded archive can be trusted without uploading it
     /// again: it was verified, or a quick check now passes.
-    async fn still_good(&self, row: &ArchiveRecord, dry_run: bool) -> Result<bool> {
+    async fn still_good(
+        &self,
+        row: &ArchiveRecord,
+        dry_run: bool,
+        listed: &crate::engine::verify::Listing,
+    ) -> Result<bool> {
         if row.verified || dry_run {
             return Ok(true); // a dry run sends nothing, checks included
         }
-        let check = match self.quick_check(row).await {
+        let check = match self.quick_check(row, Some(listed)).await {
             // A good archive whose manifest is gone or wrong: written again from the
             // tracking rows.
             Ok(check) if check.repairable => {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::Datelike;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::CheckReport;
@@ -83,11 +84,15 @@ impl Engine {
             items: due.len() as u64 + u64::from(settings.deep_per_run),
             bytes: 0,
         });
-        for record in due {
-            report
-                .checks
-                .push(self.check_one(record, CheckMethod::Quick, false).await?);
-        }
+        let listing = self.listing_for(due.iter().copied()).await?;
+        let quick: Vec<CheckReport> = futures::stream::iter(
+            due.iter()
+                .map(|r| self.check_one(r, CheckMethod::Quick, false, listing.as_ref())),
+        )
+        .buffered(self.config.archive_concurrency.max(1))
+        .try_collect()
+        .await?;
+        report.checks.extend(quick);
         // Deep: the longest unchecked first; never-checked ones before all.
         let mut candidates: Vec<&ArchiveRecord> = records.iter().collect();
         candidates.sort_by_key(|r| (last_deep.get(&r.session_id).copied(), r.session_id.clone()));
@@ -112,9 +117,10 @@ impl Engine {
                 report.deep_over_budget.push(record.session_id.clone());
                 continue;
             }
-            report
-                .checks
-                .push(self.check_one(record, CheckMethod::Deep, false).await?);
+            report.checks.push(
+                self.check_one(record, CheckMethod::Deep, false, None)
+                    .await?,
+            );
             spent += record.archive_size_bytes;
             taken += 1;
         }

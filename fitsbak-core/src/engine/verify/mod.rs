@@ -15,6 +15,8 @@ pub mod due;
 mod local;
 mod quick;
 
+pub use quick::Listing;
+
 use std::io::Read;
 
 use futures::StreamExt;
@@ -139,10 +141,14 @@ impl Engine {
         } else {
             1
         };
+        let listing = match methods.contains(&CheckMethod::Quick) {
+            true => self.listing_for(&records).await?,
+            false => None,
+        };
         let checks = records
             .iter()
             .flat_map(|r| methods.iter().map(move |m| (r, *m)))
-            .map(|(record, method)| self.check_one(record, method, repair));
+            .map(|(record, method)| self.check_one(record, method, repair, listing.as_ref()));
         let mut running = futures::stream::iter(checks).buffered(at_once);
         let mut reports = Vec::new();
         while let Some(check) = running.next().await {
@@ -167,10 +173,11 @@ impl Engine {
         record: &ArchiveRecord,
         method: CheckMethod,
         repair: bool,
+        listed: Option<&quick::Listing>,
     ) -> Result<CheckReport> {
         let item = format!("{} ({})", record.session_id, method.name());
         self.progress.item_started(&item, 0);
-        let check = match self.run_check(record, method).await {
+        let check = match self.run_check(record, method, listed).await {
             Ok(check) if repair && check.repairable => self.repaired(record, method, check).await,
             other => other,
         };
@@ -201,7 +208,12 @@ impl Engine {
         Ok(check)
     }
 
-    async fn run_check(&self, record: &ArchiveRecord, method: CheckMethod) -> Result<CheckReport> {
+    async fn run_check(
+        &self,
+        record: &ArchiveRecord,
+        method: CheckMethod,
+        listed: Option<&quick::Listing>,
+    ) -> Result<CheckReport> {
         if self.unadopted(record).await? {
             return Ok(CheckReport {
                 session_id: record.session_id.clone(),
@@ -214,7 +226,7 @@ impl Engine {
             });
         }
         match method {
-            CheckMethod::Quick => self.quick_check(record).await,
+            CheckMethod::Quick => self.quick_check(record, listed).await,
             CheckMethod::Deep => self.deep_check(record).await,
             CheckMethod::Local => self.local_check(record).await,
         }
@@ -232,7 +244,8 @@ impl Engine {
             tracing::warn!("session {}: {e}", record.session_id);
             return Ok(failed);
         }
-        let mut check = self.run_check(record, method).await?;
+        // After a repair, from the store itself.
+        let mut check = self.run_check(record, method, None).await?;
         check.notes.push(format!(
             "its manifest was written again from the tracking rows ({})",
             failed.reasons().join("; ")

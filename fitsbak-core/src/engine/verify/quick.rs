@@ -6,7 +6,7 @@ use super::CheckReport;
 use crate::engine::Engine;
 use crate::error::{Result, StoreErrorKind};
 use crate::ids::ObjectKey;
-use crate::store::{ObjectMeta, ObjectStoreExt};
+use crate::store::{ObjectMeta, ObjectStoreExt, ObjectSummary};
 use crate::tags::ObjectKind;
 use crate::tracker::{ArchiveRecord, CheckMethod, CheckOutcome};
 
@@ -50,12 +50,50 @@ impl Findings {
     }
 }
 
+/// The objects of some prefixes, by key.
+pub type Listing = std::collections::HashMap<String, ObjectSummary>;
+
+/// Fewest archives whose quick checks list their prefixes instead of a HEAD
+/// each (a listing page holds 1,000 objects).
+const LIST_FROM: usize = 10;
+
 impl Engine {
-    /// The quick check of one recorded archive.
-    pub async fn quick_check(&self, record: &ArchiveRecord) -> Result<CheckReport> {
+    /// One listing of the prefixes (folders) of `records`' keys, when there are
+    /// enough of them to save requests.
+    pub(super) async fn listing_for<'r>(
+        &self,
+        records: impl IntoIterator<Item = &'r ArchiveRecord>,
+    ) -> Result<Option<Listing>> {
+        let keys: Vec<&str> = records.into_iter().map(|r| r.key.as_str()).collect();
+        if keys.len() < LIST_FROM {
+            return Ok(None);
+        }
+        let prefixes: std::collections::BTreeSet<&str> = keys
+            .iter()
+            .map(|k| &k[..k.rfind('/').map_or(0, |i| i + 1)])
+            .collect();
+        let mut listing = Listing::new();
+        for prefix in prefixes {
+            for object in self.store.list(prefix).await? {
+                listing.insert(object.key.clone(), object);
+            }
+        }
+        Ok(Some(listing))
+    }
+
+    /// The quick check of one recorded archive. Its size, ETag and storage class
+    /// come from `listed` (a listing of its prefix) when that has it, else a HEAD.
+    pub async fn quick_check(
+        &self,
+        record: &ArchiveRecord,
+        listed: Option<&Listing>,
+    ) -> Result<CheckReport> {
         let key = ObjectKey::new(record.key.clone())?;
         let mut found = Findings::default();
-        let meta = self.store.head(&key).await?;
+        let meta = match listed.and_then(|l| l.get(key.as_str())) {
+            Some(summary) => Some(ObjectMeta::from_listing(summary)?),
+            None => self.store.head(&key).await?,
+        };
         let storage_class = meta.as_ref().map(|m| m.storage_class.clone());
         match &meta {
             None => found
