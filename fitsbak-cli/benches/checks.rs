@@ -16,12 +16,8 @@ use fitsbak_demo::DemoSpec;
 use fitsbak_testkit::proxy::FaultProxy;
 use fitsbak_testkit::server::StoreServer;
 
-fn edit_config(path: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let mut value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    edit(&mut value);
-    std::fs::write(path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
-}
+mod support;
+use support::{edit_config, fitsbak};
 
 /// Uploads every session of a fresh library through the proxy, the first one
 /// alone (it carries the store's probe); returns the requests of the others by
@@ -50,23 +46,11 @@ fn run(
         c["upload_settings"]["multipart_threshold_mb"] = threshold_mb.into();
         c["notes_dir"] = serde_json::Value::Null;
     });
-    let upload = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fitsbak"));
-        cmd.arg("--config")
-            .arg(&lib.config_path)
-            .arg("upload")
-            .args(args)
-            .stdout(std::process::Stdio::null());
-        for (k, v) in server.child_env() {
-            cmd.env(k, v);
-        }
-        assert!(cmd.status().unwrap().success(), "the upload failed");
-    };
     // The first archive goes alone, with the store's probe (once per target).
-    upload(&["--limit", "1"]);
+    fitsbak(server, &lib.config_path, &["upload", "--limit", "1"]);
     let before = proxy.stats.requests();
     let started = Instant::now();
-    upload(&[]);
+    fitsbak(server, &lib.config_path, &["upload"]);
     let seconds = started.elapsed().as_secs_f64();
     let mut counts = proxy.stats.requests();
     for (op, n) in before {

@@ -12,82 +12,10 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
 
-from common import FITSBAK, GIB, KEY, ROOT, SECRET, VENV, env, free_port, start_server
+from common import FITSBAK, GIB, KEY, ROOT, SECRET, Moto, measure
 
 OUT = os.path.join(ROOT, "bench-out", "upload")
-
-
-
-class Server:
-    def __init__(self):
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc = start_server(
-            "moto_server",
-            [os.path.join(VENV, "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
-            self.port,
-        )
-
-    def fresh_bucket(self, name):
-        req = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")
-        urllib.request.urlopen(req).read()
-        aws = [os.path.join(VENV, "aws"), "--endpoint-url", self.endpoint]
-        subprocess.run(aws + ["s3", "mb", f"s3://{name}"], env=env(), check=True, stdout=subprocess.DEVNULL)
-        # Versioning on, for every client alike: rclone (1.60) HEADs `?versionId=null`
-        # after an upload, which moto refuses in a bucket without versioning.
-        subprocess.run(
-            aws + ["s3api", "put-bucket-versioning", "--bucket", name,
-                   "--versioning-configuration", "Status=Enabled"],
-            env=env(), check=True, stdout=subprocess.DEVNULL,
-        )
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-
-
-def du(path):
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def measure(command, tmpdir):
-    """Runs `command` (a shell string) under GNU time; returns wall, cpu, rss MB, tmp MB."""
-    shutil.rmtree(tmpdir, ignore_errors=True)
-    os.makedirs(tmpdir)
-    timing = os.path.join(OUT, "time.txt")
-    e = env()
-    e["TMPDIR"] = tmpdir
-    peak = [0]
-    done = threading.Event()
-
-    def poll():
-        while not done.is_set():
-            peak[0] = max(peak[0], du(tmpdir))
-            time.sleep(0.05)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    proc = subprocess.run(
-        ["/usr/bin/time", "-o", timing, "-f", "%e %U %S %M", "bash", "-c", command],
-        env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    done.set()
-    poller.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"failed: {command}\n{proc.stdout}\n{proc.stderr}")
-    wall, user, sys_, rss = open(timing).read().split()[-4:]
-    return float(wall), float(user) + float(sys_), int(rss) / 1024, peak[0] / 1e6
 
 
 def library():
@@ -120,7 +48,7 @@ def main():
     runs = int(os.environ.get("RUNS", "3"))
     os.makedirs(OUT, exist_ok=True)
     lib, sessions, lists, total = library()
-    server = Server()
+    server = Moto()
     tmpdir = os.path.join(OUT, "tmp")
     config = os.path.join(OUT, "s3_config.json")
     c = json.load(open(os.path.join(lib, "s3_config.json")))
@@ -169,7 +97,7 @@ def main():
         for r in range(runs):
             for name, command in tools:
                 server.fresh_bucket("bench")
-                m = measure(command(), tmpdir)
+                m = measure(command(), tmpdir, OUT)
                 results[name].append(m)
                 print(f"run {r + 1}: {name:26} wall {m[0]:7.1f}s cpu {m[1]:6.1f}s rss {m[2]:6.0f} MB tmp {m[3]:7.0f} MB",
                       file=sys.stderr)
