@@ -3,8 +3,9 @@
 #
 # - .venv: moto_server from moto[server]==5.2.5 (with crc32c, so that it computes
 #   real CRC32C checksums), and the AWS CLI (the lifecycle tests hand it the JSON
-#   `fitsbak lifecycle generate` prints), and aiosmtpd (the SMTP server the
-#   notification tests mail their reports to);
+#   `fitsbak lifecycle generate` prints), aiosmtpd (the SMTP server the
+#   notification tests mail their reports to) and SQLAlchemy (the cataloger's
+#   models read the rows fitsbak writes);
 # - Ceph's RADOS Gateway and a single node's daemons, from Debian's packages
 #   (radosgw, ceph-mon, ceph-osd, ceph-mgr, ceph-common), started by
 #   scripts/ceph-rgw.sh; systemd, whose systemd-analyze checks the units
@@ -16,9 +17,9 @@ cd "$(dirname "$0")/.."
 
 want="5.2.5"
 if ! { [ -x .venv/bin/moto_server ] && [ -x .venv/bin/aws ] &&
-    .venv/bin/python -c "import moto, crc32c, aiosmtpd, sys; sys.exit(moto.__version__ != '$want')" 2>/dev/null; }; then
+    .venv/bin/python -c "import moto, crc32c, aiosmtpd, sqlalchemy, sys; sys.exit(moto.__version__ != '$want')" 2>/dev/null; }; then
     python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$want" "crc32c>=2.3" awscli "aiosmtpd>=1.4"
+    .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$want" "crc32c>=2.3" awscli "aiosmtpd>=1.4" "sqlalchemy>=2,<3"
     .venv/bin/python -c "import moto; print('moto', moto.__version__, 'installed in .venv')"
 fi
 

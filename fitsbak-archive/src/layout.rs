@@ -153,14 +153,33 @@ pub fn plan(
             })
             .collect()
     };
-    let mut members = Vec::with_capacity(sources.len());
+    let placed = sources
+        .into_iter()
+        .zip(names)
+        .map(|(source, name)| {
+            let path =
+                MemberPath::in_session(session, &name).map_err(|e| ArchiveError::BadName {
+                    file: source.catalog.file.clone(),
+                    folder: source.catalog.folder.clone(),
+                    reason: e.reason.to_owned(),
+                })?;
+            Ok((path, source))
+        })
+        .collect::<Result<Vec<_>, ArchiveError>>()?;
+    Ok(lay_out(session, placed))
+}
+
+/// The archive of files at the paths given, in the order given: a folder's tree
+/// (`M31.data/...`), laid out like a session archive.
+pub fn plan_tree(session: &SessionId, entries: Vec<(MemberPath, MemberSource)>) -> ArchivePlan {
+    lay_out(session, entries)
+}
+
+/// Offsets and size of an archive of `placed` members, in order.
+fn lay_out(session: &SessionId, placed: Vec<(MemberPath, MemberSource)>) -> ArchivePlan {
+    let mut members = Vec::with_capacity(placed.len());
     let mut offset = 0u64;
-    for (source, name) in sources.into_iter().zip(names) {
-        let path = MemberPath::in_session(session, &name).map_err(|e| ArchiveError::BadName {
-            file: source.catalog.file.clone(),
-            folder: source.catalog.folder.clone(),
-            reason: e.reason.to_owned(),
-        })?;
+    for (path, source) in placed {
         let header_len = member_header(&path, source.size, source.mtime).len() as u64;
         let data_offset = offset + header_len;
         offset = data_offset + source.size + padding(source.size);
@@ -171,11 +190,11 @@ pub fn plan(
             data_offset,
         });
     }
-    Ok(ArchivePlan {
+    ArchivePlan {
         session_id: session.clone(),
         members,
         total_size: offset + END_OF_ARCHIVE.len() as u64,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,14 @@ impl ArchiveBuilder for TarArchiver {
         Ok(layout::plan(session, sources)?)
     }
 
+    fn plan_tree(
+        &self,
+        session: &SessionId,
+        entries: Vec<(fitsbak_core::ids::MemberPath, MemberSource)>,
+    ) -> fitsbak_core::Result<ArchivePlan> {
+        Ok(layout::plan_tree(session, entries))
+    }
+
     fn write(
         &self,
         plan: &ArchivePlan,

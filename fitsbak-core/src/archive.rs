@@ -117,6 +117,14 @@ pub trait ArchiveBuilder: Send + Sync {
     /// even for equal file names from different folders), offsets, exact size.
     fn plan(&self, session: &SessionId, sources: Vec<MemberSource>) -> Result<ArchivePlan>;
 
+    /// Lays out an archive of files at the paths given, in the order given (a
+    /// folder's tree: `M31.data/...`), for [`ArchiveBuilder::write`].
+    fn plan_tree(
+        &self,
+        session: &SessionId,
+        entries: Vec<(MemberPath, MemberSource)>,
+    ) -> Result<ArchivePlan>;
+
     /// Writes the archive of `plan` to `out` (blocking), hashing every member as it
     /// streams. Fails, naming the file, when a file is missing, its size differs from
     /// the plan, or its MD5 differs from the catalog's. Returns each member's MD5

@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod manifest;
 pub mod model;
+pub mod processed;
 pub mod progress;
 pub mod rules;
 pub mod runlock;

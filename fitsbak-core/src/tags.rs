@@ -6,11 +6,13 @@
 //! | `fast` | `fast` | to DEEP_ARCHIVE after `archive_days` (7) |
 //! | `standard`, `normal` | `normal` | to DEEP_ARCHIVE after `archive_days` (30) |
 //! | `delayed` | `delayed` | to GLACIER after `archive_days` (90) |
+//! | `instant` | `instant` | to GLACIER_IR after `archive_days` (0): readable at once |
 //!
 //! | config word (`backup_policy`) | tag `backup=` | meaning |
 //! |---|---|---|
 //! | `deep`, `deep-archive` | `deep-archive` | ends in DEEP_ARCHIVE |
 //! | `flexible` | `flexible` | ends in GLACIER (Flexible Retrieval) |
+//! | `instant` | `instant` | ends in GLACIER_IR (Instant Retrieval) |
 
 use crate::config::{BackupRule, Config};
 
@@ -27,6 +29,12 @@ pub enum ObjectKind {
     SessionNotes,
     /// A catalog database snapshot (`backup_rules.imaging_sessions`).
     DatabaseSnapshot,
+    /// A processing session's notes (`backup_rules.processing_sessions`).
+    ProcessingNotes,
+    /// An intermediate file of a processing session (`backup_rules.processing_sessions`).
+    ProcessedIntermediate,
+    /// A final output of a processing session (`backup_rules.final_outputs`).
+    ProcessedFinal,
 }
 
 /// The `archive=` tag value for a config word.
@@ -35,6 +43,7 @@ pub fn archive_tag_value(policy: &str) -> Option<&'static str> {
         "fast" => Some("fast"),
         "standard" | "normal" => Some("normal"),
         "delayed" => Some("delayed"),
+        "instant" => Some("instant"),
         _ => None,
     }
 }
@@ -44,6 +53,7 @@ pub fn backup_tag_value(policy: &str) -> Option<&'static str> {
     match policy.trim().to_ascii_lowercase().as_str() {
         "deep" | "deep-archive" | "deep_archive" => Some("deep-archive"),
         "flexible" | "glacier" => Some("flexible"),
+        "instant" | "glacier-ir" | "glacier_ir" => Some("instant"),
         _ => None,
     }
 }
@@ -65,6 +75,7 @@ impl BackupRule {
     pub fn expected_storage_class(&self) -> StorageClass {
         match backup_tag_value(&self.backup_policy) {
             Some("flexible") => StorageClass::Glacier,
+            Some("instant") => StorageClass::GlacierIr,
             _ => StorageClass::DeepArchive,
         }
     }
@@ -79,6 +90,10 @@ impl Config {
             ObjectKind::SessionNotes | ObjectKind::DatabaseSnapshot => {
                 Some(&self.backup_rules.imaging_sessions)
             }
+            ObjectKind::ProcessingNotes | ObjectKind::ProcessedIntermediate => {
+                Some(&self.backup_rules.processing_sessions)
+            }
+            ObjectKind::ProcessedFinal => Some(&self.backup_rules.final_outputs),
         }
     }
 
@@ -98,6 +113,9 @@ impl Config {
             ObjectKind::RawArchive,
             ObjectKind::SessionNotes,
             ObjectKind::DatabaseSnapshot,
+            ObjectKind::ProcessingNotes,
+            ObjectKind::ProcessedIntermediate,
+            ObjectKind::ProcessedFinal,
         ]
         .into_iter()
         .map(|k| (k, self.tags_for(k)))

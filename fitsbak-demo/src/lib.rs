@@ -15,6 +15,7 @@ use md5::{Digest, Md5};
 use rusqlite::{Connection, params};
 
 pub mod fits;
+pub mod processing;
 
 use fits::{Header, Rng, write_image};
 
@@ -58,6 +59,9 @@ pub struct DemoSpec {
     pub first_year: i32,
     /// Write only the catalog rows, no files (for scale benchmarks).
     pub rows_only: bool,
+    /// Processing sessions (final and intermediate files, a `.data` folder, a
+    /// note each); none with `rows_only`.
+    pub processing_sessions: usize,
 }
 
 impl Default for DemoSpec {
@@ -70,6 +74,7 @@ impl Default for DemoSpec {
             seed: 2024,
             first_year: 2022,
             rows_only: false,
+            processing_sessions: 2,
         }
     }
 }
@@ -131,6 +136,8 @@ pub struct DemoLibrary {
     pub notes_dir: PathBuf,
     /// The sessions.
     pub sessions: Vec<DemoSession>,
+    /// The processing sessions.
+    pub processing: Vec<processing::DemoProcessing>,
 }
 
 impl DemoLibrary {
@@ -477,6 +484,36 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DemoError> {
     for index in 0..spec.sessions {
         sessions.push(writer.session(&tx, index)?);
     }
+    tx.execute_batch(processing::PROCESSING_SCHEMA)
+        .map_err(writer.sql_err("writing the demo catalog"))?;
+    let mut processing = Vec::new();
+    if !spec.rows_only {
+        let frame = u64::from(spec.width) * u64::from(spec.height) * 2 + 2880;
+        let place = processing::Place {
+            tx: &tx,
+            database: &writer.database_path,
+            root: &root,
+            notes_dir: &writer.notes_dir,
+        };
+        for index in 0..spec.processing_sessions.min(sessions.len().max(1)) {
+            let (date, object) = sessions
+                .get(index)
+                .map(|s| (s.date, s.object.clone()))
+                .unwrap_or((
+                    NaiveDate::from_ymd_opt(spec.first_year, 6, 1).expect("a date"),
+                    TARGETS[0].to_owned(),
+                ));
+            let date = date + chrono::Days::new(30);
+            processing.push(processing::write(
+                &place,
+                index,
+                date,
+                &object,
+                frame,
+                &mut writer.rng,
+            )?);
+        }
+    }
     tx.commit()
         .map_err(writer.sql_err("writing the demo catalog"))?;
     drop(conn);
@@ -495,6 +532,7 @@ pub fn create(dir: &Path, spec: &DemoSpec) -> Result<DemoLibrary, DemoError> {
         notes_dir: writer.notes_dir,
         root,
         sessions,
+        processing,
     })
 }
 

@@ -23,7 +23,7 @@ type Result<T> = fitsbak_core::Result<T>;
 
 impl Database {
     /// Runs `f` on a blocking thread with a handle on this database.
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Database) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -61,6 +61,10 @@ impl Catalog for Database {
         let sessions = sessions.map(<[SessionId]>::to_vec);
         self.run(move |db| db.fingerprints(sessions.as_deref()))
             .await
+    }
+
+    async fn processing(&self) -> Result<fitsbak_core::processed::ProcessingScan> {
+        self.run(|db| db.processing()).await
     }
 }
 

@@ -11,6 +11,7 @@
 mod asynced;
 mod catalog;
 mod error;
+mod processed;
 pub mod schema;
 pub mod snapshot;
 mod tracker;

@@ -17,8 +17,13 @@ use rusqlite::Connection;
 /// 2. `s3_backup_session_notes.content_md5` and `s3_backup_db_snapshots`;
 /// 3. `s3_backup_archive_facts` (what the client knew of each archive: stream CRC32C,
 ///    object checksum, catalog fingerprint, files left out, proof) and
-///    `s3_backup_archive_history` (archives a later upload replaced).
-pub const SCHEMA_VERSION: i64 = 4;
+///    `s3_backup_archive_history` (archives a later upload replaced);
+/// 4. `s3_backup_store_profiles`;
+/// 5. processing sessions: the cataloger's `s3_backup_processed_file_records`,
+///    `s3_backup_processing_session_summary` and `s3_backup_processing_sessions`
+///    (with `fingerprint` and `content_md5` added), fitsbak's
+///    `s3_backup_processed_companions`.
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// A column: name and SQL type, as the cataloger declares it.
 type Column = (&'static str, &'static str);
@@ -26,12 +31,15 @@ type Column = (&'static str, &'static str);
 /// The cataloger's tables: name, columns after `id`, indexes (name, columns).
 pub(crate) struct Table {
     pub name: &'static str,
+    /// Whether the first column is `id INTEGER PRIMARY KEY AUTOINCREMENT`.
+    pub id: bool,
     pub columns: &'static [Column],
     pub indexes: &'static [(&'static str, &'static str)],
 }
 
 pub(crate) const ARCHIVES: Table = Table {
     name: "s3_backup_archives",
+    id: true,
     columns: &[
         ("session_id", "VARCHAR(50) NOT NULL UNIQUE"),
         ("session_date", "VARCHAR(10)"),
@@ -74,6 +82,7 @@ pub(crate) const ARCHIVES: Table = Table {
 
 pub(crate) const SESSION_NOTES: Table = Table {
     name: "s3_backup_session_notes",
+    id: true,
     columns: &[
         ("session_id", "VARCHAR(50) NOT NULL UNIQUE"),
         ("session_year", "INTEGER"),
@@ -98,6 +107,7 @@ pub(crate) const SESSION_NOTES: Table = Table {
 
 pub(crate) const LOG: Table = Table {
     name: "s3_backup_log",
+    id: true,
     columns: &[
         ("operation_type", "VARCHAR(20)"),
         ("operation_status", "VARCHAR(20)"),
@@ -131,6 +141,7 @@ pub(crate) const LOG: Table = Table {
 
 pub(crate) const STATS: Table = Table {
     name: "s3_backup_stats",
+    id: true,
     columns: &[
         ("stat_date", "DATETIME"),
         ("period_type", "VARCHAR(10)"),
@@ -151,6 +162,83 @@ pub(crate) const STATS: Table = Table {
         ("idx_backup_stats_period", "period_type"),
     ],
 };
+
+pub(crate) const PROCESSING_NOTES: Table = Table {
+    name: "s3_backup_processing_sessions",
+    id: true,
+    columns: &[
+        ("processing_session_id", "VARCHAR(50) NOT NULL UNIQUE"),
+        ("s3_bucket", "VARCHAR(255) NOT NULL"),
+        ("s3_key", "VARCHAR(500) NOT NULL"),
+        ("s3_region", "VARCHAR(50) NOT NULL"),
+        ("s3_etag", "VARCHAR(100)"),
+        ("uploaded_at", "DATETIME"),
+        ("file_size_bytes", "INTEGER"),
+        ("archive_policy", "VARCHAR(20)"),
+        ("backup_policy", "VARCHAR(20)"),
+        ("current_storage_class", "VARCHAR(50)"),
+        ("content_md5", "VARCHAR(32)"),
+    ],
+    indexes: &[("idx_backup_proc_session", "processing_session_id")],
+};
+
+pub(crate) const PROCESSED_FILES: Table = Table {
+    name: "s3_backup_processed_file_records",
+    id: true,
+    columns: &[
+        ("processed_file_id", "INTEGER NOT NULL UNIQUE"),
+        ("processing_session_id", "VARCHAR(50) NOT NULL"),
+        ("s3_bucket", "VARCHAR(255) NOT NULL"),
+        ("s3_key", "VARCHAR(500) NOT NULL UNIQUE"),
+        ("s3_region", "VARCHAR(50) NOT NULL"),
+        ("s3_etag", "VARCHAR(100)"),
+        ("file_size", "INTEGER"),
+        ("md5sum", "VARCHAR(32)"),
+        ("uploaded_at", "DATETIME"),
+        ("storage_class", "VARCHAR(50)"),
+        ("verified", "BOOLEAN"),
+        ("verified_at", "DATETIME"),
+        ("notes", "VARCHAR(500)"),
+        ("fingerprint", "TEXT"),
+    ],
+    indexes: &[
+        ("idx_backup_file_processed_id", "processed_file_id"),
+        ("idx_backup_file_session", "processing_session_id"),
+        ("idx_backup_file_s3_key", "s3_key"),
+        ("idx_backup_file_uploaded", "uploaded_at"),
+        ("idx_backup_file_verified", "verified"),
+    ],
+};
+
+pub(crate) const PROCESSING_SUMMARY: Table = Table {
+    name: "s3_backup_processing_session_summary",
+    id: false,
+    columns: &[
+        ("processing_session_id", "VARCHAR(50) NOT NULL PRIMARY KEY"),
+        ("total_files", "INTEGER"),
+        ("backed_up_files", "INTEGER"),
+        ("total_size_bytes", "INTEGER"),
+        ("first_backup_at", "DATETIME"),
+        ("last_backup_at", "DATETIME"),
+        ("last_verified_at", "DATETIME"),
+        ("backup_complete", "BOOLEAN"),
+        ("all_verified", "BOOLEAN"),
+        ("s3_bucket", "VARCHAR(255)"),
+        ("s3_prefix", "VARCHAR(500)"),
+    ],
+    indexes: &[],
+};
+
+/// The cataloger's tables fitsbak writes.
+pub(crate) const CATALOGER_TABLES: [&Table; 7] = [
+    &ARCHIVES,
+    &SESSION_NOTES,
+    &LOG,
+    &STATS,
+    &PROCESSING_NOTES,
+    &PROCESSED_FILES,
+    &PROCESSING_SUMMARY,
+];
 
 /// fitsbak's own tables (version 1).
 const FITSBAK_TABLES: &str = "
@@ -235,6 +323,24 @@ CREATE TABLE IF NOT EXISTS s3_backup_db_snapshots (
 );
 CREATE INDEX IF NOT EXISTS idx_backup_db_snapshot_key ON s3_backup_db_snapshots (s3_key, s3_version_id);
 
+CREATE TABLE IF NOT EXISTS s3_backup_processed_companions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    processed_file_id INTEGER NOT NULL UNIQUE,
+    processing_session_id VARCHAR(50) NOT NULL,
+    s3_bucket VARCHAR(255) NOT NULL,
+    s3_key VARCHAR(500) NOT NULL UNIQUE,
+    s3_region VARCHAR(50) NOT NULL,
+    s3_etag VARCHAR(100),
+    file_size INTEGER,
+    md5sum VARCHAR(32),
+    uploaded_at DATETIME,
+    storage_class VARCHAR(50),
+    verified BOOLEAN,
+    verified_at DATETIME,
+    notes VARCHAR(500),
+    fingerprint TEXT
+);
+
 CREATE TABLE IF NOT EXISTS s3_backup_store_profiles (
     target TEXT PRIMARY KEY,
     capabilities TEXT NOT NULL,
@@ -243,13 +349,19 @@ CREATE TABLE IF NOT EXISTS s3_backup_store_profiles (
 ";
 
 fn create_table_sql(table: &Table) -> String {
-    let mut sql = format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n    id INTEGER PRIMARY KEY AUTOINCREMENT",
-        table.name
-    );
-    for (name, ty) in table.columns {
-        sql.push_str(&format!(",\n    {name} {ty}"));
+    let mut columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|(name, ty)| format!("{name} {ty}"))
+        .collect();
+    if table.id {
+        columns.insert(0, "id INTEGER PRIMARY KEY AUTOINCREMENT".into());
     }
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    {}",
+        table.name,
+        columns.join(",\n    ")
+    );
     sql.push_str("\n);\n");
     sql
 }
@@ -299,14 +411,17 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
         tx.commit()?;
         return Ok(found);
     }
-    for table in [&ARCHIVES, &SESSION_NOTES, &LOG, &STATS] {
+    for table in CATALOGER_TABLES {
         tx.execute_batch(&create_table_sql(table))?;
         // Tables written by an older tool may lack columns: add them.
         let have = existing_columns(&tx, table.name)?;
         for (name, ty) in table.columns {
             if !have.iter().any(|c| c.eq_ignore_ascii_case(name)) {
                 // ALTER TABLE cannot add UNIQUE or NOT NULL without a default.
-                let ty = ty.replace(" NOT NULL UNIQUE", "").replace(" NOT NULL", "");
+                let ty = ty
+                    .replace(" NOT NULL UNIQUE", "")
+                    .replace(" NOT NULL PRIMARY KEY", "")
+                    .replace(" NOT NULL", "");
                 tx.execute_batch(&format!(
                     "ALTER TABLE {} ADD COLUMN {name} {ty};",
                     table.name

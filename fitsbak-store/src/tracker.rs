@@ -73,7 +73,7 @@ fn archive_row(row: &Row<'_>) -> rusqlite::Result<Option<ArchiveRecord>> {
     }))
 }
 
-fn insert_log(conn: &Connection, entry: &LogEntry) -> rusqlite::Result<()> {
+pub(crate) fn insert_log(conn: &Connection, entry: &LogEntry) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO s3_backup_log (operation_type, operation_status, archive_id, session_id,
             s3_bucket, s3_key, timestamp, duration_seconds, bytes_transferred,
@@ -103,7 +103,7 @@ fn insert_log(conn: &Connection, entry: &LogEntry) -> rusqlite::Result<()> {
 }
 
 impl Database {
-    fn tx<T>(
+    pub(crate) fn tx<T>(
         &self,
         what: &str,
         body: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
@@ -118,7 +118,7 @@ impl Database {
         run().map_err(|e| self.tracking_err(what, e))
     }
 
-    fn query<T>(
+    pub(crate) fn query<T>(
         &self,
         what: &str,
         body: impl FnOnce(&Connection) -> rusqlite::Result<T>,

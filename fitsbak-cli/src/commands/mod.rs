@@ -11,6 +11,7 @@ mod lifecycle;
 mod list_sessions;
 mod migrate;
 mod notes;
+mod processed;
 mod restore;
 mod schedule;
 mod status;
@@ -79,6 +80,12 @@ pub enum S3Command {
     #[command(after_help = "Examples:\n  fitsbak notes status\n  fitsbak notes upload --dry-run")]
     #[command(subcommand)]
     Notes(notes::Command),
+    /// Processing sessions: their intermediate and final files, `.data` folders and notes.
+    #[command(
+        after_help = "Examples:\n  fitsbak processed upload --dry-run\n  fitsbak processed upload --processing-session 20250115_ABC123 --subfolder final\n  fitsbak processed verify --deep\n  fitsbak processed restore --processing-session 20250115_ABC123 --to /data/restored"
+    )]
+    #[command(subcommand)]
+    Processed(processed::Command),
     /// Snapshot the catalog database (SQLite online backup) and upload it.
     #[command(
         after_help = "Examples:\n  fitsbak backup-db --description \"before the 2025 reprocessing\""
@@ -184,6 +191,14 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
             let ctx = Context::load(global)?;
             let _lock = ctx.run_lock("notes")?;
             notes::exec(&ctx, &c).await
+        }
+        S3Command::Processed(c) => {
+            let ctx = Context::load(global)?;
+            let _lock = match c {
+                processed::Command::Status => None,
+                _ => Some(ctx.run_lock("processed")?),
+            };
+            processed::exec(&ctx, &c).await
         }
         S3Command::BackupDb(a) => {
             let ctx = Context::load(global)?;

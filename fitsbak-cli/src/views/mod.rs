@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod list_sessions;
 pub mod migrate;
 pub mod notes;
+pub mod processed;
 pub mod restore;
 pub mod status;
 pub mod upload;

@@ -101,4 +101,8 @@ pub fn print(r: &StatusReport) {
         }
         println!("{}", t.trim_fmt());
     }
+    if !r.categories.is_empty() {
+        println!();
+        crate::views::processed::print_categories(&r.categories);
+    }
 }

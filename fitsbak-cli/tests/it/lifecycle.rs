@@ -80,7 +80,9 @@ async fn the_generated_json_is_accepted_by_the_aws_cli_and_reads_back_equal() {
     let a: serde_json::Value = serde_json::from_str(&generated).unwrap();
     let b: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a["Rules"].as_array().unwrap().len(), 5);
+    // archive fast/normal/delayed/instant, backup deep-archive/flexible/instant,
+    // the abort of incomplete multipart uploads.
+    assert_eq!(a["Rules"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,7 +104,7 @@ async fn apply_keeps_a_foreign_rule_and_is_idempotent() {
         .unwrap();
     let (code, plan) = d.json_any(&["lifecycle", "apply", "--dry-run"]);
     assert_eq!(code, Some(0));
-    assert_eq!(plan["added"].as_array().unwrap().len(), 5);
+    assert_eq!(plan["added"].as_array().unwrap().len(), 8);
     assert_eq!(
         d.store.lifecycle().await.unwrap(),
         vec![foreign.clone()],
@@ -113,13 +115,13 @@ async fn apply_keeps_a_foreign_rule_and_is_idempotent() {
     assert_eq!(code, Some(0));
     assert_eq!(plan["kept"], serde_json::json!(["expire-scratch"]));
     let rules = d.store.lifecycle().await.unwrap();
-    assert_eq!(rules.len(), 6);
+    assert_eq!(rules.len(), 9);
     assert!(rules.contains(&foreign));
 
     let (_, again) = d.json_any(&["lifecycle", "apply"]);
     assert!(again["added"].as_array().unwrap().is_empty(), "{again}");
     assert!(again["replaced"].as_array().unwrap().is_empty(), "{again}");
-    assert_eq!(again["unchanged"].as_array().unwrap().len(), 5);
+    assert_eq!(again["unchanged"].as_array().unwrap().len(), 8);
     let text = stdout(&mut d.cmd(&["lifecycle", "apply"]));
     assert!(text.contains("nothing to change"), "{text}");
     assert_eq!(d.store.lifecycle().await.unwrap(), rules);
@@ -268,5 +270,5 @@ async fn apply_writes_other_tools_rules_back_exactly() {
             rule["ID"]
         );
     }
-    assert_eq!(after.len(), 4 + 5, "fitsbak's five rules beside them");
+    assert_eq!(after.len(), 4 + 8, "fitsbak's eight rules beside them");
 }

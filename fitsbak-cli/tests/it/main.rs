@@ -7,6 +7,7 @@ mod integrity;
 mod legacy;
 mod lifecycle;
 mod notes_and_snapshots;
+mod processed;
 mod read_only;
 mod resilience;
 mod support;

@@ -38,6 +38,12 @@ pub trait Catalog: Send + Sync {
         &self,
         sessions: Option<&'a [SessionId]>,
     ) -> Result<HashMap<SessionId, Fingerprint>>;
+
+    /// The processing sessions and processed files (`processing_sessions`,
+    /// `processed_files`); none when the catalog has no such tables.
+    async fn processing(&self) -> Result<crate::processed::ProcessingScan> {
+        Ok(Default::default())
+    }
 }
 
 mod rows;

@@ -17,6 +17,8 @@ pub struct S3Paths {
     pub processing_notes: String,
     /// Final outputs.
     pub final_outputs: String,
+    /// Processed files: `{processed_files}/{year}/{processing_session_id}/{subfolder}/{filename}`.
+    pub processed_files: String,
     /// Catalog database snapshots.
     pub database_backups: String,
     /// Archive manifests: `{manifests}/{year}/{session_id}.json`.
@@ -30,6 +32,7 @@ impl Default for S3Paths {
             session_notes: "backups/sessions".into(),
             processing_notes: "backups/processing".into(),
             final_outputs: "backups/final".into(),
+            processed_files: "backups/processed".into(),
             database_backups: "backups/database".into(),
             manifests: "backups/manifests".into(),
         }
@@ -60,6 +63,25 @@ impl S3Paths {
     }
 
     /// `backups/manifests/{year}/{session_id}.json`.
+    /// `backups/processed/{year}/{processing_session_id}/{subfolder}/{name}`.
+    pub fn processed_key(
+        &self,
+        year: i32,
+        session: &SessionId,
+        subfolder: &str,
+        name: &str,
+    ) -> Result<ObjectKey, NameError> {
+        ObjectKey::join(
+            &self.processed_files,
+            &[&year.to_string(), session.as_str(), subfolder, name],
+        )
+    }
+
+    /// `backups/processing/{processing_session_id}.md`: the Python tool's key.
+    pub fn processing_note_key(&self, session: &SessionId) -> Result<ObjectKey, NameError> {
+        ObjectKey::join(&self.processing_notes, &[&format!("{session}.md")])
+    }
+
     pub fn manifest_key(&self, year: i32, session: &SessionId) -> Result<ObjectKey, NameError> {
         ObjectKey::join(
             &self.manifests,

@@ -47,8 +47,11 @@ pub struct BackupRules {
     pub raw_calibration: BackupRule,
     /// Session notes.
     pub imaging_sessions: BackupRule,
-    /// Processing notes.
+    /// Processing notes and intermediate files of processing sessions.
     pub processing_sessions: BackupRule,
+    /// Final outputs of processing sessions: readable at once (Glacier Instant
+    /// Retrieval), never a 12-hour wait.
+    pub final_outputs: BackupRule,
 }
 
 impl Default for BackupRules {
@@ -58,6 +61,7 @@ impl Default for BackupRules {
             raw_calibration: BackupRule::new("fast", "deep", 7),
             imaging_sessions: BackupRule::new("standard", "deep", 30),
             processing_sessions: BackupRule::new("delayed", "flexible", 90),
+            final_outputs: BackupRule::new("instant", "instant", 0),
         }
     }
 }

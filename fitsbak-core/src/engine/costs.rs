@@ -252,6 +252,9 @@ pub fn estimate(
         (ObjectKind::RawArchive, "archives"),
         (ObjectKind::SessionNotes, "notes"),
         (ObjectKind::DatabaseSnapshot, "catalog snapshots"),
+        (ObjectKind::ProcessingNotes, "processing notes"),
+        (ObjectKind::ProcessedIntermediate, "intermediate files"),
+        (ObjectKind::ProcessedFinal, "final files"),
     ];
     let mut out = CostEstimate {
         kinds: Vec::new(),
@@ -347,11 +350,24 @@ pub async fn estimate_from(
     for s in tracker.db_snapshots().await? {
         objects.push((ObjectKind::DatabaseSnapshot, s.size_bytes, None));
     }
+    for n in tracker.processing_notes().await? {
+        objects.push((ObjectKind::ProcessingNotes, n.size, Some(n.storage_class)));
+    }
+    for p in tracker
+        .processed()
+        .await?
+        .into_iter()
+        .filter(|p| p.bucket == bucket)
+    {
+        let kind = crate::processed::kind_of_key(&p.key);
+        objects.push((kind, p.size, Some(p.storage_class)));
+    }
     Ok(estimate(config, &objects, class))
 }
 
 impl Engine {
-    /// Estimates from the tracking tables: archives, notes and catalog snapshots.
+    /// Estimates from the tracking tables: archives, notes, catalog snapshots,
+    /// processing notes, intermediate and final files.
     pub async fn estimate_costs(&self, class: Option<StorageClass>) -> Result<CostEstimate> {
         estimate_from(&self.config, self.tracker.as_ref(), class).await
     }

@@ -12,6 +12,7 @@
 //! | `fitsbak-archive-delayed` | tag `archive=delayed` | to GLACIER after `archive_days` (90) |
 //! | `fitsbak-backup-deep-archive` | tag `backup=deep-archive` | to DEEP_ARCHIVE at once |
 //! | `fitsbak-backup-flexible` | tag `backup=flexible` (when a rule uses it) | to GLACIER at once |
+//! | `fitsbak-archive-instant`, `fitsbak-backup-instant` | tags `archive=instant`, `backup=instant` (final outputs) | to GLACIER_IR after `archive_days` (0) |
 //! | `fitsbak-abort-incomplete-multipart` | fitsbak's key prefix | abort after `abort_incomplete_multipart_days` (7) |
 
 use std::collections::BTreeMap;
@@ -58,6 +59,8 @@ pub fn common_prefix(config: &Config) -> String {
         &p.manifests,
         &p.session_notes,
         &p.database_backups,
+        &p.processing_notes,
+        &p.processed_files,
     ];
     let first: Vec<&str> = prefixes[0].trim_matches('/').split('/').collect();
     let mut shared = first.len();
@@ -80,6 +83,8 @@ pub fn sample_key(config: &Config, kind: ObjectKind) -> String {
         ObjectKind::Manifest => &p.manifests,
         ObjectKind::SessionNotes => &p.session_notes,
         ObjectKind::DatabaseSnapshot => &p.database_backups,
+        ObjectKind::ProcessingNotes => &p.processing_notes,
+        ObjectKind::ProcessedIntermediate | ObjectKind::ProcessedFinal => &p.processed_files,
     };
     format!("{}/2024/sample", prefix.trim_matches('/'))
 }
@@ -93,6 +98,7 @@ pub fn generate_rules(config: &Config) -> Vec<LifecycleRule> {
         &rules.raw_calibration,
         &rules.imaging_sessions,
         &rules.processing_sessions,
+        &rules.final_outputs,
     ];
     let days = |value: &str, default: u32| {
         all.iter()
@@ -152,7 +158,10 @@ fn rules_for_other_words(config: &Config) -> Vec<LifecycleRule> {
         if !["fast", "normal", "delayed"].contains(&archive.as_str()) {
             let id = format!("archive-{archive}");
             extra.entry(id.clone()).or_insert_with(|| {
-                let class = StorageClass::DeepArchive;
+                let class = match archive.as_str() {
+                    "instant" => StorageClass::GlacierIr,
+                    _ => StorageClass::DeepArchive,
+                };
                 tag_rule(
                     &id,
                     &keys.archive_tag_key,
@@ -164,10 +173,10 @@ fn rules_for_other_words(config: &Config) -> Vec<LifecycleRule> {
         }
         let backup = rule.backup_value();
         if backup != "deep-archive" {
-            let class = if backup == "flexible" {
-                StorageClass::Glacier
-            } else {
-                StorageClass::DeepArchive
+            let class = match backup.as_str() {
+                "flexible" => StorageClass::Glacier,
+                "instant" => StorageClass::GlacierIr,
+                _ => StorageClass::DeepArchive,
             };
             let id = format!("backup-{backup}");
             extra
@@ -272,7 +281,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_config_gives_the_four_rules_and_the_abort_rule() {
+    fn the_default_config_gives_the_four_rules_those_of_processed_files_and_the_abort_rule() {
         let rules = generate_rules(&Config::default());
         let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(
@@ -282,15 +291,28 @@ mod tests {
                 "fitsbak-archive-normal",
                 "fitsbak-archive-delayed",
                 "fitsbak-backup-deep-archive",
+                "fitsbak-archive-instant",
+                "fitsbak-backup-flexible",
+                "fitsbak-backup-instant",
                 "fitsbak-abort-incomplete-multipart"
             ]
         );
+        // Final outputs stay readable at once: Glacier Instant Retrieval.
+        for instant in &rules[4..7] {
+            let class = &instant.transitions[0].storage_class;
+            let expected = if instant.id.ends_with("flexible") {
+                StorageClass::Glacier
+            } else {
+                StorageClass::GlacierIr
+            };
+            assert_eq!(*class, expected, "{}", instant.id);
+        }
         assert_eq!(rules[0].transitions[0].days, 7);
         assert_eq!(rules[1].transitions[0].days, 30);
         assert_eq!(rules[2].transitions[0].storage_class, StorageClass::Glacier);
         assert_eq!(rules[2].transitions[0].days, 90);
         assert_eq!(rules[3].transitions[0].days, 0);
-        assert_eq!(rules[4].filter.prefix.as_deref(), Some("backups/"));
+        assert_eq!(rules[7].filter.prefix.as_deref(), Some("backups/"));
         let json = serde_json::to_value(crate::rules::LifecycleConfiguration { rules }).unwrap();
         assert_eq!(json["Rules"][0]["Filter"]["Tag"]["Key"], "archive");
         assert_eq!(
@@ -298,7 +320,7 @@ mod tests {
             "DEEP_ARCHIVE"
         );
         assert_eq!(
-            json["Rules"][4]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"],
+            json["Rules"][7]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"],
             7
         );
     }

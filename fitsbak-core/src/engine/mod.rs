@@ -23,6 +23,7 @@ pub mod manifests;
 pub mod migrate;
 pub mod notes;
 pub mod probe;
+pub mod processed;
 pub mod restore;
 pub mod resume;
 pub mod status;

@@ -218,7 +218,7 @@ impl Engine {
     }
 
     /// Reads a note: its bytes, or `None` when the session has none.
-    fn read_note(path: &std::path::Path) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn read_note(path: &std::path::Path) -> Result<Option<Vec<u8>>> {
         let meta = match std::fs::metadata(path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -80,6 +80,9 @@ pub struct StatusReport {
     pub cost: CostLine,
     /// The last upload or verify run, from `s3_backup_stats`.
     pub last_run: Option<crate::tracker::StatsSnapshot>,
+    /// What is protected, per category: raw sessions, session notes, processing
+    /// notes, intermediate files, final files, database snapshots.
+    pub categories: Vec<crate::engine::processed::Category>,
 }
 
 /// The storage cost of what is tracked, per month.
@@ -143,6 +146,22 @@ pub async fn status(
         entry.archives += 1;
         entry.bytes += a.archive_size_bytes;
     }
+    let unchanged = sessions_backed_up - sessions_changed.len() as u64;
+    let categories = crate::engine::processed::categories(
+        catalog,
+        tracker,
+        config,
+        crate::engine::processed::RawCounts {
+            sessions: sessions_total,
+            backed_up: unchanged,
+            archive_bytes: archives
+                .iter()
+                .filter(|a| known.contains(&a.session_id))
+                .map(|a| a.archive_size_bytes)
+                .sum(),
+        },
+    )
+    .await?;
     Ok(StatusReport {
         target,
         catalog: catalog.describe(),
@@ -154,10 +173,7 @@ pub async fn status(
         sessions_total,
         sessions_backed_up,
         sessions_not_backed_up: sessions_total - sessions_backed_up,
-        percent_backed_up: percent(
-            sessions_backed_up - sessions_changed.len() as u64,
-            sessions_total,
-        ),
+        percent_backed_up: percent(unchanged, sessions_total),
         sessions_changed,
         archives_verified: archives.iter().filter(|a| a.verified).count() as u64,
         archives_check_due: {
@@ -185,6 +201,7 @@ pub async fn status(
             monthly_usd_with_lifecycle: estimate.with_lifecycle.monthly_usd,
         },
         last_run,
+        categories,
     })
 }
 
@@ -245,6 +262,9 @@ mod tests {
         catalog
             .expect_describe()
             .return_const("catalog.db".to_owned());
+        catalog
+            .expect_processing()
+            .returning(|| Ok(Default::default()));
         catalog.expect_sessions().returning(|| {
             Ok(SessionScan {
                 sessions: vec![
@@ -266,6 +286,8 @@ mod tests {
         tracker.expect_inflight().returning(|| Ok(vec![]));
         tracker.expect_notes().returning(|| Ok(vec![]));
         tracker.expect_db_snapshots().returning(|| Ok(vec![]));
+        tracker.expect_processing_notes().returning(|| Ok(vec![]));
+        tracker.expect_processed().returning(|| Ok(vec![]));
         tracker.expect_latest_stats().returning(|| Ok(None));
         let mut config = Config::default();
         config.buckets.primary = Some("b".into()); // the rows' bucket

@@ -40,6 +40,30 @@ mockall::mock! {
     }
 
     #[async_trait]
+    impl ProcessedTracker for Tracker {
+        async fn processed(&self) -> Result<Vec<crate::processed::ProcessedRecord>>;
+        async fn record_processed(
+            &self,
+            record: &crate::processed::ProcessedRecord,
+            catalogued: u64,
+            log: &LogEntry,
+        ) -> Result<()>;
+        async fn record_processed_check(
+            &self,
+            processed_file_id: i64,
+            part: crate::processed::Part,
+            passed: bool,
+            log: &LogEntry,
+        ) -> Result<()>;
+        async fn processing_notes(&self) -> Result<Vec<crate::processed::ProcessingNoteRecord>>;
+        async fn record_processing_note(
+            &self,
+            note: &crate::processed::ProcessingNoteRecord,
+            log: &LogEntry,
+        ) -> Result<()>;
+    }
+
+    #[async_trait]
     impl NoteTracker for Tracker {
         async fn notes(&self) -> Result<Vec<NoteRecord>>;
         async fn record_note(&self, note: &NoteRecord, log: &LogEntry) -> Result<()>;

@@ -655,13 +655,63 @@ pub trait StoreProfiles: Send + Sync {
 /// The tracking tables, all of them: what the engine holds. Implemented for every
 /// type that implements the narrow traits.
 pub trait Tracker:
-    ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker + StoreProfiles
+    ArchiveTracker
+    + UploadJournal
+    + RunLog
+    + NoteTracker
+    + SnapshotTracker
+    + StoreProfiles
+    + ProcessedTracker
 {
 }
 
 impl<T> Tracker for T where
-    T: ArchiveTracker + UploadJournal + RunLog + NoteTracker + SnapshotTracker + StoreProfiles
+    T: ArchiveTracker
+        + UploadJournal
+        + RunLog
+        + NoteTracker
+        + SnapshotTracker
+        + StoreProfiles
+        + ProcessedTracker
 {
+}
+
+/// Backups of processing sessions: their files and their notes.
+#[async_trait]
+pub trait ProcessedTracker: Send + Sync {
+    /// Every processed file's backup row (files and companions).
+    async fn processed(&self) -> Result<Vec<crate::processed::ProcessedRecord>>;
+
+    /// In one transaction: replaces the row of the record's file (or companion),
+    /// brings the session's summary row up to date (`total_files` of the catalog,
+    /// from `catalogued`) and appends the log entry.
+    async fn record_processed(
+        &self,
+        record: &crate::processed::ProcessedRecord,
+        catalogued: u64,
+        log: &LogEntry,
+    ) -> Result<()>;
+
+    /// Records a check of a processed file's backup (`verified`, `verified_at`,
+    /// the summary's `last_verified_at`/`all_verified`) with its log entry.
+    async fn record_processed_check(
+        &self,
+        processed_file_id: i64,
+        part: crate::processed::Part,
+        passed: bool,
+        log: &LogEntry,
+    ) -> Result<()>;
+
+    /// Every processing notes row.
+    async fn processing_notes(&self) -> Result<Vec<crate::processed::ProcessingNoteRecord>>;
+
+    /// In one transaction: replaces the processing session's notes row and
+    /// appends the log entry.
+    async fn record_processing_note(
+        &self,
+        note: &crate::processed::ProcessingNoteRecord,
+        log: &LogEntry,
+    ) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -55,6 +55,14 @@ impl ArchiveBuilder for FlatArchiver {
         })
     }
 
+    fn plan_tree(
+        &self,
+        _: &SessionId,
+        _: Vec<(crate::ids::MemberPath, MemberSource)>,
+    ) -> Result<ArchivePlan> {
+        unreachable!("no folders in these tests")
+    }
+
     fn write(&self, plan: &ArchivePlan, out: &mut dyn ArchiveSink) -> Result<Vec<String>> {
         plan.members
             .iter()
@@ -126,6 +134,8 @@ fn tracker_recording_nothing() -> MockTracker {
     tracker.expect_archives().returning(|| Ok(vec![]));
     tracker.expect_notes().returning(|| Ok(vec![]));
     tracker.expect_db_snapshots().returning(|| Ok(vec![]));
+    tracker.expect_processing_notes().returning(|| Ok(vec![]));
+    tracker.expect_processed().returning(|| Ok(vec![]));
     tracker.expect_inflight().returning(|| Ok(vec![]));
     tracker.expect_begin_upload().returning(|_| Ok(()));
     tracker.expect_record_part().returning(|_, _| Ok(()));
@@ -407,6 +417,8 @@ fn tracker_recording_one_archive(etag: String) -> MockTracker {
     tracker.expect_archives().returning(|| Ok(vec![]));
     tracker.expect_notes().returning(|| Ok(vec![]));
     tracker.expect_db_snapshots().returning(|| Ok(vec![]));
+    tracker.expect_processing_notes().returning(|| Ok(vec![]));
+    tracker.expect_processed().returning(|| Ok(vec![]));
     tracker.expect_inflight().returning(|| Ok(vec![]));
     tracker.expect_begin_upload().returning(|_| Ok(()));
     tracker.expect_record_part().returning(|_, _| Ok(()));
@@ -528,6 +540,8 @@ fn resuming_tracker(inflight: crate::tracker::InflightUpload) -> MockTracker {
     tracker.expect_archives().returning(|| Ok(vec![]));
     tracker.expect_notes().returning(|| Ok(vec![]));
     tracker.expect_db_snapshots().returning(|| Ok(vec![]));
+    tracker.expect_processing_notes().returning(|| Ok(vec![]));
+    tracker.expect_processed().returning(|| Ok(vec![]));
     tracker
         .expect_inflight()
         .returning(move || Ok(vec![inflight.clone()]));

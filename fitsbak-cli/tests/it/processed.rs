@@ -1,0 +1,359 @@
+//! Processing sessions on moto_server: their final and intermediate files land at
+//! the Python tool's keys with the rules' tags and class, go again only when they
+//! changed (a file, a `.data` folder), come back byte-identical, and the Python
+//! tool's models read every row fitsbak wrote.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fitsbak_core::ids::ObjectKey;
+use fitsbak_core::store::prelude::*;
+use fitsbak_demo::processing::DemoProcessing;
+
+use crate::support::*;
+
+fn key_of(p: &DemoProcessing, subfolder: &str, name: &str) -> String {
+    format!(
+        "backups/processed/{}/{}/{subfolder}/{name}",
+        &p.id[..4],
+        p.id
+    )
+}
+
+fn name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// (key, action) of each file of an upload's summary.
+fn actions(summary: &serde_json::Value) -> BTreeMap<String, String> {
+    summary["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["key"].as_str().unwrap_or_default().to_owned(),
+                o["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn bytes_below(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        total += if path.is_dir() {
+            bytes_below(&path)
+        } else {
+            std::fs::metadata(&path).unwrap().len()
+        };
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn processed_files_land_at_the_python_keys_and_go_again_only_when_changed() {
+    let d = S3Demo::new("processed", 2, 4, 400).await;
+    let lib = d.demo.lib.clone();
+    assert_eq!(lib.processing.len(), 2);
+
+    // Finals first, alone.
+    let (code, up) = d.json_any(&["processed", "upload", "--subfolder", "final"]);
+    assert_eq!(code, Some(0), "{up}");
+    let first = actions(&up);
+    assert_eq!(first.len(), 4, "{up}");
+    assert!(first.keys().all(|k| k.contains("/final/")), "{first:?}");
+    assert!(first.values().all(|a| a == "uploaded"), "{first:?}");
+
+    // Then everything: the finals are unchanged, the rest goes.
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    let second = actions(&up);
+    assert_eq!(
+        second.len(),
+        10,
+        "4 finals, 4 intermediates, 2 companions: {second:?}"
+    );
+    for (key, action) in &second {
+        let expected = if key.contains("/final/") {
+            "unchanged"
+        } else {
+            "uploaded"
+        };
+        assert_eq!(action, expected, "{key}");
+    }
+
+    // The Python tool's keys, the rules' tags and class.
+    for p in &lib.processing {
+        for f in &p.files {
+            let key = ObjectKey::new(key_of(p, &f.subfolder, &name(&f.path))).unwrap();
+            let head = d.store.head(&key).await.unwrap().expect("uploaded");
+            assert_eq!(head.size, f.size);
+            assert_eq!(head.storage_class.as_str(), "STANDARD");
+            let tags = d.store.get_tags(&key).await.unwrap();
+            let want = if f.subfolder == "final" {
+                ("instant", "instant")
+            } else {
+                ("delayed", "flexible")
+            };
+            assert_eq!(
+                (tags["archive"].as_str(), tags["backup"].as_str()),
+                want,
+                "{key}"
+            );
+            if let Some(companion) = &f.companion {
+                let tar = key_of(p, &f.subfolder, &format!("{}.tar", name(companion)));
+                let bytes = d.object(&tar).await;
+                let mut archive = tar::Archive::new(&bytes[..]);
+                let mut names: Vec<String> = archive
+                    .entries()
+                    .unwrap()
+                    .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                let folder = name(companion);
+                assert_eq!(
+                    names,
+                    [
+                        format!("{folder}/cache.bin"),
+                        format!("{folder}/history/step1.xisf")
+                    ]
+                );
+            }
+        }
+        let note = d.object(&format!("backups/processing/{}.md", p.id)).await;
+        assert_eq!(note, std::fs::read(&p.note).unwrap());
+    }
+
+    // Nothing changed: nothing goes.
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    assert!(actions(&up).values().all(|a| a == "unchanged"), "{up}");
+
+    // A file rewritten with other bytes of the same size, and a companion folder
+    // that gained a file: those two go again, nothing else.
+    let p = &lib.processing[0];
+    let master = p
+        .files
+        .iter()
+        .find(|f| name(&f.path).contains("master"))
+        .unwrap();
+    let mut bytes = std::fs::read(&master.path).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&master.path, &bytes).unwrap();
+    let project = p.files.iter().find(|f| f.companion.is_some()).unwrap();
+    let companion = project.companion.clone().unwrap();
+    std::fs::write(companion.join("history/step2.xisf"), b"another step").unwrap();
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    let sent: Vec<String> = actions(&up)
+        .into_iter()
+        .filter(|(_, a)| a == "uploaded")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            key_of(p, "intermediate", &name(&master.path)),
+            key_of(p, "intermediate", &format!("{}.tar", name(&companion))),
+        ],
+        "{up}"
+    );
+
+    // Checked, then restored byte-identical.
+    let (code, checks) = d.json_any(&["processed", "verify", "--deep"]);
+    assert_eq!(code, Some(0), "{checks}");
+    assert_eq!(checks.as_array().unwrap().len(), 10);
+    let target = d.demo.dir.path().join("restored");
+    let (code, files) = d.json_any(&[
+        "processed",
+        "restore",
+        "--processing-session",
+        &p.id,
+        "--to",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{files}");
+    for f in &p.files {
+        let back = target.join(&f.subfolder).join(name(&f.path));
+        assert_eq!(
+            std::fs::read(&back).unwrap(),
+            std::fs::read(&f.path).unwrap(),
+            "{}",
+            back.display()
+        );
+    }
+    let tar = target
+        .join("intermediate")
+        .join(format!("{}.tar", name(&companion)));
+    let mut archive = tar::Archive::new(std::fs::File::open(&tar).unwrap());
+    let unpacked = d.demo.dir.path().join("unpacked");
+    archive.unpack(&unpacked).unwrap();
+    assert_eq!(
+        std::fs::read(unpacked.join(name(&companion)).join("history/step2.xisf")).unwrap(),
+        b"another step"
+    );
+
+    // The cataloger's models read every row, with their types.
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
+    assert!(
+        Path::new(python).exists(),
+        "{python} is missing: run scripts/install-test-tools.sh"
+    );
+    let out = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/py/processed_models.py"
+        ))
+        .arg(&lib.database_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let records = rows["s3_backup_processed_file_records"].as_array().unwrap();
+    assert_eq!(records.len(), 8, "one row per processed file");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["verified"] == true && r["uploaded_at"].is_string())
+    );
+    let summary = rows["s3_backup_processing_session_summary"]
+        .as_array()
+        .unwrap();
+    assert_eq!(summary.len(), 2);
+    for s in summary {
+        assert_eq!(s["total_files"], 4);
+        assert_eq!(s["backed_up_files"], 4);
+        assert_eq!(s["backup_complete"], true);
+        assert_eq!(s["all_verified"], true);
+    }
+    assert_eq!(
+        rows["s3_backup_processing_sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // status --json: the six categories, against sums made here.
+    let (code, status) = d.json_any(&["status"]);
+    assert_eq!(code, Some(0), "{status}");
+    let categories: BTreeMap<String, serde_json::Value> = status["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
+        .collect();
+    let names: Vec<&str> = categories.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "database snapshots",
+            "final files",
+            "intermediate files",
+            "processing notes",
+            "raw sessions",
+            "session notes"
+        ]
+    );
+    for (label, finals) in [("final files", true), ("intermediate files", false)] {
+        let files: Vec<_> = lib
+            .processing
+            .iter()
+            .flat_map(|p| p.files.iter().map(move |f| (p, f)))
+            .filter(|(_, f)| (f.subfolder == "final") == finals)
+            .collect();
+        let local: u64 = files
+            .iter()
+            .map(|(_, f)| {
+                std::fs::metadata(&f.path).unwrap().len()
+                    + f.companion.as_deref().map_or(0, bytes_below)
+            })
+            .sum();
+        let mut stored = 0;
+        for (p, f) in &files {
+            let mut keys = vec![key_of(p, &f.subfolder, &name(&f.path))];
+            if let Some(c) = &f.companion {
+                keys.push(key_of(p, &f.subfolder, &format!("{}.tar", name(c))));
+            }
+            for key in keys {
+                let key = ObjectKey::new(key).unwrap();
+                stored += d.store.head(&key).await.unwrap().unwrap().size;
+            }
+        }
+        let c = &categories[label];
+        assert_eq!(c["local_count"], files.len(), "{label}");
+        assert_eq!(c["local_bytes"], local, "{label}");
+        assert_eq!(c["backed_up_count"], files.len(), "{label}");
+        assert_eq!(c["backed_up_bytes"], stored, "{label}");
+        assert_eq!(c["not_backed_up"], 0, "{label}");
+    }
+    assert_eq!(categories["final files"]["storage_class"], "GLACIER_IR");
+    assert_eq!(categories["intermediate files"]["storage_class"], "GLACIER");
+    let notes = &categories["processing notes"];
+    assert_eq!(notes["local_count"], 2);
+    assert_eq!(notes["backed_up_count"], 2);
+    let raw = &categories["raw sessions"];
+    assert_eq!(raw["local_count"], 2);
+    assert_eq!(raw["backed_up_count"], 0);
+    assert_eq!(raw["not_backed_up"], 2);
+    assert_eq!(categories["database snapshots"]["local_count"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_file_or_a_link_fails_alone_and_nothing_of_it_is_recorded() {
+    let d = S3Demo::new("processed-bad", 1, 4, 50).await;
+    let p = d.demo.lib.processing[0].clone();
+    let gone = &p.files[0];
+    std::fs::remove_file(&gone.path).unwrap();
+    let linked = &p.files[1];
+    std::fs::remove_file(&linked.path).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &linked.path).unwrap();
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(1), "{up}");
+    let files = up["files"].as_array().unwrap();
+    let failed: Vec<&serde_json::Value> =
+        files.iter().filter(|o| o["action"] == "failed").collect();
+    assert_eq!(failed.len(), 2, "{up}");
+    let reasons = serde_json::to_string(&failed).unwrap();
+    assert!(
+        reasons.contains("is missing") && reasons.contains(&name(&gone.path)),
+        "{reasons}"
+    );
+    assert!(reasons.contains("symbolic link"), "{reasons}");
+    assert_eq!(
+        files.iter().filter(|o| o["action"] == "uploaded").count(),
+        3,
+        "the other two files and the companion went: {up}"
+    );
+    for f in [gone, linked] {
+        let key = ObjectKey::new(key_of(&p, &f.subfolder, &name(&f.path))).unwrap();
+        assert!(d.store.head(&key).await.unwrap().is_none(), "{key}");
+    }
+    let conn = rusqlite::Connection::open(&d.demo.lib.database_path).unwrap();
+    let ids: Vec<i64> = conn
+        .prepare("SELECT processed_file_id FROM s3_backup_processed_file_records")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !ids.contains(&gone.id) && !ids.contains(&linked.id),
+        "{ids:?}"
+    );
+    let (_, status) = d.json_any(&["status"]);
+    let finals = status["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "final files")
+        .unwrap()
+        .clone();
+    assert_eq!(finals["not_backed_up"], 2, "{finals}");
+}
