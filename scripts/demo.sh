@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end, on the embedded default (no AWS account needed):
 # writes a demo library (FITS files, a cataloger database, a config with the local
-# target and session notes), backs it up with the notes, checks it, snapshots the
-# catalog, and shows the status and the costs.
+# target, session notes and processing sessions), backs it up with the notes and
+# the processed files, checks it, snapshots the catalog, and shows the status and
+# the costs.
 #
 #   ./scripts/demo.sh [DIR]      (DIR must be new or empty; default: a temp dir)
 set -euo pipefail
@@ -15,7 +16,7 @@ dir="${1:-$(mktemp -d)/fitsbak-demo}"
 
 "$fitsbak" demo init "$dir"
 config="$dir/s3_config.json"
-for step in analyze "upload --dry-run" upload "verify --all --deep" "notes status" backup-db list-db-backups status estimate-costs; do
+for step in analyze "upload --dry-run" upload "verify --all --deep" "notes status" "processed upload" "processed status" backup-db list-db-backups status estimate-costs; do
     echo
     echo "\$ fitsbak --config $config $step"
     # shellcheck disable=SC2086

@@ -98,6 +98,15 @@ pub fn print_sync(report: &SyncReport, dry_run: bool) {
         report.updated.len(),
         report.unchanged.len()
     );
+    for (what, added) in [
+        ("notes", &report.notes_added),
+        ("catalog snapshot", &report.snapshots_added),
+        ("processed file", &report.processed_added),
+    ] {
+        if !added.is_empty() {
+            println!("{} {what} row(s) {verb}added.", added.len());
+        }
+    }
     for k in &report.archives_without_manifest {
         println!(
             "archive without a manifest (not recorded): {k}; with the catalog, \

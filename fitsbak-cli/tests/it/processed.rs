@@ -240,6 +240,31 @@ async fn processed_files_land_at_the_python_keys_and_go_again_only_when_changed(
         2
     );
 
+    // The bucket alone rebuilds the rows: sync-db after the rows are gone, then a
+    // deep check of every file against the MD5 it recorded.
+    let conn = rusqlite::Connection::open(&lib.database_path).unwrap();
+    conn.execute_batch(
+        "DELETE FROM s3_backup_processed_file_records; DELETE FROM s3_backup_processed_companions;",
+    )
+    .unwrap();
+    drop(conn);
+    let (code, synced) = d.json_any(&["sync-db"]);
+    assert_eq!(code, Some(0), "{synced}");
+    assert_eq!(
+        synced["processed_added"].as_array().unwrap().len(),
+        10,
+        "{synced}"
+    );
+    let (code, checks) = d.json_any(&["processed", "verify", "--deep"]);
+    assert_eq!(code, Some(0), "{checks}");
+    assert_eq!(checks.as_array().unwrap().len(), 10);
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    assert!(
+        actions(&up).values().all(|a| a == "unchanged"),
+        "rebuilt rows know the files: {up}"
+    );
+
     // status --json: the six categories, against sums made here.
     let (code, status) = d.json_any(&["status"]);
     assert_eq!(code, Some(0), "{status}");

@@ -481,8 +481,28 @@ impl Engine {
         if !options.force
             && let Some(r) = same_key
         {
-            let unchanged = if folder {
-                r.fingerprint.as_deref() == Some(print.as_str())
+            let unchanged = if let Some(entries) = entries.as_ref().filter(|_| folder) {
+                if r.fingerprint.as_deref() == Some(print.as_str()) {
+                    true
+                } else if r.fingerprint.is_none() {
+                    // A row rebuilt from the bucket knows the tar's MD5 only: the
+                    // tar is deterministic, so hashing it again tells.
+                    let plan = self.archiver.plan_tree(&file.session_id, entries.clone())?;
+                    let archiver = self.archiver.clone();
+                    plan.total_size == r.size
+                        && Engine::blocking("hashing a folder's tar", move || {
+                            let mut sink = Md5Sink {
+                                inner: &mut std::io::sink(),
+                                md5: md5::Md5::new(),
+                            };
+                            archiver.write(&plan, &mut sink)?;
+                            Ok(hex::encode(sink.md5.finalize()))
+                        })
+                        .await?
+                            == r.md5
+                } else {
+                    false
+                }
             } else if r.size != meta.len() {
                 false
             } else if r.fingerprint.as_deref() == Some(print.as_str())
@@ -1362,5 +1382,96 @@ impl Engine {
                 .collect(),
             rejected: scan.rejected,
         })
+    }
+}
+
+impl Engine {
+    /// Rows for the processed files in the bucket that have none (after the
+    /// tracking database was lost): from each object's metadata (the file's id,
+    /// session and part fitsbak wrote), its size and ETag, and its MD5 (the
+    /// single-PUT ETag, or the object read through). Objects without fitsbak's
+    /// metadata are left alone. Returns their keys.
+    pub async fn sync_processed(&self, dry_run: bool) -> Result<Vec<String>> {
+        let prefix = format!(
+            "{}/",
+            self.config.s3_paths.processed_files.trim_matches('/')
+        );
+        let known: std::collections::HashSet<String> = self
+            .processed_rows(None)
+            .await?
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        let mut catalogued: HashMap<SessionId, u64> = HashMap::new();
+        for f in self
+            .catalog
+            .processing()
+            .await
+            .map(|s| s.files)
+            .unwrap_or_default()
+        {
+            *catalogued.entry(f.session_id).or_default() += 1;
+        }
+        let mut added = Vec::new();
+        for object in self.store.list(&prefix).await? {
+            if known.contains(&object.key) {
+                continue;
+            }
+            let key = ObjectKey::new(object.key.clone())?;
+            let Some(head) = self.store.head(&key).await? else {
+                continue;
+            };
+            let meta = &head.metadata;
+            let (Some(id), Some(session)) = (
+                meta.get("processed-file-id")
+                    .and_then(|v| v.parse::<i64>().ok()),
+                meta.get("processing-session-id")
+                    .and_then(|v| SessionId::new(v.clone()).ok()),
+            ) else {
+                continue;
+            };
+            let part = match meta.get("part").map(String::as_str) {
+                Some("companion") => Part::Companion,
+                _ => Part::File,
+            };
+            if dry_run {
+                added.push(object.key);
+                continue;
+            }
+            let etag = head.etag.trim_matches('"').to_ascii_lowercase();
+            let md5 = if etag.len() == 32 && !etag.contains('-') {
+                etag.clone()
+            } else {
+                self.object_md5(&key).await?.0
+            };
+            let record = ProcessedRecord {
+                processed_file_id: id,
+                part,
+                session_id: session.clone(),
+                bucket: self.store.bucket(),
+                key: object.key.clone(),
+                region: self.store.region(),
+                etag: Some(head.etag.clone()),
+                size: head.size,
+                md5,
+                fingerprint: None,
+                uploaded_at: head.last_modified.unwrap_or_else(crate::time::now),
+                storage_class: head.storage_class.clone(),
+                verified: false,
+                verified_at: None,
+                notes: Some("row rebuilt from the bucket by sync-db".into()),
+            };
+            let log = LogEntry {
+                session_id: Some(session.clone()),
+                bucket: Some(record.bucket.clone()),
+                key: Some(record.key.clone()),
+                notes: Some("processed file row rebuilt from the bucket".into()),
+                ..LogEntry::new(Operation::Sync, OperationStatus::Success)
+            };
+            let count = catalogued.get(&session).copied().unwrap_or(0);
+            self.tracker.record_processed(&record, count, &log).await?;
+            added.push(object.key);
+        }
+        Ok(added)
     }
 }

@@ -48,6 +48,8 @@ pub struct SyncReport {
     pub notes_added: Vec<String>,
     /// Catalog snapshots whose rows were created (by key and version).
     pub snapshots_added: Vec<String>,
+    /// Processed files whose rows were created (by key).
+    pub processed_added: Vec<String>,
 }
 
 impl SyncReport {
@@ -152,6 +154,7 @@ impl Engine {
         report.archives_without_manifest.sort();
         report.notes_added = self.sync_notes(dry_run).await?;
         report.snapshots_added = self.sync_snapshots(dry_run).await?;
+        report.processed_added = self.sync_processed(dry_run).await?;
         Ok(report)
     }
 
