@@ -92,7 +92,17 @@ def main():
             (f"fitsbak restore --file x{len(chosen)}", restore_files, chosen_bytes),
         ]
         if before:
-            old = f"{before} -q --config {config}"
+            # The older binary keeps its own tracking database (an older schema),
+            # rebuilt from the bucket.
+            old_config = os.path.join(OUT, "s3_config.before.json")
+            c_old = dict(c, tracking_database_path=os.path.join(OUT, "tracking-before.db"))
+            json.dump(c_old, open(old_config, "w"), indent=2)
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(c_old["tracking_database_path"] + suffix):
+                    os.unlink(c_old["tracking_database_path"] + suffix)
+            subprocess.run(f"{before} -q --config {old_config} sync-db", shell=True, env=env(),
+                           check=True)
+            old = f"{before} -q --config {old_config}"
             tools += [
                 ("before: verify --all --deep", lambda: f"{old} verify --all --deep", sizes),
                 ("before: restore download", lambda: restore_all(old), sizes),

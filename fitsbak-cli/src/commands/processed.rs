@@ -96,13 +96,19 @@ pub async fn exec(ctx: &Context, command: &Command) -> anyhow::Result<Outcome> {
                 force: args.force,
                 dry_run: args.dry_run,
             };
-            let summary = engine.upload_processed(&options).await?;
+            // Ctrl-C or SIGTERM: stop between parts, keep them for the next run.
+            let watcher = crate::context::stop_on_ctrl_c(engine.cancel.clone());
+            let summary = engine.upload_processed(&options).await;
+            watcher.abort();
+            let summary = summary?;
             if ctx.global.json {
                 print_json(&summary)?;
             } else {
                 crate::views::processed::print_upload(&summary, args.dry_run);
             }
-            Ok(if summary.failed() > 0 {
+            Ok(if summary.interrupted {
+                Outcome::Interrupted
+            } else if summary.failed() > 0 {
                 Outcome::Failures
             } else {
                 Outcome::Success

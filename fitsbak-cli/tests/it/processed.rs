@@ -382,3 +382,78 @@ async fn a_missing_file_or_a_link_fails_alone_and_nothing_of_it_is_recorded() {
         .clone();
     assert_eq!(finals["not_backed_up"], 2, "{finals}");
 }
+
+/// SIGTERM during a processed file's multipart upload: the run stops, keeps the
+/// parts, records nothing of the file, and the next run resumes where it stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_processed_upload_resumes_where_it_stopped() {
+    let d = S3Demo::new("processed-stop", 1, 4, 2048).await;
+    edit_config(d.demo.config(), |c| {
+        c["upload_settings"]["max_bandwidth_mbps"] = 16.into();
+    });
+    let p = d.demo.lib.processing[0].clone();
+    let big = p.files.iter().max_by_key(|f| f.size).unwrap().clone();
+    assert!(big.size > 4 << 20, "several parts: {}", big.size);
+    let child = spawn(
+        &d,
+        &[
+            "--json",
+            "processed",
+            "upload",
+            "--subfolder",
+            &big.subfolder,
+        ],
+        &[],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let parts: i64 = rusqlite::Connection::open(&d.demo.lib.database_path)
+            .ok()
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM s3_backup_upload_parts", [], |r| {
+                    r.get(0)
+                })
+                .ok()
+            })
+            .unwrap_or(0);
+        if parts >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no part was recorded");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, stopped) = finish(child);
+    assert_eq!(code, Some(130), "{stopped}");
+    assert_eq!(stopped["interrupted"], true, "{stopped}");
+    assert_eq!(d.store.list_multipart_uploads("").await.unwrap().len(), 1);
+    let conn = rusqlite::Connection::open(&d.demo.lib.database_path).unwrap();
+    let recorded: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM s3_backup_processed_file_records WHERE processed_file_id = ?1",
+            [big.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded, 0, "nothing recorded of the file cut short");
+
+    let (code, resumed) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{resumed}");
+    let key = key_of(&p, &big.subfolder, &name(&big.path));
+    let outcome = resumed["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == key.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(outcome["action"], "uploaded", "{outcome}");
+    assert!(outcome["resumed_parts"].as_u64().unwrap() >= 2, "{outcome}");
+    assert_eq!(d.object(&key).await, std::fs::read(&big.path).unwrap());
+    assert!(d.store.list_multipart_uploads("").await.unwrap().is_empty());
+}

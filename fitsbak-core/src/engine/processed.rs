@@ -78,6 +78,8 @@ pub struct ProcessedOutcome {
     pub key: Option<String>,
     /// Bytes sent.
     pub bytes: u64,
+    /// Parts an interrupted run had sent, found again and not sent twice.
+    pub resumed_parts: u64,
     /// What happened.
     pub action: ProcessedAction,
     /// Why (for a failure, or a note).
@@ -93,6 +95,8 @@ pub struct ProcessedSummary {
     pub notes: Vec<ProcessedOutcome>,
     /// Catalog rows that cannot be used.
     pub rejected: Vec<String>,
+    /// Stopped before the end (Ctrl-C, SIGTERM): the next run goes on.
+    pub interrupted: bool,
 }
 
 impl ProcessedSummary {
@@ -130,6 +134,7 @@ impl Item<'_> {
             path: self.source.display().to_string(),
             key: key.map(ToString::to_string),
             bytes: 0,
+            resumed_parts: 0,
             action: ProcessedAction::Failed,
             reason: None,
         }
@@ -368,8 +373,14 @@ impl Engine {
             rejected: scan.rejected.clone(),
             ..ProcessedSummary::default()
         };
-        for file in files {
+        'files: for file in files {
             for item in items(file) {
+                // A stop (Ctrl-C, SIGTERM) ends the run between files; an upload
+                // cut short keeps its parts for the next run.
+                if self.cancel.stop.is_cancelled() {
+                    summary.interrupted = true;
+                    break 'files;
+                }
                 let label = format!("{} {}", file.session_id, item.name);
                 self.progress.item_started(&label, file.size.unwrap_or(0));
                 let record = records.get(&(file.id, item.part));
@@ -379,6 +390,13 @@ impl Engine {
                     Err(e) if crate::engine::stops_the_run(&e) => {
                         self.progress.run_finished();
                         return Err(e);
+                    }
+                    Err(e) if matches!(e.innermost(), Error::Interrupted) => {
+                        summary.interrupted = true;
+                        let mut stopped = item.outcome(None);
+                        stopped.reason = Some("interrupted: the next run resumes it".into());
+                        summary.files.push(stopped);
+                        break 'files;
                     }
                     Err(e) => {
                         let mut failed = item.outcome(None);
@@ -410,9 +428,11 @@ impl Engine {
             .map(|s| &s.id)
             .filter(|id| options.session.as_ref().is_none_or(|s| s == *id))
             .collect();
-        summary.notes = self
-            .upload_processing_notes(&sessions, options.dry_run)
-            .await?;
+        if !summary.interrupted {
+            summary.notes = self
+                .upload_processing_notes(&sessions, options.dry_run)
+                .await?;
+        }
         self.progress.run_finished();
         Ok(summary)
     }
@@ -525,6 +545,13 @@ impl Engine {
             return Ok(out);
         }
         let (_, put_options) = self.processed_put_options(item);
+        // An interrupted multipart upload goes on where it stopped, as long as the
+        // file (or folder) is what it was: the processing session's in-flight row
+        // names the key and the fingerprint.
+        let resume = crate::engine::transfer::Resume {
+            session: &file.session_id,
+            snapshot: format!("{key}\n{print}"),
+        };
         let (put, md5, size) = match entries {
             Some(entries) => {
                 let plan = self.archiver.plan_tree(&file.session_id, entries)?;
@@ -544,7 +571,7 @@ impl Engine {
                             Ok(hex::encode(hashing.md5.finalize()))
                         },
                         None,
-                        None,
+                        Some(resume),
                     )
                     .await?;
                 // The folder must still be what its tar holds.
@@ -555,10 +582,23 @@ impl Engine {
                         item.source.display()
                     )));
                 }
+                out.resumed_parts = sent.resumed_parts;
                 (sent.put, sent.output, size)
             }
             None => {
-                let (put, md5) = self.put_file(&key, &item.source, &put_options).await?;
+                let (source, size) = (item.source.clone(), meta.len());
+                let sent = self
+                    .send_stream(
+                        &key,
+                        size,
+                        &put_options,
+                        move |sink| crate::engine::transfer::copy_file(&source, size, sink),
+                        None,
+                        Some(resume),
+                    )
+                    .await?;
+                out.resumed_parts = sent.resumed_parts;
+                let (put, md5) = (sent.put, sent.output);
                 let after = std::fs::symlink_metadata(&item.source)
                     .map_err(|e| Error::io(&item.source, e))?;
                 let now = format!(
@@ -651,6 +691,7 @@ impl Engine {
                 path: path.display().to_string(),
                 key: Some(key.to_string()),
                 bytes: 0,
+                resumed_parts: 0,
                 action: ProcessedAction::Unchanged,
                 reason: None,
             };

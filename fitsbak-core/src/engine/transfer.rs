@@ -703,7 +703,11 @@ struct Stream<T> {
 
 /// Copies exactly `size` bytes of the file at `source` into `sink`, hashing them;
 /// returns their MD5 (hex). A file that changes size while it is read fails.
-fn copy_file(source: &std::path::Path, size: u64, sink: &mut PartSink) -> Result<String> {
+pub(crate) fn copy_file(
+    source: &std::path::Path,
+    size: u64,
+    sink: &mut PartSink,
+) -> Result<String> {
     use crate::archive::ArchiveSink as _;
     use md5::Digest as _;
     use std::io::Read as _;
