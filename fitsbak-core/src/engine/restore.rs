@@ -120,9 +120,14 @@ impl Engine {
     pub async fn plan_restore(&self, records: Vec<ArchiveRecord>) -> Result<RestorePlan> {
         let mut archives = Vec::new();
         let mut not_needed = Vec::new();
-        for record in records {
-            let key = ObjectKey::new(record.key.clone())?;
-            let Some(meta) = self.store.head(&key).await? else {
+        let keys = records
+            .iter()
+            .map(|r| ObjectKey::new(r.key.clone()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        // `archive_concurrency` HEADs at once, taken in order.
+        let heads = self.head_all(&keys).await;
+        for ((record, key), head) in records.into_iter().zip(&keys).zip(heads) {
+            let Some(meta) = head? else {
                 not_needed.push((
                     record.session_id.clone(),
                     format!("{key} is not in the bucket"),
@@ -195,15 +200,28 @@ impl Engine {
                 hint: Some(Hint::SlowerTier),
             });
         }
+        let cold = self.store.try_cold_storage()?;
+        let request = RestoreRequest {
+            version_id: None,
+            days,
+            tier,
+        };
+        // `archive_concurrency` requests at once; each answer is recorded in order,
+        // the ones that went through even when another failed (they are under way).
+        let answers: Vec<Result<()>> = futures::stream::iter(plan.archives.iter().map(|record| {
+            let request = &request;
+            async move {
+                let key = ObjectKey::new(record.key.clone())?;
+                cold.restore(&key, request).await
+            }
+        }))
+        .buffered(self.config.archive_concurrency.max(1))
+        .collect()
+        .await;
         let mut rows = Vec::new();
-        for record in &plan.archives {
-            let key = ObjectKey::new(record.key.clone())?;
-            let request = RestoreRequest {
-                version_id: None,
-                days,
-                tier,
-            };
-            let status = match self.store.try_cold_storage()?.restore(&key, &request).await {
+        let mut failed = None;
+        for (record, answer) in plan.archives.iter().zip(answers) {
+            let status = match answer {
                 Ok(()) => RestoreStatus::InProgress,
                 Err(e) if e.store_kind() == Some(StoreErrorKind::RestoreInProgress) => {
                     RestoreStatus::InProgress
@@ -216,7 +234,8 @@ impl Engine {
                         ..LogEntry::new(Operation::RestoreRequest, OperationStatus::Failed)
                     };
                     self.tracker.log(&log).await?;
-                    return Err(e.for_session(&record.session_id));
+                    failed.get_or_insert(e.for_session(&record.session_id));
+                    continue;
                 }
             };
             let update = RestoreUpdate {
@@ -243,7 +262,10 @@ impl Engine {
                 storage_class: record.current_storage_class.clone(),
             });
         }
-        Ok(rows)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(rows),
+        }
     }
 
     /// Follows restore requests: HEAD each archive, read `x-amz-restore`, record it.
