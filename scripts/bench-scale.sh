@@ -2,24 +2,45 @@
 # Scale benchmark: status, list-sessions and analyze on a synthetic catalog of
 # 5,000 sessions and 500,000 files (rows only, the files do not exist), release
 # build. Prints the median wall time and peak RSS of RUNS runs of each command.
+# TRACKED=1: 10,000 sessions and 1,000,000 files, every one of them tracked as
+# backed up (an archive row each, a member row per file): status, list-sessions
+# and estimate-costs, and the tracking database's size per archive.
 #
 #   ./scripts/bench-scale.sh            (RUNS=5 by default)
+#   TRACKED=1 ./scripts/bench-scale.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-5}"
 cargo build --quiet --release -p fitsbak-cli
 fitsbak="$PWD/target/release/fitsbak"
-work="$PWD/bench-out/scale"
+sessions=5000 commands="status list-sessions analyze" work="$PWD/bench-out/scale"
+if [ -n "${TRACKED:-}" ]; then
+    sessions=10000 commands="status list-sessions estimate-costs" work="$PWD/bench-out/scale-tracked"
+fi
 if [ ! -f "$work/catalog.db" ]; then
     rm -rf "$work"
-    echo "writing the synthetic catalog (5,000 sessions x 100 files) in $work ..."
-    "$fitsbak" -q demo init "$work" --sessions 5000 --files-per-session 100 --rows-only
+    echo "writing the synthetic catalog ($sessions sessions x 100 files) in $work ..."
+    "$fitsbak" -q demo init "$work" --sessions "$sessions" --files-per-session 100 --rows-only
+    if [ -n "${TRACKED:-}" ]; then
+        python3 - "$work/s3_config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["tracking_database_path"] = "tracking.db"
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+        "$fitsbak" -q --config "$work/s3_config.json" status > /dev/null
+        python3 scripts/bench/scale_tracked.py "$work/catalog.db" "$work/tracking.db" "$work/bucket"
+    fi
 fi
 config="$work/s3_config.json"
 "$fitsbak" -q --config "$config" status > /dev/null   # tracking tables, warm cache
+if [ -n "${TRACKED:-}" ]; then
+    size=$(stat -c %s "$work/tracking.db")
+    echo "tracking database: $((size / 1048576)) MiB, $((size / sessions)) bytes per archive (100 members each)"
+fi
 
 printf '%-14s %10s %12s\n' command "median s" "peak RSS MB"
-for cmd in status list-sessions analyze; do
+for cmd in $commands; do
     times=() rss=()
     for _ in $(seq "$runs"); do
         out=$( { /usr/bin/time -f '%e %M' "$fitsbak" --config "$config" "$cmd" > /dev/null; } 2>&1 )
