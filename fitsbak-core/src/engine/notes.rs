@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use futures::StreamExt;
 use md5::{Digest, Md5};
 use serde::Serialize;
 
@@ -308,32 +309,24 @@ impl Engine {
                 bytes: to_send.iter().map(|s| s.size_bytes).sum(),
             });
         }
+        // `archive_concurrency` notes at once, the outcomes in session order.
+        let actions: Vec<Result<NoteAction>> = futures::stream::iter(
+            statuses
+                .iter()
+                .map(|status| self.note_action(status, force, dry_run)),
+        )
+        .buffered(self.config.archive_concurrency.max(1))
+        .collect()
+        .await;
         let mut summary = NotesSummary::default();
-        for status in &statuses {
-            let action = match status.state {
-                NoteState::NoNote => NoteAction::NoNote,
-                NoteState::UpToDate if !force => NoteAction::Unchanged,
-                _ if dry_run => NoteAction::WouldUpload,
-                NoteState::New if !force && self.adopt_note(status).await? => NoteAction::Unchanged,
-                _ => {
-                    let item = format!("{} notes", status.session_id);
-                    self.progress.item_started(&item, status.size_bytes);
-                    let action = match self.upload_note(status).await {
-                        Ok(()) => NoteAction::Uploaded,
-                        Err(e) => NoteAction::Failed(e.to_string()),
-                    };
-                    self.progress.item_finished(
-                        &item,
-                        &match &action {
-                            NoteAction::Failed(reason) => ItemOutcome::Failed {
-                                reason: reason.clone(),
-                            },
-                            _ => ItemOutcome::Done {
-                                bytes: status.size_bytes,
-                            },
-                        },
-                    );
-                    action
+        for (status, action) in statuses.iter().zip(actions) {
+            let action = match action {
+                Ok(action) => action,
+                Err(e) => {
+                    if !dry_run {
+                        self.progress.run_finished();
+                    }
+                    return Err(e);
                 }
             };
             summary.notes.push(NoteOutcome {
@@ -347,6 +340,41 @@ impl Engine {
             self.progress.run_finished();
         }
         Ok(summary)
+    }
+
+    /// What to do with one session's note, done.
+    async fn note_action(
+        &self,
+        status: &NoteStatus,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<NoteAction> {
+        Ok(match status.state {
+            NoteState::NoNote => NoteAction::NoNote,
+            NoteState::UpToDate if !force => NoteAction::Unchanged,
+            _ if dry_run => NoteAction::WouldUpload,
+            NoteState::New if !force && self.adopt_note(status).await? => NoteAction::Unchanged,
+            _ => {
+                let item = format!("{} notes", status.session_id);
+                self.progress.item_started(&item, status.size_bytes);
+                let action = match self.upload_note(status).await {
+                    Ok(()) => NoteAction::Uploaded,
+                    Err(e) => NoteAction::Failed(e.to_string()),
+                };
+                self.progress.item_finished(
+                    &item,
+                    &match &action {
+                        NoteAction::Failed(reason) => ItemOutcome::Failed {
+                            reason: reason.clone(),
+                        },
+                        _ => ItemOutcome::Done {
+                            bytes: status.size_bytes,
+                        },
+                    },
+                );
+                action
+            }
+        })
     }
 
     /// A note without a row whose object is already in the bucket with this
