@@ -1202,6 +1202,23 @@ fn bytes_on_disk(path: &Path) -> Option<u64> {
     Some(total)
 }
 
+/// A category of notes: those on disk (by session id, with their sizes) against
+/// the rows of this target.
+fn notes_category(
+    config: &crate::config::Config,
+    (name, kind): (&str, ObjectKind),
+    on_disk: &HashMap<String, u64>,
+    rows: &HashMap<String, u64>,
+) -> Category {
+    let mut c = Category::new(config, name, kind);
+    c.local_count = on_disk.len() as u64;
+    c.local_bytes = Some(on_disk.values().sum());
+    c.backed_up_count = rows.len() as u64;
+    c.backed_up_bytes = rows.values().sum();
+    c.not_backed_up = on_disk.keys().filter(|k| !rows.contains_key(*k)).count() as u64;
+    c.priced(config, kind)
+}
+
 /// What `status` needs of the raw sessions (it computes them itself).
 pub struct RawCounts {
     /// Sessions in the catalog.
@@ -1238,8 +1255,6 @@ pub async fn categories(
             .map(|d| markdown_files(&d.join(sub)))
             .unwrap_or_default()
     };
-    let mut notes = Category::new(config, "session notes", ObjectKind::SessionNotes);
-    let on_disk = local_notes("Imaging_Sessions");
     let rows: HashMap<String, u64> = tracker
         .notes()
         .await?
@@ -1247,15 +1262,12 @@ pub async fn categories(
         .filter(|n| n.bucket == bucket)
         .map(|n| (n.session_id.to_string(), n.size_bytes))
         .collect();
-    notes.local_count = on_disk.len() as u64;
-    notes.local_bytes = Some(on_disk.values().sum());
-    notes.backed_up_count = rows.len() as u64;
-    notes.backed_up_bytes = rows.values().sum();
-    notes.not_backed_up = on_disk.keys().filter(|k| !rows.contains_key(*k)).count() as u64;
-    out.push(notes.priced(config, ObjectKind::SessionNotes));
-
-    let mut proc_notes = Category::new(config, "processing notes", ObjectKind::ProcessingNotes);
-    let on_disk = local_notes("Processing_Sessions");
+    out.push(notes_category(
+        config,
+        ("session notes", ObjectKind::SessionNotes),
+        &local_notes("Imaging_Sessions"),
+        &rows,
+    ));
     let rows: HashMap<String, u64> = tracker
         .processing_notes()
         .await?
@@ -1263,12 +1275,12 @@ pub async fn categories(
         .filter(|n| n.bucket == bucket)
         .map(|n| (n.session_id.to_string(), n.size))
         .collect();
-    proc_notes.local_count = on_disk.len() as u64;
-    proc_notes.local_bytes = Some(on_disk.values().sum());
-    proc_notes.backed_up_count = rows.len() as u64;
-    proc_notes.backed_up_bytes = rows.values().sum();
-    proc_notes.not_backed_up = on_disk.keys().filter(|k| !rows.contains_key(*k)).count() as u64;
-    out.push(proc_notes.priced(config, ObjectKind::ProcessingNotes));
+    out.push(notes_category(
+        config,
+        ("processing notes", ObjectKind::ProcessingNotes),
+        &local_notes("Processing_Sessions"),
+        &rows,
+    ));
 
     let scan = catalog.processing().await.unwrap_or_default();
     let records: Vec<ProcessedRecord> = tracker
