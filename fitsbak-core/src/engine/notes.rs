@@ -430,6 +430,30 @@ impl Engine {
         }
     }
 
+    /// The rule of a kind of notes, and how one note of it is written: the rule's
+    /// tags and class, markdown, its session and content MD5 in the metadata.
+    pub(crate) fn note_options(
+        &self,
+        kind: ObjectKind,
+        (id_key, session): (&str, &SessionId),
+        md5: &str,
+    ) -> (crate::config::BackupRule, PutOptions) {
+        let rule = self.config.rule_for(kind).cloned().unwrap_or_default();
+        let mut metadata = BTreeMap::new();
+        metadata.insert(id_key.to_owned(), session.to_string());
+        metadata.insert("content-md5".to_owned(), md5.to_owned());
+        metadata.insert("tool-version".to_owned(), crate::tool_version());
+        let options = PutOptions {
+            tags: self.config.tags_for(kind),
+            metadata,
+            storage_class: rule.storage_class.clone(),
+            content_type: Some("text/markdown; charset=utf-8".into()),
+            encryption: self.encryption(),
+            if_none_match: false,
+        };
+        (rule, options)
+    }
+
     /// Uploads one note and records it; a failure is logged.
     async fn upload_note(&self, status: &NoteStatus) -> Result<()> {
         let started = Instant::now();
@@ -439,23 +463,11 @@ impl Engine {
             let content = Self::read_note(&status.path)?
                 .ok_or_else(|| Error::unusable(format!("{} disappeared", status.path.display())))?;
             let md5 = md5_hex(&content);
-            let rule = self
-                .config
-                .rule_for(ObjectKind::SessionNotes)
-                .unwrap_or(&self.config.backup_rules.imaging_sessions)
-                .clone();
-            let mut metadata = BTreeMap::new();
-            metadata.insert("session-id".to_owned(), status.session_id.to_string());
-            metadata.insert("content-md5".to_owned(), md5.clone());
-            metadata.insert("tool-version".to_owned(), crate::tool_version());
-            let options = PutOptions {
-                tags: self.config.tags_for(ObjectKind::SessionNotes),
-                metadata,
-                storage_class: rule.storage_class.clone(),
-                content_type: Some("text/markdown; charset=utf-8".into()),
-                encryption: self.encryption(),
-                if_none_match: false,
-            };
+            let (rule, options) = self.note_options(
+                ObjectKind::SessionNotes,
+                ("session-id", &status.session_id),
+                &md5,
+            );
             let size = content.len() as u64;
             let put = self.put_bytes(&key, content.into(), &options).await?;
             Ok(NoteRecord {

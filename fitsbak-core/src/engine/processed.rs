@@ -248,10 +248,10 @@ impl ArchiveSink for Md5Sink<'_> {
     }
 }
 
-/// The MD5 (hex) and size of a file (blocking).
-fn hash_file(path: &Path) -> Result<(String, u64)> {
+/// The MD5 (hex) of a file (blocking).
+fn file_md5(path: &Path) -> Result<String> {
     crate::engine::verify::hash_file(path)
-        .map(|(size, md5)| (md5, size))
+        .map(|(_, md5)| md5)
         .map_err(|e| Error::io(path, e))
 }
 
@@ -531,8 +531,8 @@ impl Engine {
                 true
             } else {
                 let path = item.source.clone();
-                let (md5, _) =
-                    Engine::blocking("hashing a processed file", move || hash_file(&path)).await?;
+                let md5 =
+                    Engine::blocking("hashing a processed file", move || file_md5(&path)).await?;
                 md5 == r.md5
             };
             if unchanged {
@@ -707,23 +707,11 @@ impl Engine {
                 out.push(outcome);
                 continue;
             }
-            let rule = self
-                .config
-                .rule_for(ObjectKind::ProcessingNotes)
-                .cloned()
-                .unwrap_or_default();
-            let mut metadata = BTreeMap::new();
-            metadata.insert("processing-session-id".to_owned(), session.to_string());
-            metadata.insert("content-md5".to_owned(), md5.clone());
-            metadata.insert("tool-version".to_owned(), crate::tool_version());
-            let options = PutOptions {
-                tags: self.config.tags_for(ObjectKind::ProcessingNotes),
-                metadata,
-                storage_class: rule.storage_class.clone(),
-                content_type: Some("text/markdown; charset=utf-8".into()),
-                encryption: self.encryption(),
-                if_none_match: false,
-            };
+            let (rule, options) = self.note_options(
+                ObjectKind::ProcessingNotes,
+                ("processing-session-id", session),
+                &md5,
+            );
             let size = content.len() as u64;
             match self.put_bytes(&key, content.into(), &options).await {
                 Ok(put) => {
@@ -1048,7 +1036,7 @@ impl Engine {
             }
             if let Some(md5) = md5
                 && meta.len() == size
-                && hash_file(&dest)?.0 == md5
+                && file_md5(&dest)? == md5
             {
                 return Ok(done("already-present"));
             }
@@ -1176,6 +1164,14 @@ fn markdown_files(dir: &Path) -> HashMap<String, u64> {
     out
 }
 
+/// The notes on disk below `{notes_dir}/{sub}`, by session id, with their sizes.
+fn local_notes(config: &crate::config::Config, sub: &str) -> HashMap<String, u64> {
+    config
+        .notes_dir()
+        .map(|d| markdown_files(&d.join(sub)))
+        .unwrap_or_default()
+}
+
 /// Bytes of a file, or of all the files below a folder.
 fn bytes_on_disk(path: &Path) -> Option<u64> {
     let meta = std::fs::symlink_metadata(path).ok()?;
@@ -1248,13 +1244,6 @@ pub async fn categories(
     sessions.not_backed_up = raw.sessions.saturating_sub(raw.backed_up);
     out.push(sessions.priced(config, ObjectKind::RawArchive));
 
-    let notes_dir = config.notes_dir();
-    let local_notes = |sub: &str| {
-        notes_dir
-            .as_ref()
-            .map(|d| markdown_files(&d.join(sub)))
-            .unwrap_or_default()
-    };
     let rows: HashMap<String, u64> = tracker
         .notes()
         .await?
@@ -1265,58 +1254,10 @@ pub async fn categories(
     out.push(notes_category(
         config,
         ("session notes", ObjectKind::SessionNotes),
-        &local_notes("Imaging_Sessions"),
+        &local_notes(config, "Imaging_Sessions"),
         &rows,
     ));
-    let rows: HashMap<String, u64> = tracker
-        .processing_notes()
-        .await?
-        .into_iter()
-        .filter(|n| n.bucket == bucket)
-        .map(|n| (n.session_id.to_string(), n.size))
-        .collect();
-    out.push(notes_category(
-        config,
-        ("processing notes", ObjectKind::ProcessingNotes),
-        &local_notes("Processing_Sessions"),
-        &rows,
-    ));
-
-    let scan = catalog.processing().await.unwrap_or_default();
-    let records: Vec<ProcessedRecord> = tracker
-        .processed()
-        .await?
-        .into_iter()
-        .filter(|r| r.bucket == bucket)
-        .collect();
-    for (name, kind, finals) in [
-        (
-            "intermediate files",
-            ObjectKind::ProcessedIntermediate,
-            false,
-        ),
-        ("final files", ObjectKind::ProcessedFinal, true),
-    ] {
-        let mut c = Category::new(config, name, kind);
-        let mut local = 0;
-        for f in scan.files.iter().filter(|f| f.is_final() == finals) {
-            c.local_count += 1;
-            local += bytes_on_disk(&f.path).unwrap_or(0)
-                + f.companion.as_deref().and_then(bytes_on_disk).unwrap_or(0);
-            let mine: Vec<&ProcessedRecord> = records
-                .iter()
-                .filter(|r| r.processed_file_id == f.id)
-                .collect();
-            if mine.iter().any(|r| r.part == Part::File) {
-                c.backed_up_count += 1;
-                c.backed_up_bytes += mine.iter().map(|r| r.size).sum::<u64>();
-            } else {
-                c.not_backed_up += 1;
-            }
-        }
-        c.local_bytes = Some(local);
-        out.push(c.priced(config, kind));
-    }
+    out.extend(processed_categories(catalog, tracker, config).await?);
 
     let mut snapshots = Category::new(config, "database snapshots", ObjectKind::DatabaseSnapshot);
     let db = std::fs::metadata(catalog.describe()).ok();
@@ -1332,6 +1273,66 @@ pub async fn categories(
     snapshots.backed_up_bytes = rows.iter().map(|s| s.size_bytes).sum();
     snapshots.not_backed_up = u64::from(snapshots.local_count > 0 && rows.is_empty());
     out.push(snapshots.priced(config, ObjectKind::DatabaseSnapshot));
+    Ok(out)
+}
+
+/// Processing notes, intermediate files and final files.
+async fn processed_categories(
+    catalog: &dyn crate::catalog::Catalog,
+    tracker: &dyn crate::tracker::Tracker,
+    config: &crate::config::Config,
+) -> Result<Vec<Category>> {
+    let bucket = config.target_bucket();
+    let mut out = Vec::new();
+    let rows: HashMap<String, u64> = tracker
+        .processing_notes()
+        .await?
+        .into_iter()
+        .filter(|n| n.bucket == bucket)
+        .map(|n| (n.session_id.to_string(), n.size))
+        .collect();
+    out.push(notes_category(
+        config,
+        ("processing notes", ObjectKind::ProcessingNotes),
+        &local_notes(config, "Processing_Sessions"),
+        &rows,
+    ));
+
+    let scan = catalog.processing().await.unwrap_or_default();
+    let mut records: HashMap<i64, Vec<ProcessedRecord>> = HashMap::new();
+    for r in tracker
+        .processed()
+        .await?
+        .into_iter()
+        .filter(|r| r.bucket == bucket)
+    {
+        records.entry(r.processed_file_id).or_default().push(r);
+    }
+    for (name, kind, finals) in [
+        (
+            "intermediate files",
+            ObjectKind::ProcessedIntermediate,
+            false,
+        ),
+        ("final files", ObjectKind::ProcessedFinal, true),
+    ] {
+        let mut c = Category::new(config, name, kind);
+        let mut local = 0;
+        for f in scan.files.iter().filter(|f| f.is_final() == finals) {
+            c.local_count += 1;
+            local += bytes_on_disk(&f.path).unwrap_or(0)
+                + f.companion.as_deref().and_then(bytes_on_disk).unwrap_or(0);
+            let mine = records.get(&f.id).map_or(&[][..], Vec::as_slice);
+            if mine.iter().any(|r| r.part == Part::File) {
+                c.backed_up_count += 1;
+                c.backed_up_bytes += mine.iter().map(|r| r.size).sum::<u64>();
+            } else {
+                c.not_backed_up += 1;
+            }
+        }
+        c.local_bytes = Some(local);
+        out.push(c.priced(config, kind));
+    }
     Ok(out)
 }
 
@@ -1413,26 +1414,12 @@ impl Engine {
                 }
             })
             .collect();
-        let all = categories(
-            self.catalog.as_ref(),
-            self.tracker.as_ref(),
-            &self.config,
-            RawCounts {
-                sessions: 0,
-                backed_up: 0,
-                archive_bytes: 0,
-            },
-        )
-        .await?;
+        let categories =
+            processed_categories(self.catalog.as_ref(), self.tracker.as_ref(), &self.config)
+                .await?;
         Ok(ProcessedStatus {
             sessions,
-            categories: all
-                .into_iter()
-                .filter(|c| {
-                    ["processing notes", "intermediate files", "final files"]
-                        .contains(&c.name.as_str())
-                })
-                .collect(),
+            categories,
             rejected: scan.rejected,
         })
     }
