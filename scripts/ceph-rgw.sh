@@ -48,8 +48,19 @@ if [ -e "$dir/env" ] && [ -e "$dir/run/client.pid" ] && kill -0 "$(cat "$dir/run
     cat "$dir/env"
     exit 0
 fi
+failed() {
+    echo "ceph-rgw.sh: failed at line $1: $2" >&2
+    df -h "$dir" >&2 || true
+    for log in "$dir"/log/*.log; do
+        [ -s "$log" ] || continue
+        echo "--- last lines of $log" >&2
+        tail -n 15 "$log" >&2
+    done
+    stop
+}
 stop
 rm -rf "$dir"
+trap 'failed $LINENO "$BASH_COMMAND"' ERR
 mkdir -p "$dir"/{mon,osd,mgr,rgw,run,log}
 dir=$(cd "$dir" && pwd)
 fsid=$(python3 -c 'import uuid; print(uuid.uuid4())')
@@ -78,6 +89,10 @@ osd pool default pg autoscale mode = off
 mon max pg per osd = 1000
 osd crush chooseleaf type = 0
 mon warn on pool no redundancy = false
+# The monitor shuts down when its disk has less than 5 % free by default; a
+# test machine's disk is often fuller than that and the tests write little.
+mon data avail crit = 0
+mon data avail warn = 0
 ms bind ipv6 = false
 
 [mon.a]
@@ -132,19 +147,25 @@ ceph -c "$conf" auth get-or-create client.rgw mon 'allow rw' osd 'allow rwx' \
 radosgw -c "$conf" -n client.rgw
 access=FITSBAKCEPHTESTKEY01
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
+user=
 for _ in $(seq 1 120); do
     if radosgw-admin -c "$conf" user create --uid=fitsbak --display-name=fitsbak \
         --access-key="$access" --secret-key="$secret" >/dev/null 2>>"$dir/log/user.log"; then
+        user=created
         break
     fi
     sleep 1
 done
+[ -n "$user" ] || false "radosgw-admin could not create the test user within 120 s"
+listening=
 for _ in $(seq 1 120); do
     if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$rgw_port/', timeout=2)" 2>/dev/null; then
+        listening=yes
         break
     fi
     sleep 1
 done
+[ -n "$listening" ] || false "radosgw did not answer on port $rgw_port within 120 s"
 cat >"$dir/env" <<EOF
 FITSBAK_CEPH_ENDPOINT=http://127.0.0.1:$rgw_port
 FITSBAK_CEPH_ACCESS_KEY=$access

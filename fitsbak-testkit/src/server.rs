@@ -261,8 +261,11 @@ impl StoreServer {
         }
         let script = crate::workspace_root().join("scripts/ceph-rgw.sh");
         let data = tempfile::tempdir().expect("a data directory");
+        // The script's stderr goes to a file so that a failed start can say why
+        // in the test's own message (libtest does not capture a child's stderr).
         let (child, lines) = wrapped(
-            "\"$0\" start \"$1/ceph\" || exit 1; cat >/dev/null; \"$0\" stop \"$1/ceph\"",
+            "\"$0\" start \"$1/ceph\" 2>\"$1/start.err\" || exit 1; \
+             cat >/dev/null; \"$0\" stop \"$1/ceph\"",
             &[script.as_os_str(), data.path().as_os_str()],
             &[],
             3,
@@ -271,7 +274,11 @@ impl StoreServer {
             lines
                 .iter()
                 .find_map(|l| l.strip_prefix(&format!("{name}=")))
-                .unwrap_or_else(|| panic!("scripts/ceph-rgw.sh printed no {name}: {lines:?}"))
+                .unwrap_or_else(|| {
+                    let why =
+                        std::fs::read_to_string(data.path().join("start.err")).unwrap_or_default();
+                    panic!("scripts/ceph-rgw.sh printed no {name}: {lines:?}\n{why}")
+                })
                 .to_owned()
         };
         let endpoint = value("FITSBAK_CEPH_ENDPOINT");
