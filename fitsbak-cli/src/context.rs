@@ -101,7 +101,7 @@ fn log_file(global: &GlobalArgs) -> Option<(std::fs::File, bool)> {
 
 /// Waits for Ctrl-C, or SIGTERM (systemd stopping the service, `kill`): both
 /// stop a run the same way. False when no signal can be watched.
-async fn stop_signal() -> bool {
+pub(crate) async fn stop_signal() -> bool {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -33,6 +33,7 @@ pub mod notify;
 mod output;
 mod progress;
 mod views;
+pub mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,21 @@ pub struct GlobalArgs {
     /// Say only what went wrong.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+impl GlobalArgs {
+    /// The defaults of every option, with the config file at `path`: for a program
+    /// that calls the library (the web router, say) without a command line.
+    pub fn with_config(path: impl Into<PathBuf>) -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            global: GlobalArgs,
+        }
+        let mut global = <Only as clap::Parser>::parse_from(["fitsbak"]).global;
+        global.config = path.into();
+        global
+    }
 }
 
 /// The fitsbak command group: global options and one command.
@@ -138,11 +154,17 @@ pub fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
                     Some(fitsbak_core::Error::Locked { .. })
                 )
             });
-            match hints::of(&err) {
-                Some(hint) => output::print_error(format!("{}; {hint}", output::error_chain(&err))),
-                None => output::print_error(output::error_chain(&err)),
-            }
+            output::print_error(error_words(&err));
             ExitCode::from(if locked { EXIT_LOCKED } else { 2 })
         }
+    }
+}
+
+/// What the CLI says of an error: its causes, then the hint of what to do. The
+/// web page shows a task's failure in the same words.
+pub(crate) fn error_words(err: &anyhow::Error) -> String {
+    match hints::of(err) {
+        Some(hint) => format!("{}; {hint}", output::error_chain(err)),
+        None => output::error_chain(err),
     }
 }

@@ -264,6 +264,36 @@ impl Database {
         Ok(())
     }
 
+    /// The newest `limit` log rows about `session`, newest first.
+    pub fn log_rows(
+        &self,
+        session: &SessionId,
+        limit: usize,
+    ) -> fitsbak_core::Result<Vec<fitsbak_core::tracker::LogRow>> {
+        let rows = self.query("reading s3_backup_log", |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT operation_type, operation_status, timestamp, s3_key, bytes_transferred,
+                        duration_seconds, error_message, notes
+                 FROM s3_backup_log WHERE session_id = ?1
+                 ORDER BY timestamp DESC, id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![session.as_str(), limit as i64], |row| {
+                Ok(fitsbak_core::tracker::LogRow {
+                    operation: row.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    status: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    timestamp: row.get(2)?,
+                    key: row.get(3)?,
+                    bytes_transferred: row.get::<_, Option<i64>>(4)?.map(|b| b.max(0) as u64),
+                    duration_seconds: row.get(5)?,
+                    error_message: row.get(6)?,
+                    notes: row.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })?;
+        Ok(rows)
+    }
+
     pub fn log(&self, entry: &LogEntry) -> fitsbak_core::Result<()> {
         self.query("writing s3_backup_log", |conn| insert_log(conn, entry))?;
         Ok(())

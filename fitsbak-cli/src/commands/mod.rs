@@ -14,6 +14,7 @@ mod notes;
 mod processed;
 mod restore;
 mod schedule;
+mod serve;
 mod status;
 mod sync_db;
 mod upload;
@@ -108,6 +109,11 @@ pub enum S3Command {
     /// Storage cost per month and first year, with the lifecycle rules, and of restoring everything.
     #[command(after_help = "Examples:\n  fitsbak estimate-costs\n  fitsbak estimate-costs --json")]
     EstimateCosts(costs::Args),
+    /// Serve the web page: dashboard, sessions, uploads, checks, restores, config.
+    #[command(
+        after_help = "Examples:\n  fitsbak serve                       # http://127.0.0.1:8083/\n  fitsbak serve --listen 0.0.0.0:8083 # other machines: prints a token"
+    )]
+    Serve(serve::Args),
     /// Generate a demo library (FITS files, catalog, config) to try fitsbak on.
     #[command(
         after_help = "Examples:\n  fitsbak demo init ./demo && fitsbak --config demo/s3_config.json upload"
@@ -213,5 +219,6 @@ pub async fn exec(args: S3Args) -> anyhow::Result<Outcome> {
         }
         S3Command::Schedule(c) => schedule::exec(&Context::load(global)?, &c).await,
         S3Command::EstimateCosts(a) => costs::exec(&Context::load(global)?, &a).await,
+        S3Command::Serve(a) => serve::exec(global, &a).await,
     }
 }

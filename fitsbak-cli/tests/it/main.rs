@@ -14,3 +14,4 @@ mod support;
 mod unattended;
 mod upload;
 mod verify;
+mod web;

@@ -186,7 +186,7 @@ pub struct LoadedConfig {
 }
 
 /// Key names that look like credentials. Their values are never read or printed.
-const CREDENTIAL_KEYS: [&str; 6] = [
+pub const CREDENTIAL_KEYS: [&str; 6] = [
     "aws_access_key_id",
     "aws_secret_access_key",
     "aws_session_token",

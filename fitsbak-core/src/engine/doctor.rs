@@ -180,7 +180,7 @@ impl Engine {
         lines
     }
 
-    async fn check_access(&self) -> DoctorCheck {
+    pub async fn check_access(&self) -> DoctorCheck {
         let prefix = common_prefix(&self.config);
         let bucket = self.store.bucket();
         match self.store.list(&prefix).await {

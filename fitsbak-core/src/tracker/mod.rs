@@ -213,6 +213,27 @@ impl OperationStatus {
     }
 }
 
+/// A row of `s3_backup_log` as read back (the web page's session history).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LogRow {
+    /// `upload`, `verify`, `restore`, ...
+    pub operation: String,
+    /// `success`, `failed`, ...
+    pub status: String,
+    /// When, as stored (UTC).
+    pub timestamp: Option<String>,
+    /// Object key.
+    pub key: Option<String>,
+    /// Bytes moved.
+    pub bytes_transferred: Option<u64>,
+    /// Seconds it took.
+    pub duration_seconds: Option<f64>,
+    /// Error text.
+    pub error_message: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
 /// One row of `s3_backup_log`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry {
