@@ -26,3 +26,4 @@ done
 echo
 echo "The binary is $fitsbak (not on PATH: \`cargo install --path fitsbak-cli\` puts it there)."
 echo "Try it on the demo: $fitsbak --config $config status"
+echo "The web page:       $fitsbak --config $config serve    (then open http://127.0.0.1:8083/)"

@@ -170,6 +170,16 @@ pub async fn status(State(app): State<Arc<WebApp>>) -> Result<Json<Value>, ApiEr
         .map(|(class, n)| (class.clone(), json!(n.archives)))
         .collect();
     let first_year: f64 = report.categories.iter().map(|c| c.yearly_cost_usd).sum();
+    let mut years: Vec<i32> = r
+        .catalog
+        .sessions()
+        .await?
+        .sessions
+        .iter()
+        .map(|s| s.year())
+        .collect();
+    years.sort_unstable_by(|a, b| b.cmp(a));
+    years.dedup();
     let active = app
         .tasks()
         .into_iter()
@@ -212,6 +222,7 @@ pub async fn status(State(app): State<Arc<WebApp>>) -> Result<Json<Value>, ApiEr
             "first_year_usd": first_year,
         },
         "active_tasks": active,
+        "years": years,
         "fitsbak": report,
     })))
 }

@@ -200,7 +200,14 @@ pub async fn serve(global: GlobalArgs, options: ServeOptions) -> anyhow::Result<
                 "fitsbak serve: stopping; running tasks stop after the parts in flight \
                  (the next run resumes them)"
             );
-            stopping.stop_tasks().await;
+            tokio::select! {
+                () = stopping.stop_tasks() => {}
+                _ = crate::context::stop_signal() => {
+                    eprintln!("fitsbak serve: aborting the running tasks");
+                    stopping.tasks.abort_all();
+                    stopping.stop_tasks().await;
+                }
+            }
         })
         .await?;
     Ok(())

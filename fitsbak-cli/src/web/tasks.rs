@@ -396,6 +396,13 @@ impl Tasks {
         list.iter().map(|t| t.info()).collect()
     }
 
+    /// Aborts every running task now (the second Ctrl-C of a command).
+    pub fn abort_all(&self) {
+        for task in self.list.lock().expect("task list").iter() {
+            task.cancel.abort.cancel();
+        }
+    }
+
     pub async fn stop_all(&self) {
         let list: Vec<Arc<Task>> = self
             .list

@@ -112,8 +112,6 @@ function route() {
 
 // --- dashboard ----------------------------------------------------------
 
-let years = [];
-
 async function loadDashboard() {
   const [status, cats] = await Promise.all([api("api/status"), api("api/storage-categories")]);
   const f = status.fitsbak;
@@ -150,9 +148,8 @@ async function loadDashboard() {
   $("classes").textContent = classes.length
     ? "Archives per class: " + classes.map(([k, v]) => k + " " + v).join(", ")
     : "No archives yet.";
-  years = [...new Set((await api("api/sessions?limit=0")).map((s) => s.year))].sort((a, b) => b - a);
   const select = $("upload-year");
-  select.replaceChildren(...years.map((y) => el("option", { value: y }, y)));
+  select.replaceChildren(...status.years.map((y) => el("option", { value: y }, y)));
   loadDoctor();
 }
 
