@@ -17,20 +17,12 @@ sessions=5000 commands="status list-sessions analyze" work="$PWD/bench-out/scale
 if [ -n "${TRACKED:-}" ]; then
     sessions=10000 commands="status list-sessions estimate-costs" work="$PWD/bench-out/scale-tracked"
 fi
-if [ ! -f "$work/catalog.db" ]; then
+if [ -n "${TRACKED:-}" ]; then
+    scripts/bench/tracked_catalog.sh "$fitsbak" "$work" "$sessions" 100
+elif [ ! -f "$work/catalog.db" ]; then
     rm -rf "$work"
     echo "writing the synthetic catalog ($sessions sessions x 100 files) in $work ..."
     "$fitsbak" -q demo init "$work" --sessions "$sessions" --files-per-session 100 --rows-only
-    if [ -n "${TRACKED:-}" ]; then
-        python3 - "$work/s3_config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["tracking_database_path"] = "tracking.db"
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PY
-        "$fitsbak" -q --config "$work/s3_config.json" status > /dev/null
-        python3 scripts/bench/scale_tracked.py "$work/catalog.db" "$work/tracking.db" "$work/bucket"
-    fi
 fi
 config="$work/s3_config.json"
 "$fitsbak" -q --config "$config" status > /dev/null   # tracking tables, warm cache

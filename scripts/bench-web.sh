@@ -17,19 +17,7 @@ sessions="${SESSIONS:-5000}"
 cargo build --quiet --release -p fitsbak-cli
 fitsbak="$PWD/target/release/fitsbak"
 work="$PWD/bench-out/web-$sessions"
-if [ ! -f "$work/tracking.db" ]; then
-    rm -rf "$work"
-    echo "writing the synthetic catalog ($sessions sessions x 8 files) in $work ..."
-    "$fitsbak" -q demo init "$work" --sessions "$sessions" --files-per-session 8 --rows-only
-    python3 - "$work/s3_config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["tracking_database_path"] = "tracking.db"
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PY
-    "$fitsbak" -q --config "$work/s3_config.json" status > /dev/null
-    python3 scripts/bench/scale_tracked.py "$work/catalog.db" "$work/tracking.db" "$work/bucket"
-fi
+scripts/bench/tracked_catalog.sh "$fitsbak" "$work" "$sessions" 8
 log="$work/serve.log"
 "$fitsbak" --config "$work/s3_config.json" serve --listen 127.0.0.1:0 2> "$log" &
 pid=$!

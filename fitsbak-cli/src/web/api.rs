@@ -54,12 +54,12 @@ pub(super) fn body<T: DeserializeOwned + Default>(
     })
 }
 
-fn query<T>(got: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(got: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     got.map(|Query(q)| q)
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-fn session_id(id: &str) -> Result<SessionId, ApiError> {
+pub(super) fn session_id(id: &str) -> Result<SessionId, ApiError> {
     SessionId::new(id).map_err(|e| ApiError::bad_request(format!("session id {id:?}: {e}")))
 }
 
@@ -443,7 +443,7 @@ pub async fn doctor(State(app): State<Arc<WebApp>>) -> Result<Json<Value>, ApiEr
 // --- tasks -----------------------------------------------------------------
 
 /// How a task's engine is opened.
-enum Opens {
+pub(super) enum Opens {
     /// Catalog and tracking tables (uploads).
     Catalog,
     /// The catalog, or the tracking rows standing in for it (checks).
@@ -455,7 +455,7 @@ enum Opens {
 impl WebApp {
     /// Takes the run lock of `command` (409 naming who holds it), opens the engine
     /// and starts `work` as a task.
-    async fn launch<F, Fut>(
+    pub(super) async fn launch<F, Fut>(
         self: &Arc<Self>,
         command: &'static str,
         opens: Opens,
@@ -493,7 +493,7 @@ fn started(task: TaskInfo) -> Json<Value> {
 }
 
 /// The Python service's counts from a task's rows.
-fn counts(done: usize, skipped: usize, failed: usize) -> Value {
+pub(super) fn counts(done: usize, skipped: usize, failed: usize) -> Value {
     json!({ "uploaded": done, "skipped": skipped, "failed": failed, "total": done + skipped + failed })
 }
 
@@ -587,7 +587,7 @@ pub async fn backup_raw_files(
 #[derive(Debug, Default, Deserialize)]
 pub struct ForceQuery {
     #[serde(default)]
-    force: bool,
+    pub(super) force: bool,
 }
 
 /// `POST /api/backup/session/{id}?force=`: upload one session.
@@ -646,103 +646,85 @@ pub async fn backup_session_notes(
     Ok(started(task))
 }
 
-async fn processed_task(
-    app: &Arc<WebApp>,
-    request: BackupRequest,
-    subfolders: &[&str],
-    category: &'static str,
-    label: &str,
-) -> Result<Json<Value>, ApiError> {
-    let options = fitsbak_core::engine::processed::ProcessedOptions {
-        subfolders: subfolders.iter().map(|s| (*s).to_owned()).collect(),
-        force: request.force,
-        ..Default::default()
-    };
-    let spec = TaskSpec {
-        kind: "processed",
-        category,
-        label: label.into(),
-        session_id: None,
-    };
-    let task = app
-        .launch(
-            "processed",
-            Opens::Catalog,
-            spec,
-            move |engine, _| async move {
-                let summary = engine.upload_processed(&options).await?;
-                use fitsbak_core::engine::processed::ProcessedAction as A;
-                let mut result = counts(
-                    summary.count(A::Uploaded),
-                    summary.count(A::Unchanged),
-                    summary.failed(),
-                );
-                result["summary"] = serde_json::to_value(&summary)?;
-                let message = format!(
-                    "{} uploaded, {} unchanged, {} failed",
-                    summary.count(A::Uploaded),
-                    summary.count(A::Unchanged),
-                    summary.failed()
-                );
-                Ok(Finished {
-                    message,
-                    result,
-                    failures: summary.failed() > 0,
-                    interrupted: summary.interrupted,
-                })
-            },
-        )
-        .await?;
-    Ok(started(task))
+/// What of the processing sessions a route uploads.
+#[derive(Debug, Clone, Copy)]
+pub enum Processed {
+    /// `POST /api/backup/processing-notes`: the notes, and whatever else of the
+    /// processing sessions changed (`fitsbak processed upload`).
+    Notes,
+    /// `POST /api/backup/processed-intermediate`.
+    Intermediate,
+    /// `POST /api/backup/processed-final`.
+    Final,
 }
 
-/// `POST /api/backup/processing-notes`: processing notes (and whatever else of
-/// the processing sessions changed: `fitsbak processed upload`).
-pub async fn backup_processing_notes(
-    State(app): State<Arc<WebApp>>,
-    got: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let request: BackupRequest = body(got)?;
-    processed_task(
-        &app,
-        request,
-        &[],
-        "Processing Session Notes",
-        "upload the processing sessions' notes and files",
-    )
-    .await
+impl Processed {
+    /// The subfolders it sends, the Python service's category, the task's label.
+    fn parts(self) -> (&'static [&'static str], &'static str, &'static str) {
+        match self {
+            Self::Notes => (
+                &[],
+                "Processing Session Notes",
+                "upload the processing sessions' notes and files",
+            ),
+            Self::Intermediate => (
+                &["intermediate"],
+                "Processing Sessions - Intermediate",
+                "upload the intermediate files",
+            ),
+            Self::Final => (
+                &["final"],
+                "Processing Sessions - Final",
+                "upload the final files",
+            ),
+        }
+    }
 }
 
-/// `POST /api/backup/processed-intermediate`.
-pub async fn backup_processed_intermediate(
-    State(app): State<Arc<WebApp>>,
-    got: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let request: BackupRequest = body(got)?;
-    processed_task(
-        &app,
-        request,
-        &["intermediate"],
-        "Processing Sessions - Intermediate",
-        "upload the intermediate files",
+/// The route of `which`: `fitsbak processed upload [--subfolder ...]`.
+pub fn backup_processed(which: Processed) -> axum::routing::MethodRouter<Arc<WebApp>> {
+    axum::routing::post(
+        move |State(app): State<Arc<WebApp>>, got: Result<Bytes, BytesRejection>| async move {
+            let request: BackupRequest = body(got)?;
+            let (subfolders, category, label) = which.parts();
+            let options = fitsbak_core::engine::processed::ProcessedOptions {
+                subfolders: subfolders.iter().map(|s| (*s).to_owned()).collect(),
+                force: request.force,
+                ..Default::default()
+            };
+            let spec = TaskSpec {
+                kind: "processed",
+                category,
+                label: label.into(),
+                session_id: None,
+            };
+            let task = app
+                .launch(
+                    "processed",
+                    Opens::Catalog,
+                    spec,
+                    move |engine, _| async move {
+                        let summary = engine.upload_processed(&options).await?;
+                        use fitsbak_core::engine::processed::ProcessedAction as A;
+                        let (uploaded, unchanged) =
+                            (summary.count(A::Uploaded), summary.count(A::Unchanged));
+                        let mut result = counts(uploaded, unchanged, summary.failed());
+                        result["summary"] = serde_json::to_value(&summary)?;
+                        Ok(Finished {
+                            message: format!(
+                                "{uploaded} uploaded, {unchanged} unchanged, {} failed",
+                                summary.failed()
+                            ),
+                            result,
+                            failures: summary.failed() > 0,
+                            interrupted: summary.interrupted,
+                        })
+                    },
+                )
+                .await?;
+            Ok::<_, ApiError>(started(task))
+        },
     )
-    .await
-}
-
-/// `POST /api/backup/processed-final`.
-pub async fn backup_processed_final(
-    State(app): State<Arc<WebApp>>,
-    got: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let request: BackupRequest = body(got)?;
-    processed_task(
-        &app,
-        request,
-        &["final"],
-        "Processing Sessions - Final",
-        "upload the final files",
-    )
-    .await
 }
 
 #[derive(Debug, Default, Deserialize)]

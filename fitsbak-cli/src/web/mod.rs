@@ -26,6 +26,7 @@ mod api;
 mod assets;
 mod config_edit;
 mod guard;
+mod python;
 mod tasks;
 
 use std::net::SocketAddr;
@@ -121,17 +122,30 @@ pub fn router(app: Arc<WebApp>) -> Router {
         .route("/api/backup/session-notes", post(api::backup_session_notes))
         .route(
             "/api/backup/processing-notes",
-            post(api::backup_processing_notes),
+            api::backup_processed(api::Processed::Notes),
         )
         .route(
             "/api/backup/processed-intermediate",
-            post(api::backup_processed_intermediate),
+            api::backup_processed(api::Processed::Intermediate),
         )
         .route(
             "/api/backup/processed-final",
-            post(api::backup_processed_final),
+            api::backup_processed(api::Processed::Final),
         )
         .route("/api/backup/database", post(api::backup_database))
+        .route("/api/temp-info", get(python::temp_info))
+        .route(
+            "/api/processing-session/{id}/backup-status",
+            get(python::processing_status),
+        )
+        .route(
+            "/api/processing-session/{id}/backup-intermediate",
+            python::processing_backup("intermediate"),
+        )
+        .route(
+            "/api/processing-session/{id}/backup-final",
+            python::processing_backup("final"),
+        )
         .route("/api/backup/task/{id}", get(tasks::task_status))
         .route("/api/backup/tasks/active", get(tasks::active_tasks))
         .route("/api/tasks", get(tasks::all_tasks))
@@ -283,6 +297,10 @@ impl ApiError {
 
     fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, message)
     }
 
     /// The config or database cannot be used: the CLI's words.

@@ -385,33 +385,29 @@ impl Tasks {
             .ok_or_else(|| ApiError::not_found(format!("no task {id}")))
     }
 
-    pub fn infos(&self) -> Vec<TaskInfo> {
-        let list: Vec<Arc<Task>> = self
-            .list
+    /// The tasks kept, newest first, without holding the list's lock.
+    fn all(&self) -> Vec<Arc<Task>> {
+        self.list
             .lock()
             .expect("task list")
             .iter()
             .cloned()
-            .collect();
-        list.iter().map(|t| t.info()).collect()
+            .collect()
+    }
+
+    pub fn infos(&self) -> Vec<TaskInfo> {
+        self.all().iter().map(|t| t.info()).collect()
     }
 
     /// Aborts every running task now (the second Ctrl-C of a command).
     pub fn abort_all(&self) {
-        for task in self.list.lock().expect("task list").iter() {
+        for task in &self.all() {
             task.cancel.abort.cancel();
         }
     }
 
     pub async fn stop_all(&self) {
-        let list: Vec<Arc<Task>> = self
-            .list
-            .lock()
-            .expect("task list")
-            .iter()
-            .cloned()
-            .collect();
-        for task in list.iter().filter(|t| !t.is_finished()) {
+        for task in self.all().iter().filter(|t| !t.is_finished()) {
             task.stop();
         }
         self.running.close();
@@ -496,6 +492,27 @@ impl WebApp {
             task.finish(Err(anyhow::anyhow!("cannot start the task's thread: {e}")));
         }
         task.info()
+    }
+}
+
+impl WebApp {
+    /// Waits for task `id` to end (at most `within`); its last state.
+    pub(super) async fn wait_for(&self, id: &str, within: Duration) -> Result<TaskInfo, ApiError> {
+        let task = self.tasks.find(id)?;
+        let mut rx = task.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + within;
+        while !task.is_finished() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::GATEWAY_TIMEOUT,
+                    format!("task {id} is still running; ask GET /api/backup/task/{id}"),
+                ));
+            }
+        }
+        Ok(task.info())
     }
 }
 

@@ -451,6 +451,39 @@ async fn the_api_answers_the_python_routes_and_runs_every_task() {
         rows.iter()
             .all(|r| r["item"].as_str().unwrap().contains("_final."))
     );
+    // The cataloger's other calls: one processing session's files, the temp space.
+    let pid = d.demo.lib.processing[0].id.clone();
+    let (status, ps) = s.get(&format!("/api/processing-session/{pid}/backup-status"));
+    assert_eq!(status, 200, "{ps}");
+    assert_eq!(
+        ps["final"]["backed_up_files"], ps["final"]["total_files"],
+        "{ps}"
+    );
+    assert_eq!(ps["final"]["is_complete"], true, "{ps}");
+    assert!(
+        ps["intermediate"]["total_files"].as_u64().unwrap() > 0,
+        "{ps}"
+    );
+    assert_eq!(ps["intermediate"]["backed_up_files"], 0, "{ps}");
+    let (status, up) = s.post(
+        &format!("/api/processing-session/{pid}/backup-intermediate?force=false"),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{up}");
+    assert_eq!(up["success"], true, "{up}");
+    assert!(up["stats"]["uploaded"].as_u64().unwrap() > 0, "{up}");
+    let (_, ps) = s.get(&format!("/api/processing-session/{pid}/backup-status"));
+    assert_eq!(ps["intermediate"]["is_complete"], true, "{ps}");
+    assert_eq!(ps["intermediate"]["backup_percentage"], 100.0, "{ps}");
+    let (status, _) = s.get("/api/processing-session/20990101_NOPE00/backup-status");
+    assert_eq!(status, 404);
+    let (status, temp) = s.get("/api/temp-info");
+    assert_eq!(status, 200, "{temp}");
+    assert_eq!(temp["has_space"], true);
+    assert!(temp["total"].as_u64().unwrap() > 0 && temp["free"].as_u64().unwrap() > 0);
+    let largest = temp["largest_session_id"].as_str().unwrap();
+    assert!(ids(&all).iter().any(|i| i == largest), "{temp}");
+
     let task = s.run(
         "/api/backup/database",
         json!({ "description": "from the page" }),
@@ -484,12 +517,40 @@ async fn the_api_answers_the_python_routes_and_runs_every_task() {
         [
             "backup-db",
             "processed",
+            "processed",
             "notes",
             "restore-request",
             "verify",
             "upload"
         ]
     );
+    // The rest of the processing sessions, the costs, the doctor.
+    let task = s.run("/api/backup/processed-intermediate", json!({}));
+    assert_eq!(task["state"], "complete", "{task}");
+    assert!(
+        task["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["item"].as_str().unwrap().contains("_final."))
+    );
+    let task = s.run("/api/backup/processing-notes", json!({}));
+    assert_eq!(task["state"], "complete", "{task}");
+    assert_eq!(task["result"]["failed"], 0, "{task}");
+    let (_, cats) = s.get("/api/storage-categories");
+    for c in cats["categories"].as_array().unwrap() {
+        assert_eq!(c["local_not_in_s3"], 0, "everything is backed up now: {c}");
+    }
+    let (status, costs) = s.get("/api/costs");
+    assert_eq!(status, 200);
+    assert_eq!(
+        costs,
+        serde_json::to_value(d.demo.json(&["estimate-costs"])).unwrap()
+    );
+    let (status, checks) = s.get("/api/doctor");
+    assert_eq!(status, 200);
+    assert_eq!(checks[0]["check"], "access", "{checks}");
+    assert_eq!(checks[0]["status"], "ok", "{checks}");
     let (_, by_session) = s.get(&format!("/api/backup/session/{first}/status"));
     assert_eq!(by_session["has_active_task"], true);
     assert_eq!(by_session["status"], "complete");

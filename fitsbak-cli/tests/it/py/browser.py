@@ -21,6 +21,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -45,12 +46,26 @@ def browser(size):
 
 
 def wait(d, what, test, timeout=60):
+    # The page redraws by replacing nodes: an element read while it is replaced
+    # is stale, and the next poll reads the new one.
+    ignored = (NoSuchElementException, StaleElementReferenceException)
     try:
-        return WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda _: test())
+        return WebDriverWait(d, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(
+            lambda _: test())
     except Exception:
         message = d.find_element(By.ID, "message").text
         task = d.find_element(By.ID, "task").text
         sys.exit(f"{what} did not happen within {timeout} s\nmessage: {message!r}\ntask: {task!r}")
+
+
+def texts(d, css):
+    """The text of every element `css` selects, read again if the page redrew them."""
+    for _ in range(50):
+        try:
+            return [e.text for e in d.find_elements(By.CSS_SELECTOR, css)]
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    sys.exit(f"{css} kept changing")
 
 
 def text(d, id_):
@@ -99,8 +114,8 @@ def test(url, shots, session_id):
         wait(d, "the dashboard's numbers", lambda: "/" in text(d, "protected"))
         before = text(d, "protected")
         assert before.startswith("0 /"), before
-        rows = d.find_elements(By.CSS_SELECTOR, "#categories tbody tr")
-        assert len(rows) == 6, [r.text for r in rows]
+        rows = texts(d, "#categories tbody tr")
+        assert len(rows) == 6, rows
         wait(d, "the health checks", lambda: "checking" not in text(d, "doctor-state"))
         shot(d, shots, "dashboard-desktop")
         fit(d, DESKTOP)
@@ -112,8 +127,8 @@ def test(url, shots, session_id):
         width = d.find_element(By.ID, "task-bar").get_attribute("style")
         assert "100" in width, width
         assert "100.0 %" in text(d, "task-numbers"), text(d, "task-numbers")
-        rows = d.find_elements(By.CSS_SELECTOR, "#task-rows tbody tr")
-        assert rows and all("done" in r.text for r in rows), [r.text for r in rows]
+        rows = texts(d, "#task-rows tbody tr")
+        assert rows and all("done" in r for r in rows), rows
         wait(d, "the dashboard to count the uploads",
              lambda: not text(d, "protected").startswith("0 /"))
         print("upload:", text(d, "task-numbers"))
@@ -123,8 +138,7 @@ def test(url, shots, session_id):
         # The sessions table says backed up.
         go(d, url, "sessions")
         wait(d, "the sessions table", lambda: d.find_elements(By.CSS_SELECTOR, "#sessions tbody tr"))
-        rows = d.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
-        cells = [r.find_elements(By.TAG_NAME, "td")[6].text for r in rows]
+        cells = texts(d, "#sessions tbody tr td:nth-child(7)")
         assert cells and all(c == "yes" for c in cells), cells
         search = d.find_element(By.ID, "search")
         search.send_keys(session_id)
@@ -138,13 +152,13 @@ def test(url, shots, session_id):
         wait(d, "the session's members",
              lambda: d.find_elements(By.CSS_SELECTOR, "#members tbody tr"))
         wait(d, "the manifest", lambda: session_id in text(d, "manifest"))
-        log = d.find_elements(By.CSS_SELECTOR, "#log tbody tr")
-        assert any("upload" in r.text for r in log), [r.text for r in log]
+        log = texts(d, "#log tbody tr")
+        assert any("upload" in r for r in log), log
 
         # A restore request shows its cost and wait per tier before anything is asked.
         d.find_element(By.ID, "detail-restore").click()
         wait(d, "the restore cost table", lambda: d.find_elements(By.CSS_SELECTOR, "#tiers tbody tr"))
-        tiers = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#tiers tbody tr")]
+        tiers = texts(d, "#tiers tbody tr")
         assert any(t.startswith("Bulk") and "$" in t for t in tiers), tiers
         assert any(t.startswith("Standard") for t in tiers), tiers
         shot(d, shots, "session-restore-desktop")
