@@ -4,7 +4,8 @@
 # build. Prints the median wall time and peak RSS of RUNS runs of each command.
 # TRACKED=1: 10,000 sessions and 1,000,000 files, every one of them tracked as
 # backed up (an archive row each, a member row per file): status, list-sessions
-# and estimate-costs, and the tracking database's size per archive.
+# estimate-costs and the planning of `verify --all` (`--dry-run`: what it would
+# check, from the rows), and the tracking database's size per archive.
 #
 #   ./scripts/bench-scale.sh            (RUNS=5 by default)
 #   TRACKED=1 ./scripts/bench-scale.sh
@@ -13,9 +14,11 @@ cd "$(dirname "$0")/.."
 runs="${RUNS:-5}"
 cargo build --quiet --release -p fitsbak-cli
 fitsbak="$PWD/target/release/fitsbak"
-sessions=5000 commands="status list-sessions analyze" work="$PWD/bench-out/scale"
+sessions=5000 work="$PWD/bench-out/scale"
+commands=(status list-sessions analyze)
 if [ -n "${TRACKED:-}" ]; then
-    sessions=10000 commands="status list-sessions estimate-costs" work="$PWD/bench-out/scale-tracked"
+    sessions=10000 work="$PWD/bench-out/scale-tracked"
+    commands=(status list-sessions estimate-costs "verify --all --dry-run")
 fi
 if [ -n "${TRACKED:-}" ]; then
     scripts/bench/tracked_catalog.sh "$fitsbak" "$work" "$sessions" 100
@@ -31,14 +34,15 @@ if [ -n "${TRACKED:-}" ]; then
     echo "tracking database: $((size / 1048576)) MiB, $((size / sessions)) bytes per archive (100 members each)"
 fi
 
-printf '%-14s %10s %12s\n' command "median s" "peak RSS MB"
-for cmd in $commands; do
+printf '%-24s %10s %12s\n' command "median s" "peak RSS MB"
+for cmd in "${commands[@]}"; do
     times=() rss=()
     for _ in $(seq "$runs"); do
-        out=$( { /usr/bin/time -f '%e %M' "$fitsbak" --config "$config" "$cmd" > /dev/null; } 2>&1 )
+        # shellcheck disable=SC2086
+        out=$( { /usr/bin/time -f '%e %M' "$fitsbak" --config "$config" $cmd > /dev/null; } 2>&1 )
         times+=("${out% *}") rss+=("${out#* }")
     done
     median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     peak=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
-    printf '%-14s %10s %12d\n' "$cmd" "$median" "$((peak / 1024))"
+    printf '%-24s %10s %12d\n' "$cmd" "$median" "$((peak / 1024))"
 done

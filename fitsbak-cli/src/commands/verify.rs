@@ -34,6 +34,10 @@ pub struct Args {
     /// archive itself is good), then check again.
     #[arg(long)]
     repair: bool,
+    /// Say what would be checked (archives, bytes a deep check reads, listings)
+    /// from the tracking rows, and send no request.
+    #[arg(long, conflicts_with_all = ["due", "repair"])]
+    dry_run: bool,
 }
 
 pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
@@ -58,6 +62,15 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         methods.push(CheckMethod::Quick);
     }
     let engine = ctx.engine_for_reports().await?;
+    if args.dry_run {
+        let plan = engine.plan_verify(&filter, &methods).await?;
+        if ctx.global.json {
+            print_json(&plan)?;
+        } else {
+            crate::views::verify::print_plan(&plan);
+        }
+        return Ok(Outcome::Success);
+    }
     let reports = engine.verify(&filter, &methods, args.repair).await?;
     let failed = reports
         .iter()

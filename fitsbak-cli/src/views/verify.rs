@@ -77,3 +77,41 @@ pub fn print_due(r: &fitsbak_core::engine::verify::due::DueReport, failed: usize
         );
     }
 }
+
+/// `verify --dry-run`.
+pub fn print_plan(plan: &fitsbak_core::engine::verify::VerifyPlan) {
+    let methods: Vec<&str> = plan.methods.iter().map(|m| m.name()).collect();
+    println!(
+        "{} archive(s), {} check(s): {}",
+        crate::output::count(plan.archives),
+        crate::output::count(plan.checks),
+        methods.join(", ")
+    );
+    let years: Vec<String> = plan
+        .per_year
+        .iter()
+        .map(|(y, n)| format!("{y}: {n}"))
+        .collect();
+    if !years.is_empty() {
+        println!("Per year: {}", years.join(", "));
+    }
+    if plan.prefixes_listed > 0 {
+        println!(
+            "Sizes, ETags and classes from one listing of each of {} prefix(es) instead of a HEAD per archive",
+            plan.prefixes_listed
+        );
+    }
+    if plan.bytes_read > 0 {
+        println!(
+            "A deep check reads {} back",
+            indicatif::HumanBytes(plan.bytes_read)
+        );
+    }
+    if plan.need_restore_for_deep > 0 {
+        println!(
+            "{} archive(s) are in cold storage: their deep check needs a restore first",
+            plan.need_restore_for_deep
+        );
+    }
+    println!("Nothing was checked (--dry-run).");
+}

@@ -262,3 +262,42 @@ fn the_local_target_runs_the_same_checks() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["outcome"], "failed", "{v}");
 }
+
+#[test]
+fn a_dry_run_says_what_would_be_checked_from_the_rows_alone() {
+    let demo = Demo::new();
+    demo.cmd(&["upload"]).assert().success();
+    let status = demo.json(&["status"]);
+    let log_rows = || -> i64 {
+        Connection::open(&demo.lib.database_path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM s3_backup_log", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = log_rows();
+    // The target is gone: a real check fails, the plan needs no request.
+    std::fs::rename(&demo.lib.local_root, demo.lib.root.join("moved")).unwrap();
+    let plan = demo.json(&["verify", "--all", "--deep", "--dry-run"]);
+    assert_eq!(plan["archives"], status["sessions_backed_up"], "{plan}");
+    assert_eq!(plan["checks"], plan["archives"]);
+    assert_eq!(plan["methods"], serde_json::json!(["deep"]));
+    assert_eq!(
+        plan["bytes_read"], status["archive_bytes"],
+        "{plan} {status}"
+    );
+    let per_year: u64 = plan["per_year"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_year, plan["archives"].as_u64().unwrap());
+    let year = demo.lib.sessions[0].date.format("%Y").to_string();
+    let of_year = demo.json(&["verify", "--year", &year, "--dry-run"]);
+    assert_eq!(of_year["archives"], plan["per_year"][&year], "{of_year}");
+    assert_eq!(of_year["bytes_read"], 0, "a quick check reads no archive");
+    let text = stdout(&mut demo.cmd(&["verify", "--all", "--dry-run"]));
+    assert!(text.contains("Nothing was checked (--dry-run)."), "{text}");
+    assert_eq!(log_rows(), before, "a dry run records nothing");
+    demo.cmd(&["verify", "--all"]).assert().code(1);
+}

@@ -52,6 +52,25 @@ pub fn hash_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
 }
 
 /// The outcome of one check of one archive.
+/// What a `verify` run would do (`verify --dry-run`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyPlan {
+    /// Archives selected.
+    pub archives: u64,
+    /// Checks to run (archives x methods).
+    pub checks: u64,
+    /// The checks asked for.
+    pub methods: Vec<CheckMethod>,
+    /// Bytes a deep check reads back.
+    pub bytes_read: u64,
+    /// Archives per year (0: a key without one).
+    pub per_year: std::collections::BTreeMap<i32, u64>,
+    /// Prefixes listed once for the quick checks, instead of a HEAD per archive.
+    pub prefixes_listed: u64,
+    /// Archives recorded in a class a deep check cannot read without a restore.
+    pub need_restore_for_deep: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckReport {
     /// The session.
@@ -116,6 +135,55 @@ impl Engine {
         Ok(record.verified
             && record.facts.is_none()
             && self.tracker.members(&record.session_id).await?.is_empty())
+    }
+
+    /// What [`Engine::verify`] would check, from the tracking rows alone (no
+    /// request): `verify --dry-run`.
+    pub async fn plan_verify(
+        &self,
+        filter: &super::list_sessions::SessionFilter,
+        methods: &[CheckMethod],
+    ) -> Result<VerifyPlan> {
+        let records = self
+            .select_archives(filter.session_id.as_ref(), filter.year)
+            .await?;
+        let mut per_year = std::collections::BTreeMap::new();
+        for r in &records {
+            let year = crate::engine::manifests::record_year(r).unwrap_or(0);
+            *per_year.entry(year).or_insert(0u64) += 1;
+        }
+        let quick = methods.contains(&CheckMethod::Quick);
+        let prefixes = match quick && records.len() >= quick::LIST_FROM {
+            true => records
+                .iter()
+                .map(|r| &r.key[..r.key.rfind('/').map_or(0, |i| i + 1)])
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as u64,
+            false => 0,
+        };
+        let reads = methods.contains(&CheckMethod::Deep);
+        Ok(VerifyPlan {
+            archives: records.len() as u64,
+            checks: (records.len() * methods.len()) as u64,
+            methods: methods.to_vec(),
+            bytes_read: match reads {
+                true => records.iter().map(|r| r.archive_size_bytes).sum(),
+                false => 0,
+            },
+            per_year,
+            prefixes_listed: prefixes,
+            need_restore_for_deep: match reads {
+                true => records
+                    .iter()
+                    .filter(|r| {
+                        r.current_storage_class
+                            .as_ref()
+                            .is_some_and(StorageClass::needs_restore)
+                    })
+                    .count() as u64,
+                false => 0,
+            },
+        })
     }
 
     /// Runs the checks `methods` asks for on every archive `filter` selects, and

@@ -55,7 +55,7 @@ pub type Listing = std::collections::HashMap<String, ObjectSummary>;
 
 /// Fewest archives whose quick checks list their prefixes instead of a HEAD
 /// each (a listing page holds 1,000 objects).
-const LIST_FROM: usize = 10;
+pub(super) const LIST_FROM: usize = 10;
 
 impl Engine {
     /// One listing of the prefixes (folders) of `records`' keys, when there are
