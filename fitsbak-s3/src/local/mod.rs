@@ -426,8 +426,14 @@ fn file_body(
         }
         let chunk = left.min(1 << 20) as usize;
         let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; chunk];
-            let result = file.read_exact(&mut buf).map(|()| buf);
+            // Into uninitialised capacity: no zeroing of a buffer about to be
+            // overwritten (`Take<&File>` reads through `read_buf`).
+            let mut buf = Vec::with_capacity(chunk);
+            let result = match (&mut file).take(chunk as u64).read_to_end(&mut buf) {
+                Ok(n) if n == chunk => Ok(buf),
+                Ok(_) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Err(e) => Err(e),
+            };
             (file, result)
         })
         .await;
