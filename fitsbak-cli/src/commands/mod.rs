@@ -17,7 +17,7 @@ mod schedule;
 mod serve;
 mod status;
 mod sync_db;
-mod upload;
+pub(crate) mod upload;
 mod verify;
 
 use clap::Subcommand;

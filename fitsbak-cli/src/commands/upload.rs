@@ -93,22 +93,7 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
         crate::views::upload::print_summary(&summary, keep_copy.as_deref(), detail);
     }
     if !args.dry_run {
-        let mut report = crate::notify::RunReport::new(
-            ctx,
-            "upload",
-            crate::views::upload::totals(&summary),
-            crate::views::upload::failures(&summary),
-        );
-        let status = fitsbak_core::engine::status::status(
-            engine.catalog.as_ref(),
-            engine.tracker.as_ref(),
-            &ctx.config,
-        )
-        .await;
-        if let Ok(status) = status {
-            report = report.with_status(&status);
-        }
-        crate::notify::send(ctx, &report).await;
+        send_report(ctx, &engine, &summary).await;
     }
     let notes_failed = summary.notes.as_ref().is_some_and(|n| n.failed() > 0);
     Ok(if summary.interrupted() {
@@ -118,4 +103,29 @@ pub async fn exec(ctx: &Context, args: &Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Mails or posts the run report of an upload (`notifications`), with what the
+/// status says needs a look after it. The web page's uploads send it too.
+pub(crate) async fn send_report(
+    ctx: &Context,
+    engine: &fitsbak_core::engine::Engine,
+    summary: &fitsbak_core::engine::upload::UploadSummary,
+) {
+    let mut report = crate::notify::RunReport::new(
+        ctx,
+        "upload",
+        crate::views::upload::totals(summary),
+        crate::views::upload::failures(summary),
+    );
+    let status = fitsbak_core::engine::status::status(
+        engine.catalog.as_ref(),
+        engine.tracker.as_ref(),
+        &ctx.config,
+    )
+    .await;
+    if let Ok(status) = status {
+        report = report.with_status(&status);
+    }
+    crate::notify::send(ctx, &report).await;
 }

@@ -548,12 +548,15 @@ async fn upload_task(app: &Arc<WebApp>, request: UploadRequest) -> Result<TaskIn
         label,
         session_id: session.map(|s| s.to_string()),
     };
+    // The run report goes out as after a CLI upload (`notifications`).
+    let ctx = app.context()?;
     app.launch(
         "upload",
         Opens::Catalog,
         spec,
         move |engine, _task| async move {
             let summary = engine.upload(&options).await?;
+            crate::commands::upload::send_report(&ctx, &engine, &summary).await;
             let skipped = summary.count(|o| {
                 matches!(
                     o,

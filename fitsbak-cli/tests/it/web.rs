@@ -1034,3 +1034,35 @@ async fn the_page_in_a_real_browser() {
         assert!(size > 10_000, "{} is {size} bytes", path.display());
     }
 }
+
+#[test]
+fn an_upload_from_the_page_sends_the_run_report_a_cli_upload_sends() {
+    let d = Demo::new();
+    let lost = &d.lib.sessions[2];
+    std::fs::remove_file(&lost.files[0].path).unwrap();
+    let (port, hook) = http_receiver();
+    edit_config(d.config(), |c| {
+        c["notifications"]["webhook_url"] = format!("http://127.0.0.1:{port}/hook").into();
+        c["notifications"]["webhook_on_error"] = true.into();
+    });
+    let s = Served::start(d.config(), &[], &[]);
+    let task = s.run("/api/backup/raw-files", json!({}));
+    assert_eq!(task["state"], "failed", "{task}");
+    let failed: Vec<&Value> = task["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{task}");
+    assert_eq!(failed[0]["item"], lost.id.as_str());
+    let (request, body) = hook.join().unwrap();
+    assert!(request.starts_with("POST /hook"), "{request}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["command"], "upload", "{report}");
+    assert_eq!(report["ok"], false, "{report}");
+    assert!(
+        report["failures"][0].as_str().unwrap().contains(&lost.id),
+        "{report}"
+    );
+}

@@ -238,11 +238,21 @@ impl Engine {
         options: &UploadOptions,
         results: &mut Vec<SessionResult>,
     ) -> Result<()> {
+        // Sessions that failed before any byte was read (files missing on disk)
+        // are items of the run too: progress shows them with the others.
+        let failed_early: Vec<&SessionResult> = results
+            .iter()
+            .filter(|r| matches!(r.outcome, SessionOutcome::Failed { .. }))
+            .collect();
         self.progress.run_started(&RunPlan {
             operation: "upload",
-            items: selected.len() as u64,
+            items: (selected.len() + failed_early.len()) as u64,
             bytes: selected.iter().map(Selected::bytes).sum(),
         });
+        for r in failed_early {
+            self.progress
+                .item_finished(r.session_id.as_str(), &item_outcome(&r.outcome));
+        }
         for s in selected {
             let id = s.session.id.to_string();
             if self.cancel.stop.is_cancelled() {
