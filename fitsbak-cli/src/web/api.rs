@@ -684,6 +684,36 @@ impl Processed {
     }
 }
 
+/// Starts `fitsbak processed upload` with `options` as a task.
+pub(super) async fn launch_processed(
+    app: &Arc<WebApp>,
+    options: fitsbak_core::engine::processed::ProcessedOptions,
+    spec: TaskSpec,
+) -> Result<TaskInfo, ApiError> {
+    app.launch(
+        "processed",
+        Opens::Catalog,
+        spec,
+        move |engine, _| async move {
+            let summary = engine.upload_processed(&options).await?;
+            use fitsbak_core::engine::processed::ProcessedAction as A;
+            let (uploaded, unchanged) = (summary.count(A::Uploaded), summary.count(A::Unchanged));
+            let mut result = counts(uploaded, unchanged, summary.failed());
+            result["summary"] = serde_json::to_value(&summary)?;
+            Ok(Finished {
+                message: format!(
+                    "{uploaded} uploaded, {unchanged} unchanged, {} failed",
+                    summary.failed()
+                ),
+                result,
+                failures: summary.failed() > 0,
+                interrupted: summary.interrupted,
+            })
+        },
+    )
+    .await
+}
+
 /// The route of `which`: `fitsbak processed upload [--subfolder ...]`.
 pub fn backup_processed(which: Processed) -> axum::routing::MethodRouter<Arc<WebApp>> {
     axum::routing::post(
@@ -701,30 +731,7 @@ pub fn backup_processed(which: Processed) -> axum::routing::MethodRouter<Arc<Web
                 label: label.into(),
                 session_id: None,
             };
-            let task = app
-                .launch(
-                    "processed",
-                    Opens::Catalog,
-                    spec,
-                    move |engine, _| async move {
-                        let summary = engine.upload_processed(&options).await?;
-                        use fitsbak_core::engine::processed::ProcessedAction as A;
-                        let (uploaded, unchanged) =
-                            (summary.count(A::Uploaded), summary.count(A::Unchanged));
-                        let mut result = counts(uploaded, unchanged, summary.failed());
-                        result["summary"] = serde_json::to_value(&summary)?;
-                        Ok(Finished {
-                            message: format!(
-                                "{uploaded} uploaded, {unchanged} unchanged, {} failed",
-                                summary.failed()
-                            ),
-                            result,
-                            failures: summary.failed() > 0,
-                            interrupted: summary.interrupted,
-                        })
-                    },
-                )
-                .await?;
+            let task = launch_processed(&app, options, spec).await?;
             Ok::<_, ApiError>(started(task))
         },
     )

@@ -13,8 +13,8 @@ use fitsbak_core::engine::processed::ProcessedOptions;
 use fitsbak_core::processed::Part;
 use serde_json::{Value, json};
 
-use super::api::{ForceQuery, Opens, counts, query, session_id};
-use super::tasks::{Finished, TaskSpec};
+use super::api::{ForceQuery, query, session_id};
+use super::tasks::TaskSpec;
 use super::{ApiError, WebApp};
 
 /// Total, used and free bytes of the file system holding `path`.
@@ -160,28 +160,7 @@ pub fn processing_backup(subfolder: &'static str) -> axum::routing::MethodRouter
                 label: format!("upload the {subfolder} files of processing session {id}"),
                 session_id: Some(id.to_string()),
             };
-            let task = app
-                .launch(
-                    "processed",
-                    Opens::Catalog,
-                    spec,
-                    move |engine, _| async move {
-                        let summary = engine.upload_processed(&options).await?;
-                        use fitsbak_core::engine::processed::ProcessedAction as A;
-                        let (uploaded, unchanged) =
-                            (summary.count(A::Uploaded), summary.count(A::Unchanged));
-                        Ok(Finished {
-                            message: format!(
-                                "{uploaded} uploaded, {unchanged} unchanged, {} failed",
-                                summary.failed()
-                            ),
-                            result: counts(uploaded, unchanged, summary.failed()),
-                            failures: summary.failed() > 0,
-                            interrupted: summary.interrupted,
-                        })
-                    },
-                )
-                .await?;
+            let task = super::api::launch_processed(&app, options, spec).await?;
             let done = app
                 .wait_for(&task.task_id, Duration::from_secs(24 * 3600))
                 .await?;
