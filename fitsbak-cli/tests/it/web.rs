@@ -897,6 +897,17 @@ async fn one_write_at_a_time_with_the_cli_and_sigterm_stops_tasks_resumably() {
         "{err}"
     );
 
+    // And a second task of the page's own waits its turn the same way.
+    let (status, err) = s.post("/api/verify", json!({}));
+    assert_eq!(status, 409, "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("`upload (fitsbak serve)`"),
+        "{err}"
+    );
+
     // SIGTERM: the task stops between parts; nothing half-recorded.
     let status = s.terminate();
     assert!(status.success(), "{status:?}: {}", s.stderr.lock().unwrap());
