@@ -227,8 +227,50 @@ pub async fn serve(global: GlobalArgs, options: ServeOptions) -> anyhow::Result<
     Ok(())
 }
 
-/// Runs `work` (engine calls, whose futures are not `Send`) on a runtime of its
-/// own thread, as a CLI command runs on its `main`, and hands back the answer.
+/// A report's work, handed to the reports thread.
+type Job = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + Send>;
+
+/// The thread the reports that call the store run on: one runtime of its own,
+/// as a CLI command runs on its `main`, shared by every request (one blocking pool,
+/// one allocator arena, instead of a thread and a runtime per request).
+fn reports() -> Result<&'static tokio::sync::mpsc::UnboundedSender<Job>, ApiError> {
+    static REPORTS: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Job>> =
+        std::sync::OnceLock::new();
+    if let Some(tx) = REPORTS.get() {
+        return Ok(tx);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot start a runtime for the reports: {e}"),
+            )
+        })?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    std::thread::Builder::new()
+        .name("fitsbak-reports".into())
+        .spawn(move || {
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, async move {
+                while let Some(job) = rx.recv().await {
+                    tokio::task::spawn_local(job());
+                }
+            });
+        })
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot start the reports thread: {e}"),
+            )
+        })?;
+    // Two requests racing here start two threads; the loser's ends with its channel.
+    Ok(REPORTS.get_or_init(|| tx))
+}
+
+/// Runs `work` (engine calls, whose futures are not `Send`) on the reports thread
+/// and hands back the answer.
 async fn detached<F, Fut, T>(work: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -236,31 +278,21 @@ where
     T: Send + 'static,
 {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("fitsbak-request".into())
-        .spawn(move || {
-            let out = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime.block_on(work()),
-                Err(e) => Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("cannot start a runtime for the request: {e}"),
-                )),
-            };
-            let _ = tx.send(out);
+    let job: Job = Box::new(move || {
+        Box::pin(async move {
+            let _ = tx.send(work().await);
         })
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot start a thread for the request: {e}"),
-            )
-        })?;
+    });
+    reports()?.send(job).map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the reports thread has ended",
+        )
+    })?;
     rx.await.map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the request's worker ended without an answer",
+            "the request's work ended without an answer",
         )
     })?
 }
