@@ -300,10 +300,16 @@ impl Context {
 
     /// An engine for reports and checks: [`Context::open_for_reports`]'s catalog.
     pub async fn engine_for_reports(&self) -> anyhow::Result<Engine> {
+        Ok(self.engine_and_tracking().await?.0)
+    }
+
+    /// [`Context::engine_for_reports`], and the tracking database it reads, for
+    /// what the tracker traits do not offer (the log rows of one session).
+    pub async fn engine_and_tracking(&self) -> anyhow::Result<(Engine, Arc<Database>)> {
         let (catalog, db) = self.open_for_reports()?;
-        let mut engine = self.engine_from(db, None).await?;
+        let mut engine = self.engine_from(db.clone(), None).await?;
         engine.catalog = catalog;
-        Ok(engine)
+        Ok((engine, db))
     }
 
     async fn engine_with(

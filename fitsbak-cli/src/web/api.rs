@@ -27,16 +27,6 @@ pub(super) fn body<T: DeserializeOwned + Default>(
     got: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let bytes = got.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-    if bytes.len() > super::MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the request body is {} bytes; the API takes at most {} KiB",
-                bytes.len(),
-                super::MAX_BODY_BYTES / 1024
-            ),
-        ));
-    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -349,8 +339,8 @@ async fn session_detail_of(
     ctx: crate::context::Context,
     id: SessionId,
 ) -> Result<Json<Value>, ApiError> {
-    let engine = ctx
-        .engine_for_reports()
+    let (engine, db) = ctx
+        .engine_and_tracking()
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
     let filter = SessionFilter {
@@ -396,7 +386,6 @@ async fn session_detail_of(
             Err(e) => (None, Some(crate::error_words(&e.into()))),
         },
     };
-    let db = ctx.open_tracking().map_err(|e| ApiError::unavailable(&e))?;
     let log = db.log_rows(&id, 100)?;
     Ok(Json(json!({
         "session": session_json(row, archive.as_ref()),

@@ -232,7 +232,8 @@ pub async fn show(State(app): State<Arc<WebApp>>) -> Result<Json<Value>, ApiErro
         key: error_key(&e),
         message: error_message(&e),
     });
-    let get = |ptr: &str| Value::Object(map.clone()).pointer(ptr).cloned();
+    let whole = Value::Object(map);
+    let get = |ptr: &str| whole.pointer(ptr).cloned();
     Ok(Json(json!({
         "enabled": get("/enabled").unwrap_or(Value::Bool(false)),
         "aws_region": get("/aws_region").unwrap_or(json!("us-east-1")),
@@ -276,20 +277,13 @@ impl Update {
     }
 }
 
-/// Applies `changes` and checks the result; the new text when it is good.
+/// Applies `changes` to `map` (the file as read) and checks the result; the new
+/// text when it is good.
 fn edited(
     path: &Path,
+    mut map: Map<String, Value>,
     changes: &Map<String, Value>,
 ) -> Result<String, (StatusCode, Vec<KeyError>)> {
-    let (_, mut map) = read(path).map_err(|e| {
-        (
-            e.status,
-            vec![KeyError {
-                key: ".".into(),
-                message: e.message,
-            }],
-        )
-    })?;
     apply(&mut map, changes).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))?;
     let mut text = serde_json::to_string_pretty(&Value::Object(map)).expect("JSON serialises");
     text.push('\n');
@@ -323,7 +317,8 @@ pub async fn update(
         ));
     }
     let path = app.global.config.clone();
-    let text = edited(&path, &changes).map_err(|(s, e)| refused(s, e))?;
+    let (_, map) = read(&path)?;
+    let text = edited(&path, map, &changes).map_err(|(s, e)| refused(s, e))?;
     write_atomic(&path, &text)?;
     tracing::info!(target: crate::context::REPORT, "config {} changed from the web page: {}", path.display(),
         changes.keys().cloned().collect::<Vec<_>>().join(", "));
@@ -346,7 +341,8 @@ pub async fn validate(
     let changes = update.changes();
     let path = app.global.config.clone();
     if !changes.is_empty() {
-        return Ok(Json(match edited(&path, &changes) {
+        let (_, map) = read(&path)?;
+        return Ok(Json(match edited(&path, map, &changes) {
             Ok(_) => json!({ "valid": true, "message": "the changes are valid", "errors": [] }),
             Err((_, errors)) => json!({
                 "valid": false,
@@ -391,7 +387,7 @@ pub async fn toggle_enabled(State(app): State<Arc<WebApp>>) -> Result<Json<Value
     let now = map.get("enabled").and_then(Value::as_bool).unwrap_or(false);
     let mut changes = Map::new();
     changes.insert("enabled".into(), Value::Bool(!now));
-    let text = edited(&path, &changes).map_err(|(s, e)| refused(s, e))?;
+    let text = edited(&path, map, &changes).map_err(|(s, e)| refused(s, e))?;
     write_atomic(&path, &text)?;
     Ok(Json(json!({
         "enabled": !now,

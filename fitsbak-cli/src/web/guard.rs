@@ -77,18 +77,22 @@ pub async fn guard(State(app): State<Arc<WebApp>>, request: Request, next: Next)
         request
     } else {
         let (parts, body) = request.into_parts();
+        let too_large = |size: String| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is {size}; the API takes at most {} KiB",
+                    super::MAX_BODY_BYTES / 1024
+                ),
+            )
+            .into_response()
+        };
         match axum::body::to_bytes(body, super::READ_BODY_BYTES).await {
-            Ok(bytes) => Request::from_parts(parts, axum::body::Body::from(bytes)),
-            Err(_) => {
-                return ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the request body is larger than the {} KiB the API takes",
-                        super::MAX_BODY_BYTES / 1024
-                    ),
-                )
-                .into_response();
+            Ok(bytes) if bytes.len() > super::MAX_BODY_BYTES => {
+                return too_large(format!("{} bytes", bytes.len()));
             }
+            Ok(bytes) => Request::from_parts(parts, axum::body::Body::from(bytes)),
+            Err(_) => return too_large(format!("over {} KiB", super::READ_BODY_BYTES / 1024)),
         }
     };
     let mut response = next.run(request).await;

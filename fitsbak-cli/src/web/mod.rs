@@ -33,7 +33,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,7 +42,8 @@ use crate::context::Context;
 
 pub use tasks::TaskInfo;
 
-/// Requests larger than this are refused (413): the API takes small JSON bodies.
+/// Requests larger than this are refused (413, by the guard, for every route):
+/// the API takes small JSON bodies.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Bodies up to this size are read to the end before the 413, so that the client
@@ -156,7 +156,6 @@ pub fn router(app: Arc<WebApp>) -> Router {
         .route("/api/restore/request", post(api::restore_request))
         .route("/api/restore/status", get(api::restore_status))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(READ_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             guard::guard,

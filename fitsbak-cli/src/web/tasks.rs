@@ -25,6 +25,9 @@ const KEEP_FINISHED: usize = 50;
 /// Rows of a task's result table kept (the counts cover all of them).
 const KEEP_ROWS: usize = 5_000;
 
+/// Rows of the result table in the event of a running task.
+const EVENT_ROWS: usize = 200;
+
 /// How often a task's events are sent at most.
 const EVENT_EVERY: Duration = Duration::from_millis(250);
 
@@ -154,6 +157,9 @@ pub struct TaskInfo {
     pub rows: Vec<ResultRow>,
     /// Rows left out of the table (it keeps the first 5,000).
     pub rows_dropped: u64,
+    /// Rows of the table kept (`rows` holds only the latest of them in the events
+    /// of a running task).
+    pub rows_total: u64,
     /// Notes from the run (retries, resumes, warnings), the latest last.
     pub notes: Vec<String>,
     /// How it ended, in a sentence.
@@ -167,6 +173,12 @@ pub struct TaskInfo {
 
 impl Task {
     fn info(&self) -> TaskInfo {
+        self.info_with(usize::MAX)
+    }
+
+    /// [`Task::info`] with at most the latest `rows` rows of the table while the
+    /// task runs (all of them once it ended).
+    fn info_with(&self, rows: usize) -> TaskInfo {
         let live = self.live.lock().expect("task state");
         let c = &live.counters;
         let elapsed = self.started.elapsed().as_secs_f64();
@@ -209,8 +221,12 @@ impl Task {
             eta_seconds: eta,
             current: c.current.clone(),
             elapsed_seconds: elapsed,
-            rows: c.rows.clone(),
+            rows: match live.state.finished() {
+                true => c.rows.clone(),
+                false => c.rows[c.rows.len().saturating_sub(rows)..].to_vec(),
+            },
             rows_dropped: c.rows_dropped,
+            rows_total: c.rows.len() as u64,
             notes: c.notes.iter().cloned().collect(),
             message: live.message.clone(),
             error: live.error.clone(),
@@ -609,7 +625,9 @@ pub async fn events(
                 }
             }
             rx.mark_unchanged();
-            let info = task.info();
+            // A running task's event carries the table's latest rows, not all
+            // (a long upload has thousands, four times a second).
+            let info = task.info_with(EVENT_ROWS);
             let finished = info.state.finished();
             let event = Event::default()
                 .event("task")

@@ -257,7 +257,10 @@ function showTask(t) {
   err.hidden = !t.error;
   err.textContent = t.error || "";
   if (t.rows.length) {
-    $("task-result").replaceChildren(el("div", { class: "scroll rows" }, el("table", { id: "task-rows" },
+    const hidden = t.rows_total - t.rows.length;
+    $("task-result").replaceChildren(
+      hidden > 0 ? el("p", { class: "muted" }, "the latest " + t.rows.length + " of " + t.rows_total + " rows") : "",
+      el("div", { class: "scroll rows" }, el("table", { id: "task-rows" },
       el("thead", {}, el("tr", {}, el("th", {}, "Item"), el("th", {}, "Outcome"), el("th", { class: "num" }, "Bytes"), el("th", {}, "Detail"))),
       el("tbody", {}, t.rows.map((r) => el("tr", {},
         el("td", {}, r.item), el("td", { class: r.outcome === "failed" ? "fail" : r.outcome === "done" ? "ok" : "" }, r.outcome),
