@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -297,21 +298,56 @@ pub trait ArchiveReader: Send + Sync {
     ) -> Result<BTreeSet<MemberPath>>;
 }
 
+/// A lane's bytes in order, as they arrive: each chunk is taken by the archive
+/// reader as it is (hashed and written from where it lies), not copied into a
+/// buffer of its own.
+pub type Chunks<'a> = Box<dyn Iterator<Item = std::io::Result<Bytes>> + Send + 'a>;
+
 /// One stream of an archive read side by side with others: the object's bytes
 /// from `start` (a member's first header block) to the end of its range.
 pub struct Lane<'a> {
     /// Offset of the first byte in the object.
     pub start: u64,
     /// The bytes.
-    pub reader: Box<dyn Read + Send + 'a>,
+    pub chunks: Chunks<'a>,
 }
 
+/// Bytes read at a time from a [`Lane::from_reader`] reader.
+const READER_CHUNK: usize = 256 << 10;
+
 impl<'a> Lane<'a> {
+    /// The lane of `chunks`, from byte `start` of the object.
+    pub fn new(
+        start: u64,
+        chunks: impl Iterator<Item = std::io::Result<Bytes>> + Send + 'a,
+    ) -> Self {
+        Self {
+            start,
+            chunks: Box::new(chunks),
+        }
+    }
+
+    /// The lane of what `reader` gives, read in chunks of 256 KiB.
+    pub fn from_reader(start: u64, mut reader: impl Read + Send + 'a) -> Self {
+        let chunks = std::iter::from_fn(move || {
+            let mut chunk = BytesMut::zeroed(READER_CHUNK);
+            loop {
+                return match reader.read(&mut chunk) {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        Some(Ok(chunk.freeze()))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Some(Err(e)),
+                };
+            }
+        });
+        Self::new(start, chunks)
+    }
+
     /// The whole archive as one lane.
     pub fn whole(reader: impl Read + Send + 'a) -> Vec<Self> {
-        vec![Self {
-            start: 0,
-            reader: Box::new(reader),
-        }]
+        vec![Self::from_reader(0, reader)]
     }
 }

@@ -261,10 +261,10 @@ fn a_member_is_restored_from_its_byte_range_alone() {
     );
     // A range cut short: an error, nothing at the destination, no staging left.
     let cut = m.data_offset as usize + 10;
-    let short = vec![Lane {
-        start: m.header_offset,
-        reader: Box::new(&built.bytes[m.header_offset as usize..cut]),
-    }];
+    let short = vec![Lane::from_reader(
+        m.header_offset,
+        &built.bytes[m.header_offset as usize..cut],
+    )];
     let third = dir.path().join("third");
     let err = TarArchiver
         .extract(short, &built.manifest, &third, &options)
@@ -294,10 +294,7 @@ fn lanes_read_side_by_side_verify_and_extract_like_one_stream() {
             .manifest
             .lane_ranges(size, max, 1)
             .into_iter()
-            .map(|r| Lane {
-                start: r.start,
-                reader: Box::new(&built.bytes[r.start as usize..r.end as usize]),
-            })
+            .map(|r| Lane::from_reader(r.start, &built.bytes[r.start as usize..r.end as usize]))
             .collect()
     };
     assert_eq!(lanes(8).len(), 8, "eleven members fill eight lanes");
@@ -317,11 +314,11 @@ fn lanes_read_side_by_side_verify_and_extract_like_one_stream() {
             .manifest
             .lane_ranges(size, 8, 1)
             .into_iter()
-            .map(|r| Lane {
-                start: r.start,
-                reader: Box::new(std::io::Cursor::new(
-                    bad[r.start as usize..r.end as usize].to_vec(),
-                )),
+            .map(|r| {
+                Lane::from_reader(
+                    r.start,
+                    std::io::Cursor::new(bad[r.start as usize..r.end as usize].to_vec()),
+                )
             })
             .collect();
         let report = TarArchiver.verify(lanes, &built.manifest).unwrap();
@@ -352,5 +349,118 @@ fn lanes_read_side_by_side_verify_and_extract_like_one_stream() {
             std::fs::read(&f.destination).unwrap(),
             std::fs::read(&m.source_path).unwrap()
         );
+    }
+}
+
+/// `bytes` in chunks whose sizes cycle through `sizes`, as a GET body gives them.
+fn chunked<'b>(
+    bytes: &'b [u8],
+    sizes: &'static [usize],
+) -> impl Iterator<Item = std::io::Result<bytes::Bytes>> + Send + 'b {
+    let mut at = 0;
+    sizes.iter().cycle().map_while(move |&n| {
+        (at < bytes.len()).then(|| {
+            let piece = &bytes[at..(at + n).min(bytes.len())];
+            at += piece.len();
+            Ok(bytes::Bytes::copy_from_slice(piece))
+        })
+    })
+}
+
+/// The lanes of `bytes` (eight at most), each in chunks of `shape`.
+fn lanes_in_chunks<'b>(
+    manifest: &fitsbak_core::manifest::Manifest,
+    bytes: &'b [u8],
+    shape: &'static [usize],
+) -> Vec<Lane<'b>> {
+    manifest
+        .lane_ranges(bytes.len() as u64, 8, 1)
+        .into_iter()
+        .map(|r| {
+            Lane::new(
+                r.start,
+                chunked(&bytes[r.start as usize..r.end as usize], shape),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn chunks_of_any_size_read_like_one_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sizes about an MD5 block, a lane's round and a chunk; long and odd names.
+    let sizes = [
+        0, 1, 63, 64, 65, 16_383, 16_384, 70_001, 262_143, 262_144, 300_000, 555_555,
+    ];
+    let mut names = awkward_names();
+    names.truncate(sizes.len());
+    let extra: Vec<String> = (names.len()..sizes.len())
+        .map(|i| format!("f{i:02}.fits"))
+        .collect();
+    names.extend(extra.iter().map(|n| ("LIGHT/L", n.as_str())));
+    let root = dir.path().join("src");
+    let sources = names
+        .iter()
+        .zip(sizes)
+        .enumerate()
+        .map(|(i, ((folder, name), len))| {
+            let path = root.join(folder).join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let bytes = content(i, len);
+            std::fs::write(&path, &bytes).unwrap();
+            source_for(&path, Some(md5_hex(&bytes)))
+        })
+        .collect();
+    let built = build(sources);
+    let one = TarArchiver
+        .verify(Lane::whole(&built.bytes[..]), &built.manifest)
+        .unwrap();
+    assert!(one.is_clean(), "{one:?}");
+    let shapes: [&'static [usize]; 4] = [
+        &[7],
+        &[1, 63, 64, 65, 4096, 17, 100_001, 5],
+        &[16_385, 300, 262_144],
+        &[1 << 20],
+    ];
+    for (s, shape) in shapes.into_iter().enumerate() {
+        let lanes = |bytes| lanes_in_chunks(&built.manifest, bytes, shape);
+        let report = TarArchiver
+            .verify(lanes(&built.bytes), &built.manifest)
+            .unwrap();
+        assert_eq!(report, one, "chunk shape {shape:?}");
+        let target = dir.path().join(format!("t{s}"));
+        let files = TarArchiver
+            .extract(
+                lanes(&built.bytes),
+                &built.manifest,
+                &target,
+                &ExtractOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(files.len(), sizes.len(), "chunk shape {shape:?}");
+        for (f, m) in files.iter().zip(&built.manifest.members) {
+            assert_eq!(
+                std::fs::read(&f.destination).unwrap(),
+                std::fs::read(&m.source_path).unwrap(),
+                "{} with chunk shape {shape:?}",
+                m.path
+            );
+        }
+        // One changed byte in the largest member is found, with the chunks cut anywhere.
+        let m = built
+            .manifest
+            .members
+            .iter()
+            .max_by_key(|m| m.size)
+            .unwrap();
+        let mut bad = built.bytes.clone();
+        bad[(m.data_offset + m.size - 1) as usize] ^= 1;
+        let report = TarArchiver.verify(lanes(&bad), &built.manifest).unwrap();
+        assert_eq!(
+            report.mismatched.len(),
+            1,
+            "chunk shape {shape:?}: {report:?}"
+        );
+        assert_eq!(report.mismatched[0].path, m.path.as_str());
     }
 }

@@ -164,10 +164,10 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// a ranged GET would give it.
 pub fn member_lane<'a>(bytes: &'a [u8], member: &ManifestMember) -> Vec<Lane<'a>> {
     let range = Manifest::member_range(member);
-    vec![Lane {
-        start: range.start,
-        reader: Box::new(&bytes[range.start as usize..range.end as usize]),
-    }]
+    vec![Lane::from_reader(
+        range.start,
+        &bytes[range.start as usize..range.end as usize],
+    )]
 }
 
 /// Extracts `member` alone from its range of `bytes`.

@@ -77,6 +77,18 @@ pub(crate) fn body_reader(got: GetResult) -> impl std::io::Read + Send + 'static
     SyncIoBridge::new(StreamReader::new(body))
 }
 
+/// A GET's body as the chunks it arrives in, for the archive reader's thread (a
+/// blocking thread of the runtime the GET was made on).
+fn body_chunks(got: GetResult) -> impl Iterator<Item = std::io::Result<bytes::Bytes>> + Send {
+    let runtime = tokio::runtime::Handle::current();
+    let mut body = got.body.fuse();
+    std::iter::from_fn(move || {
+        runtime
+            .block_on(body.next())
+            .map(|chunk| chunk.map_err(std::io::Error::other))
+    })
+}
+
 /// Fewest bytes worth a lane (a GET) of their own.
 pub const LANE_MIN_BYTES: u64 = 8 << 20;
 
@@ -94,10 +106,7 @@ impl Engine {
             let start = range.start;
             let whole = range == (0..size);
             let got = self.store.get(key, (!whole).then_some(range)).await?;
-            Ok::<_, Error>(Lane {
-                start,
-                reader: Box::new(body_reader(got)),
-            })
+            Ok::<_, Error>(Lane::new(start, body_chunks(got)))
         });
         futures::future::try_join_all(gets).await
     }
