@@ -383,6 +383,27 @@ async fn a_missing_file_or_a_link_fails_alone_and_nothing_of_it_is_recorded() {
     assert_eq!(finals["not_backed_up"], 2, "{finals}");
 }
 
+/// Waits until `n` parts of an upload are recorded (a minute at most).
+fn wait_for_parts(d: &S3Demo, n: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let parts: i64 = rusqlite::Connection::open(&d.demo.lib.database_path)
+            .ok()
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM s3_backup_upload_parts", [], |r| {
+                    r.get(0)
+                })
+                .ok()
+            })
+            .unwrap_or(0);
+        if parts >= n {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no part was recorded");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// SIGTERM during a processed file's multipart upload: the run stops, keeps the
 /// parts, records nothing of the file, and the next run resumes where it stopped.
 #[tokio::test(flavor = "multi_thread")]
@@ -405,23 +426,7 @@ async fn a_stopped_processed_upload_resumes_where_it_stopped() {
         ],
         &[],
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let parts: i64 = rusqlite::Connection::open(&d.demo.lib.database_path)
-            .ok()
-            .and_then(|c| {
-                c.query_row("SELECT COUNT(*) FROM s3_backup_upload_parts", [], |r| {
-                    r.get(0)
-                })
-                .ok()
-            })
-            .unwrap_or(0);
-        if parts >= 2 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no part was recorded");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_parts(&d, 2);
     let killed = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -454,6 +459,78 @@ async fn a_stopped_processed_upload_resumes_where_it_stopped() {
         .clone();
     assert_eq!(outcome["action"], "uploaded", "{outcome}");
     assert!(outcome["resumed_parts"].as_u64().unwrap() >= 2, "{outcome}");
+    assert_eq!(d.object(&key).await, std::fs::read(&big.path).unwrap());
+    assert!(d.store.list_multipart_uploads("").await.unwrap().is_empty());
+}
+
+/// The processing software writes to a file while its upload runs: that file
+/// fails, naming it, nothing of it is recorded, and the next run sends it whole as
+/// it is now.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_changed_while_it_is_read_fails_and_goes_again_whole() {
+    use std::io::Write as _;
+    let d = S3Demo::new("processed-changed", 1, 4, 2048).await;
+    edit_config(d.demo.config(), |c| {
+        c["upload_settings"]["max_bandwidth_mbps"] = 16.into();
+    });
+    let p = d.demo.lib.processing[0].clone();
+    let big = p.files.iter().max_by_key(|f| f.size).unwrap().clone();
+    let child = spawn(
+        &d,
+        &[
+            "--json",
+            "processed",
+            "upload",
+            "--subfolder",
+            &big.subfolder,
+        ],
+        &[],
+    );
+    wait_for_parts(&d, 2);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&big.path)
+        .unwrap();
+    file.write_all(b"more, written while the upload ran")
+        .unwrap();
+    drop(file);
+    let (code, up) = finish(child);
+    assert_eq!(code, Some(1), "{up}");
+    let key = key_of(&p, &big.subfolder, &name(&big.path));
+    let outcome = |run: &serde_json::Value| {
+        run["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["processed_file_id"] == big.id)
+            .unwrap_or_else(|| panic!("no outcome for {key}: {run}"))
+            .clone()
+    };
+    let failed = outcome(&up);
+    assert_eq!(failed["action"], "failed", "{failed}");
+    let reason = failed.to_string();
+    assert!(
+        reason.contains("changed while it was read") && reason.contains(&name(&big.path)),
+        "{reason}"
+    );
+    let conn = rusqlite::Connection::open(&d.demo.lib.database_path).unwrap();
+    let recorded: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM s3_backup_processed_file_records WHERE processed_file_id = ?1",
+            [big.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded, 0, "nothing recorded of the file that changed");
+
+    let (code, again) = d.json_any(&["processed", "upload", "--subfolder", &big.subfolder]);
+    assert_eq!(code, Some(0), "{again}");
+    let sent = outcome(&again);
+    assert_eq!(sent["action"], "uploaded", "{sent}");
+    assert_eq!(
+        sent["resumed_parts"], 0,
+        "no part of the old bytes is kept: {sent}"
+    );
     assert_eq!(d.object(&key).await, std::fs::read(&big.path).unwrap());
     assert!(d.store.list_multipart_uploads("").await.unwrap().is_empty());
 }
