@@ -502,7 +502,7 @@ async fn a_file_changed_while_it_is_read_fails_and_goes_again_whole() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|o| o["processed_file_id"] == big.id)
+            .find(|o| o["key"] == key.as_str())
             .unwrap_or_else(|| panic!("no outcome for {key}: {run}"))
             .clone()
     };

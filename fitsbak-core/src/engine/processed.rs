@@ -393,13 +393,13 @@ impl Engine {
                     }
                     Err(e) if matches!(e.innermost(), Error::Interrupted) => {
                         summary.interrupted = true;
-                        let mut stopped = item.outcome(None);
+                        let mut stopped = item.outcome(self.item_key(&item).ok().as_ref());
                         stopped.reason = Some("interrupted: the next run resumes it".into());
                         summary.files.push(stopped);
                         break 'files;
                     }
                     Err(e) => {
-                        let mut failed = item.outcome(None);
+                        let mut failed = item.outcome(self.item_key(&item).ok().as_ref());
                         failed.reason = Some(self.describe(&e));
                         self.log_processed_failure(&item, &e).await;
                         failed
@@ -437,10 +437,25 @@ impl Engine {
         Ok(summary)
     }
 
+    /// Where an item goes in the bucket.
+    fn item_key(&self, item: &Item<'_>) -> Result<ObjectKey> {
+        let file = item.file;
+        self.config
+            .s3_paths
+            .processed_key(
+                year_of(&file.session_id),
+                &file.session_id,
+                &file.subfolder,
+                &item.name,
+            )
+            .map_err(|e| Error::unusable(format!("{}: {e}", item.source.display())))
+    }
+
     async fn log_processed_failure(&self, item: &Item<'_>, error: &Error) {
         let log = LogEntry {
             session_id: Some(item.file.session_id.clone()),
             bucket: Some(self.store.bucket()),
+            key: self.item_key(item).ok().map(|k| k.to_string()),
             error_message: Some(self.describe(error)),
             notes: Some(format!("processed file {}", item.source.display())),
             ..LogEntry::new(Operation::Upload, OperationStatus::Failed)
@@ -477,16 +492,7 @@ impl Engine {
                 item.source.display()
             )));
         }
-        let key = self
-            .config
-            .s3_paths
-            .processed_key(
-                year_of(&file.session_id),
-                &file.session_id,
-                &file.subfolder,
-                &item.name,
-            )
-            .map_err(|e| Error::unusable(format!("{}: {e}", item.source.display())))?;
+        let key = self.item_key(item)?;
         let mut out = item.outcome(Some(&key));
         let folder = meta.is_dir();
         let same_key = record.filter(|r| r.key == key.as_str());
