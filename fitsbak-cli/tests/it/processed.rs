@@ -383,32 +383,30 @@ async fn a_missing_file_or_a_link_fails_alone_and_nothing_of_it_is_recorded() {
     assert_eq!(finals["not_backed_up"], 2, "{finals}");
 }
 
-/// Waits until `n` parts of an upload are recorded (a minute at most).
-fn wait_for_parts(d: &S3Demo, n: i64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let parts: i64 = rusqlite::Connection::open(&d.demo.lib.database_path)
-            .ok()
-            .and_then(|c| {
-                c.query_row("SELECT COUNT(*) FROM s3_backup_upload_parts", [], |r| {
-                    r.get(0)
-                })
-                .ok()
-            })
-            .unwrap_or(0);
-        if parts >= n {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "no part was recorded");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+/// The rows recorded of processed file `id`.
+fn records_of(d: &S3Demo, id: i64) -> i64 {
+    rusqlite::Connection::open(&d.demo.lib.database_path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM s3_backup_processed_file_records WHERE processed_file_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
 }
 
-/// SIGTERM during a processed file's multipart upload: the run stops, keeps the
-/// parts, records nothing of the file, and the next run resumes where it stopped.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_stopped_processed_upload_resumes_where_it_stopped() {
-    let d = S3Demo::new("processed-stop", 1, 4, 2048).await;
+/// A processing session whose biggest file goes up at 16 Mbit/s, in several parts:
+/// the demo, the session, the file, and the `processed upload --json` of its
+/// subfolder, under way.
+async fn slow_processed_upload(
+    name: &str,
+) -> (
+    S3Demo,
+    DemoProcessing,
+    fitsbak_demo::processing::DemoProcessed,
+    std::process::Child,
+) {
+    let d = S3Demo::new(name, 1, 4, 2048).await;
     edit_config(d.demo.config(), |c| {
         c["upload_settings"]["max_bandwidth_mbps"] = 16.into();
     });
@@ -426,7 +424,15 @@ async fn a_stopped_processed_upload_resumes_where_it_stopped() {
         ],
         &[],
     );
-    wait_for_parts(&d, 2);
+    (d, p, big, child)
+}
+
+/// SIGTERM during a processed file's multipart upload: the run stops, keeps the
+/// parts, records nothing of the file, and the next run resumes where it stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_processed_upload_resumes_where_it_stopped() {
+    let (d, p, big, child) = slow_processed_upload("processed-stop").await;
+    wait_for_parts(&d.demo.lib.database_path, 2);
     let killed = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -437,15 +443,11 @@ async fn a_stopped_processed_upload_resumes_where_it_stopped() {
     assert_eq!(code, Some(130), "{stopped}");
     assert_eq!(stopped["interrupted"], true, "{stopped}");
     assert_eq!(d.store.list_multipart_uploads("").await.unwrap().len(), 1);
-    let conn = rusqlite::Connection::open(&d.demo.lib.database_path).unwrap();
-    let recorded: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM s3_backup_processed_file_records WHERE processed_file_id = ?1",
-            [big.id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(recorded, 0, "nothing recorded of the file cut short");
+    assert_eq!(
+        records_of(&d, big.id),
+        0,
+        "nothing recorded of the file cut short"
+    );
 
     let (code, resumed) = d.json_any(&["processed", "upload"]);
     assert_eq!(code, Some(0), "{resumed}");
@@ -469,24 +471,8 @@ async fn a_stopped_processed_upload_resumes_where_it_stopped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_changed_while_it_is_read_fails_and_goes_again_whole() {
     use std::io::Write as _;
-    let d = S3Demo::new("processed-changed", 1, 4, 2048).await;
-    edit_config(d.demo.config(), |c| {
-        c["upload_settings"]["max_bandwidth_mbps"] = 16.into();
-    });
-    let p = d.demo.lib.processing[0].clone();
-    let big = p.files.iter().max_by_key(|f| f.size).unwrap().clone();
-    let child = spawn(
-        &d,
-        &[
-            "--json",
-            "processed",
-            "upload",
-            "--subfolder",
-            &big.subfolder,
-        ],
-        &[],
-    );
-    wait_for_parts(&d, 2);
+    let (d, p, big, child) = slow_processed_upload("processed-changed").await;
+    wait_for_parts(&d.demo.lib.database_path, 2);
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(&big.path)
@@ -513,15 +499,11 @@ async fn a_file_changed_while_it_is_read_fails_and_goes_again_whole() {
         reason.contains("changed while it was read") && reason.contains(&name(&big.path)),
         "{reason}"
     );
-    let conn = rusqlite::Connection::open(&d.demo.lib.database_path).unwrap();
-    let recorded: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM s3_backup_processed_file_records WHERE processed_file_id = ?1",
-            [big.id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(recorded, 0, "nothing recorded of the file that changed");
+    assert_eq!(
+        records_of(&d, big.id),
+        0,
+        "nothing recorded of the file that changed"
+    );
 
     let (code, again) = d.json_any(&["processed", "upload", "--subfolder", &big.subfolder]);
     assert_eq!(code, Some(0), "{again}");

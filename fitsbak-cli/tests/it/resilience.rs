@@ -194,23 +194,7 @@ async fn stop_between_parts_and_resume(signal: &str) {
     let d = big_session(&format!("stop{}", signal.to_lowercase())).await;
     let child = spawn(&d, &["--json", "upload", "--bandwidth", "40"], &[]);
     // Stop once a few parts are recorded.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let parts: i64 = Connection::open(&d.demo.lib.database_path)
-            .ok()
-            .and_then(|c| {
-                c.query_row("SELECT COUNT(*) FROM s3_backup_upload_parts", [], |r| {
-                    r.get(0)
-                })
-                .ok()
-            })
-            .unwrap_or(0);
-        if parts >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no part was recorded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_parts(&d.demo.lib.database_path, 3);
     let status = Process::new("kill")
         .arg(signal)
         .arg(child.id().to_string())

@@ -293,3 +293,25 @@ pub fn http_receiver() -> (u16, std::thread::JoinHandle<(String, String)>) {
     });
     (port, handle)
 }
+
+/// Waits until `n` parts of an upload are recorded in the tracking database at
+/// `db` (a minute at most).
+pub fn wait_for_parts(db: &Path, n: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let parts: i64 = rusqlite::Connection::open(db)
+            .ok()
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM s3_backup_upload_parts", [], |r| {
+                    r.get(0)
+                })
+                .ok()
+            })
+            .unwrap_or(0);
+        if parts >= n {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no part was recorded");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
