@@ -641,6 +641,48 @@ async fn the_bars_move_with_the_parts_and_fit_the_terminal() {
     }
 }
 
+/// After a disaster that lost the notes rows, `sync-db` rebuilds them from the
+/// bucket with `archive_concurrency` HEADs at once, not one after another.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_db_rebuilds_notes_rows_several_heads_at_once() {
+    let d = S3Demo::new("many-notes", 12, 1, 8).await;
+    let (code, up) = d.json_any(&["upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    let notes = |d: &S3Demo| -> i64 {
+        rusqlite::Connection::open(&d.demo.lib.database_path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM s3_backup_session_notes", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    let sent = notes(&d);
+    assert!(sent >= 8, "the demo's sessions have notes: {sent}");
+    rusqlite::Connection::open(&d.demo.lib.database_path)
+        .unwrap()
+        .execute("DELETE FROM s3_backup_session_notes", [])
+        .unwrap();
+    let proxy = fitsbak_testkit::proxy::FaultProxy::start(d.server.port, 0, Duration::from_secs(3));
+    proxy.set_delay(Duration::from_millis(20));
+    edit_config(d.demo.config(), |c| {
+        c["endpoint_url"] = proxy.endpoint.clone().into();
+        c["archive_concurrency"] = 8.into();
+    });
+    let (code, synced) = d.json_any(&["sync-db"]);
+    assert_eq!(code, Some(0), "{synced}");
+    assert_eq!(
+        synced["notes_added"].as_array().unwrap().len() as i64,
+        sent,
+        "{synced}"
+    );
+    assert_eq!(notes(&d), sent, "every notes row is back");
+    let most = proxy
+        .stats
+        .max_in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(most >= 4, "several HEADs at once: {most}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn quick_checks_of_many_archives_run_several_at_once_in_order() {
     let d = S3Demo::new("many", 12, 1, 8).await;

@@ -172,7 +172,7 @@ impl Engine {
             .filter(|n| n.bucket == bucket)
             .map(|n| n.session_id)
             .collect();
-        let mut added = Vec::new();
+        let mut missing = Vec::new();
         for object in self.store.list(&prefix).await? {
             let mut parts = object.key.rsplit('/');
             let name = parts.next().unwrap_or_default();
@@ -182,13 +182,19 @@ impl Engine {
             let (Ok(session), Some(year)) = (SessionId::new(stem), year) else {
                 continue;
             };
-            if recorded.contains(&session) {
-                continue;
+            if !recorded.contains(&session) {
+                missing.push((session, year, ObjectKey::new(object.key)?));
             }
-            let key = ObjectKey::new(object.key.clone())?;
-            let Some(head) = self.store.head(&key).await? else {
+        }
+        // Their metadata: `archive_concurrency` HEADs at once, taken in order.
+        let keys: Vec<ObjectKey> = missing.iter().map(|(_, _, key)| key.clone()).collect();
+        let heads = self.head_all(&keys).await;
+        let mut added = Vec::new();
+        for ((session, year, key), head) in missing.into_iter().zip(heads) {
+            let Some(head) = head? else {
                 continue;
             };
+            let object_key = key.to_string();
             let content_md5 = head.metadata.get("content-md5").cloned().or_else(|| {
                 let etag = head.etag.trim_matches('"');
                 (etag.len() == 32 && !etag.contains('-')).then(|| etag.to_ascii_lowercase())
@@ -198,7 +204,7 @@ impl Engine {
                     session_id: session.clone(),
                     session_year: year,
                     bucket: bucket.clone(),
-                    key: object.key.clone(),
+                    key: object_key.clone(),
                     region: self.store.region(),
                     etag: Some(head.etag.clone()),
                     uploaded_at: head.last_modified,
@@ -211,13 +217,13 @@ impl Engine {
                 let log = LogEntry {
                     session_id: Some(session),
                     bucket: Some(bucket.clone()),
-                    key: Some(object.key.clone()),
+                    key: Some(object_key.clone()),
                     notes: Some("notes row rebuilt from the bucket".into()),
                     ..LogEntry::new(Operation::Sync, OperationStatus::Success)
                 };
                 self.tracker.record_note(&record, &log).await?;
             }
-            added.push(object.key);
+            added.push(object_key);
         }
         Ok(added)
     }
