@@ -283,12 +283,11 @@ impl Stream<'_, '_> {
     /// them. Fewer than 64 where the entry goes on are joined with the next chunk's
     /// first bytes.
     fn ready(&mut self) -> io::Result<()> {
-        let unread = |s: &Self| s.left - s.at_hand.len() as u64;
         if self.at_hand.is_empty() && self.left > 0 {
             let max = self.left.min(ROUND_MAX as u64) as usize;
             self.at_hand = self.shared.borrow_mut().take(max)?;
         }
-        if self.at_hand.len() < BLOCK && unread(self) > 0 {
+        if self.at_hand.len() < BLOCK && !self.ends() {
             let mut joined = BytesMut::with_capacity(BLOCK);
             joined.extend_from_slice(&self.at_hand);
             while joined.len() < BLOCK && (joined.len() as u64) < self.left {
