@@ -14,8 +14,8 @@ use fitsbak_core::ids::SessionId;
 use fitsbak_core::progress::ItemOutcome;
 use fitsbak_core::store::RestoreTier;
 use fitsbak_core::tracker::{ArchiveRecord, CheckMethod};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::tasks::{Finished, TaskInfo, TaskSpec};
@@ -481,9 +481,21 @@ fn started(task: TaskInfo) -> Json<Value> {
     }))
 }
 
-/// The Python service's counts from a task's rows.
-pub(super) fn counts(done: usize, skipped: usize, failed: usize) -> Value {
-    json!({ "uploaded": done, "skipped": skipped, "failed": failed, "total": done + skipped + failed })
+/// A task's result: the Python service's counts, and fitsbak's whole summary
+/// beside them.
+pub(super) fn counts(
+    done: usize,
+    skipped: usize,
+    failed: usize,
+    summary: &impl Serialize,
+) -> serde_json::Result<Value> {
+    Ok(json!({
+        "uploaded": done,
+        "skipped": skipped,
+        "failed": failed,
+        "total": done + skipped + failed,
+        "summary": serde_json::to_value(summary)?,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -552,8 +564,7 @@ async fn upload_task(app: &Arc<WebApp>, request: UploadRequest) -> Result<TaskIn
                     fitsbak_core::engine::upload::SessionOutcome::Skipped { .. }
                 )
             });
-            let mut result = counts(summary.done(), skipped, summary.failed());
-            result["summary"] = serde_json::to_value(&summary)?;
+            let result = counts(summary.done(), skipped, summary.failed(), &summary)?;
             let notes_failed = summary.notes.as_ref().is_some_and(|n| n.failed() > 0);
             Ok(Finished {
                 message: crate::views::upload::totals(&summary),
@@ -625,8 +636,7 @@ pub async fn backup_session_notes(
             let summary = engine.upload_notes(&sessions, request.force, false).await?;
             use fitsbak_core::engine::notes::NoteAction as N;
             let skipped = summary.count(|a| matches!(a, N::Unchanged | N::NoNote));
-            let mut result = counts(summary.uploaded(), skipped, summary.failed());
-            result["summary"] = serde_json::to_value(&summary)?;
+            let result = counts(summary.uploaded(), skipped, summary.failed(), &summary)?;
             Ok(Finished {
                 message: summary.line(),
                 result,
@@ -687,8 +697,7 @@ pub(super) async fn launch_processed(
             let summary = engine.upload_processed(&options).await?;
             use fitsbak_core::engine::processed::ProcessedAction as A;
             let (uploaded, unchanged) = (summary.count(A::Uploaded), summary.count(A::Unchanged));
-            let mut result = counts(uploaded, unchanged, summary.failed());
-            result["summary"] = serde_json::to_value(&summary)?;
+            let result = counts(uploaded, unchanged, summary.failed(), &summary)?;
             Ok(Finished {
                 message: format!(
                     "{uploaded} uploaded, {unchanged} unchanged, {} failed",
