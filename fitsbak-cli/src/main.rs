@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Back up astrophotography imaging sessions to Amazon S3 and Glacier Deep Archive.
 #[derive(Debug, Parser)]
 #[command(name = "fitsbak", version, about, long_about = None)]
