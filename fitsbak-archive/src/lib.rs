@@ -12,6 +12,7 @@ mod lanes;
 pub mod layout;
 pub mod multimd5;
 pub mod read;
+mod staged;
 pub mod write;
 
 use std::io::Read;

@@ -28,6 +28,7 @@ use md5::{Digest, Md5};
 
 use crate::error::ArchiveError;
 use crate::lanes::{self, EntryStart, Visit, Want};
+use crate::staged::{StagedFile, Writes};
 
 /// An `io::Write` that hashes what it is given and counts it.
 #[derive(Default)]
@@ -357,6 +358,7 @@ pub const MISMATCH_SUFFIX: &str = ".fitsbak-mismatch";
 struct Staging {
     dir: PathBuf,
     files: u64,
+    writes: Writes,
 }
 
 impl Staging {
@@ -373,7 +375,14 @@ impl Staging {
                 fitsbak_core::random_u64()
             ));
             match fs::create_dir(&dir) {
-                Ok(()) => return Ok(Self { dir, files: 0 }),
+                Ok(()) => {
+                    let writes = Writes::new(&dir);
+                    return Ok(Self {
+                        dir,
+                        files: 0,
+                        writes,
+                    });
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => return Err(write_err(&dir)(e)),
             }
@@ -383,15 +392,12 @@ impl Staging {
         })))
     }
 
-    /// A new file in the staging directory (created, never opened if it exists).
-    fn create(&mut self) -> Result<(PathBuf, File), ArchiveError> {
+    /// A new file in the staging directory for `size` bytes (created, never
+    /// opened if it exists).
+    fn create(&mut self, size: u64) -> Result<(PathBuf, StagedFile), ArchiveError> {
         self.files += 1;
         let path = self.dir.join(format!("{}.part", self.files));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        match StagedFile::create(&path, size, &mut self.writes) {
             Ok(file) => Ok((path, file)),
             Err(source) => Err(ArchiveError::Write { path, source }),
         }
@@ -551,7 +557,7 @@ struct Writing<'m> {
     member: &'m ManifestMember,
     dest: PathBuf,
     path: PathBuf,
-    file: File,
+    file: StagedFile,
     failed: Option<io::Error>,
 }
 
@@ -643,9 +649,8 @@ impl<'m> Extractor<'m> {
         }
         let mtime =
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(member.mtime.max(0) as u64);
-        file.set_modified(mtime).map_err(write_err)?;
-        file.sync_all().map_err(write_err)?;
-        drop(file);
+        file.finish(mtime, &mut self.stage.writes)
+            .map_err(write_err)?;
         finish_file(Staged { path, md5, size }, &dest, self.target, member)?;
         if let Some(parent) = dest.parent() {
             self.dirs.insert(parent.to_owned());
@@ -671,9 +676,9 @@ impl Visit for Extractor<'_> {
                 return Want::Skip;
             }
         }
-        match self.stage.create() {
+        match self.stage.create(member.size) {
             Ok((path, file)) => {
-                if let Err(e) = reserve(&file, &dest, member.size) {
+                if let Err(e) = reserve(file.file(), &dest, member.size) {
                     self.fail(e);
                     return Want::Skip;
                 }
