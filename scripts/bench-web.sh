@@ -8,6 +8,7 @@
 # right after start, and idle after the loads.
 #
 #   ./scripts/bench-web.sh              (RUNS=5, SESSIONS=5000 by default)
+#   FITSBAK_BIN=older/fitsbak ./scripts/bench-web.sh   (another binary serves)
 #
 # Needs chromium, chromedriver and selenium (scripts/install-test-tools.sh).
 set -euo pipefail
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 runs="${RUNS:-5}"
 sessions="${SESSIONS:-5000}"
 cargo build --quiet --release -p fitsbak-cli
-fitsbak="$PWD/target/release/fitsbak"
+fitsbak="${FITSBAK_BIN:-$PWD/target/release/fitsbak}"
 work="$PWD/bench-out/web-$sessions"
 scripts/bench/tracked_catalog.sh "$fitsbak" "$work" "$sessions" 8
 log="$work/serve.log"

@@ -27,7 +27,9 @@ import tempfile
 from common import FITSBAK, GIB, KEY, ROOT, SECRET, env, free_port, start_server
 
 OUT = os.path.join(ROOT, "bench-out", "memory")
-S3S = shutil.which("s3s-fs") or os.path.expanduser("~/.cargo/bin/s3s-fs")
+# scripts/install-test-tools.sh puts s3s-fs in .tools/bin; one on PATH serves too.
+S3S = next((p for p in (os.path.join(ROOT, ".tools", "bin", "s3s-fs"), shutil.which("s3s-fs"))
+            if p and os.access(p, os.X_OK)), "s3s-fs")
 
 
 
@@ -79,7 +81,7 @@ def library(name, files, file_mib, sparse):
     return lib
 
 
-def run(lib, label):
+def run(lib, label, binary=FITSBAK):
     data = tempfile.mkdtemp(prefix="s3s-", dir=OUT)
     port = free_port()
     server = start_server(
@@ -100,7 +102,7 @@ def run(lib, label):
         json.dump(c, open(bench_config, "w"), indent=2)
         timing = os.path.join(data, "time.txt")
         subprocess.run(
-            ["/usr/bin/time", "-o", timing, "-f", "%e %U %S %M", FITSBAK, "-q", "--config", bench_config, "upload"],
+            ["/usr/bin/time", "-o", timing, "-f", "%e %U %S %M", binary, "-q", "--config", bench_config, "upload"],
             env=env(), check=True,
         )
         wall, user, sys_, rss = open(timing).read().split()[-4:]
@@ -118,7 +120,7 @@ def run(lib, label):
 
 def main():
     if not os.path.exists(S3S):
-        sys.exit("s3s-fs not found: cargo install s3s-fs --version 0.14.1 --features binary")
+        sys.exit("s3s-fs not found: run scripts/install-test-tools.sh")
     os.makedirs(OUT, exist_ok=True)
     small = library("session-2g", 16, 128, sparse=False)
     large = library("session-20g", 20, 1024, sparse=True)
@@ -127,6 +129,11 @@ def main():
     print(" second MD5 pass over every byte; bench-upload.sh measures CPU with the default CRC32C)")
     run(small, "2 GiB session (real data)")
     run(large, "20 GiB session (sparse files)")
+    # BEFORE=path/to/an/older/fitsbak runs the same uploads with it, in the same run.
+    before = os.environ.get("BEFORE")
+    if before:
+        run(small, "before: 2 GiB session", before)
+        run(large, "before: 20 GiB session", before)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Read-path benchmark: fitsbak verify --deep and restore download against
 `aws s3 cp s3://b/k - | tar -x` (the peer), same archives, same server, same run.
 Prints medians of wall time, client CPU (user + sys of the client processes only)
-and peak RSS, per GiB read, and the fitsbak / peer ratios.
+and peak RSS, per GiB read, and the fitsbak / peer ratios. A floor row, curl
+writing each object to a file (no hash, no tar, no fsync), shows what receiving
+the bytes and putting them on disk costs on the machine.
 
 Run it through scripts/bench-read.sh, which builds fitsbak and installs the peer.
 """
@@ -81,6 +83,11 @@ def main():
                 f"s3://bench/{keys[sid]} - | tar -xf - -C {dest}"
                 for sid, _ in sessions)
 
+        def floor_all():
+            return " && ".join(
+                f"mkdir -p {dest} && curl -sSf -o {dest}/{sid}.tar {server.endpoint}/bench/{keys[sid]}"
+                for sid, _ in sessions)
+
         def restore_files():
             picks = " ".join(f"--file {f}" for f in chosen)
             return f"{fitsbak} restore download --session-id {sessions[0][0]} --to {dest} {picks}"
@@ -89,6 +96,7 @@ def main():
             ("fitsbak verify --all --deep", lambda: f"{fitsbak} verify --all --deep", sizes),
             ("fitsbak restore download", restore_all, sizes),
             ("aws s3 cp - | tar -x", peer_all, sizes),
+            ("floor: curl -o, no check", floor_all, sizes),
             (f"fitsbak restore --file x{len(chosen)}", restore_files, chosen_bytes),
         ]
         if before:

@@ -58,13 +58,13 @@ def main():
     c["buckets"]["primary"] = "bench"
     json.dump(c, open(config, "w"), indent=2)
 
-    def fitsbak():
+    def fitsbak(binary=FITSBAK):
         for suffix in ("", "-wal", "-shm"):
             try:
                 os.unlink(os.path.join(OUT, "tracking.db" + suffix))
             except FileNotFoundError:
                 pass
-        return f"{FITSBAK} -q --config {config} upload"
+        return f"{binary} -q --config {config} upload"
 
     def original():
         return f"python3 {ROOT}/scripts/bench/original_upload.py {lib}/catalog.db bench {server.endpoint}"
@@ -92,6 +92,10 @@ def main():
     tools = [("fitsbak", fitsbak), ("original (tarfile+boto3)", original), ("tar | aws s3 cp -", tar_aws)]
     if shutil.which("rclone"):
         tools.append(("tar | rclone rcat", tar_rclone))
+    # BEFORE=path/to/an/older/fitsbak adds its row, for a before/after in one run.
+    before = os.environ.get("BEFORE")
+    if before:
+        tools.append(("before: fitsbak", lambda: fitsbak(before)))
     results = {name: [] for name, _ in tools}
     try:
         for r in range(runs):
@@ -110,8 +114,8 @@ def main():
     print(f"\n{gib:.2f} GiB in {len(sessions)} sessions to moto_server on loopback, medians of {runs} runs\n")
     print(f"{'client':26} {'wall s':>8} {'CPU s':>7} {'CPU s/GiB':>9} {'peak RSS MB':>11} {'temp MB':>8} {'CPU fitsbak/peer':>16} {'wall fitsbak/peer':>17}")
     for name, (wall, cpu, rss, tmp) in med.items():
-        ratio_cpu = "" if name == "fitsbak" else f"{f[1] / cpu:.2f}"
-        ratio_wall = "" if name == "fitsbak" else f"{f[0] / wall:.2f}"
+        ratio_cpu = "" if name.endswith("fitsbak") else f"{f[1] / cpu:.2f}"
+        ratio_wall = "" if name.endswith("fitsbak") else f"{f[0] / wall:.2f}"
         print(f"{name:26} {wall:8.1f} {cpu:7.1f} {cpu / gib:9.2f} {rss:11.0f} {tmp:8.0f} {ratio_cpu:>16} {ratio_wall:>17}")
 
 

@@ -388,9 +388,11 @@ fn lanes_in_chunks<'b>(
 #[test]
 fn chunks_of_any_size_read_like_one_stream() {
     let dir = tempfile::tempdir().unwrap();
-    // Sizes about an MD5 block, a lane's round and a chunk; long and odd names.
+    // Sizes about an MD5 block, a lane's round, a chunk and a restored file's
+    // direct-write buffer (1 MiB); long and odd names.
     let sizes = [
-        0, 1, 63, 64, 65, 16_383, 16_384, 70_001, 262_143, 262_144, 300_000, 555_555,
+        0, 1, 63, 64, 65, 16_383, 16_384, 70_001, 262_143, 262_144, 300_000, 555_555, 1_052_673,
+        2_621_441,
     ];
     let mut names = awkward_names();
     names.truncate(sizes.len());
