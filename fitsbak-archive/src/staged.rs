@@ -1,15 +1,14 @@
 //! A restored file's bytes on their way to disk.
 //!
-//! A large file is written around the page cache (`O_DIRECT` on Linux) from an
-//! aligned buffer of its own: a restore of hundreds of gigabytes neither pushes
-//! everything else out of memory nor pays for each page twice (once to fill it,
-//! once to write it back when the file is synced). The last partial block, and
-//! every file on a filesystem that refuses direct writes (tmpfs, some network and
-//! FUSE filesystems), is written through the page cache as usual. So is every
-//! file on a filesystem other than ext4 and XFS, whose direct writes are well
-//! known: on a network filesystem a direct write waits for the server each time.
-//! The bytes on disk are the same either way; [`StagedFile::finish`] syncs them
-//! before the file is reported restored.
+//! A file of a megabyte or more on ext4 or XFS is written around the page cache
+//! (`O_DIRECT`) from an aligned buffer of its own: a restore of hundreds of
+//! gigabytes neither pushes everything else out of memory nor pays for each page
+//! twice (once to fill it, once to write it back when the file is synced). The
+//! last partial block goes through the page cache, and so does every file
+//! elsewhere: tmpfs refuses direct writes, and on a network filesystem each one
+//! waits for the server. A direct write the kernel refuses sends the rest of the
+//! file through the page cache. The bytes on disk are the same either way;
+//! [`StagedFile::finish`] syncs them before the file is reported restored.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -119,7 +118,7 @@ impl StagedFile {
     /// rest at the start of the buffer. A filesystem that refuses the direct write
     /// gets the bytes through the page cache, and the rest of the file too.
     fn write_held(&mut self, whole: usize) -> io::Result<()> {
-        let Some(held) = self.direct.as_mut() else {
+        let Some(mut held) = self.direct.take() else {
             return Ok(());
         };
         let mut done = 0;
@@ -141,22 +140,13 @@ impl StagedFile {
             }
         }
         if done < whole {
-            let rest = held.bytes()[done..].to_vec();
-            self.buffered()?;
-            return self.file.write_all(&rest);
+            set_direct(&self.file, false)?;
+            return self.file.write_all(&held.bytes()[done..]);
         }
         held.buf
             .copy_within(held.start + whole..held.start + held.len, held.start);
         held.len -= whole;
-        Ok(())
-    }
-
-    /// Goes on through the page cache: the file's status flags lose `O_DIRECT`,
-    /// and the buffer goes.
-    fn buffered(&mut self) -> io::Result<()> {
-        if self.direct.take().is_some() {
-            set_direct(&self.file, false)?;
-        }
+        self.direct = Some(held);
         Ok(())
     }
 
@@ -165,22 +155,15 @@ impl StagedFile {
     pub(crate) fn finish(mut self, mtime: SystemTime, writes: &mut Writes) -> io::Result<()> {
         if let Some(len) = self.direct.as_ref().map(|h| h.len) {
             self.write_held(len / ALIGN * ALIGN)?;
-            if let Some(held) = self.direct.as_ref() {
-                let tail = held.bytes().to_vec();
-                self.finish_direct(writes)?;
-                self.file.write_all(&tail)?;
-            }
+        }
+        // The tail, shorter than a block, goes through the page cache.
+        if let Some(held) = self.direct.take() {
+            set_direct(&self.file, false)?;
+            self.file.write_all(held.bytes())?;
+            writes.spare.push(held.buf);
         }
         self.file.set_modified(mtime)?;
         self.file.sync_all()
-    }
-
-    fn finish_direct(&mut self, writes: &mut Writes) -> io::Result<()> {
-        if let Some(held) = self.direct.take() {
-            set_direct(&self.file, false)?;
-            writes.spare.push(held.buf);
-        }
-        Ok(())
     }
 }
 
