@@ -75,41 +75,64 @@ async fn killed_at_random_points_a_normal_run_always_completes() {
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut report = Vec::new();
     // 20 random kill points over the whole run, then one inside the final commit.
+    // Every fifth is taken once a random number of parts is recorded, in a run
+    // slowed to 40 Mbit/s: a kill by the clock can land before the first part or
+    // after the last on a fast machine, while these always leave a partial upload.
     for i in 0..21 {
         let crash = i == 20;
+        let by_parts = i % 5 == 4;
         let env: &[(&str, &str)] = if crash {
             &[("FITSBAK_CRASH_AT", "archive-commit")]
         } else {
             &[]
         };
-        let mut child = spawn(&d, &["--json", "upload", "--no-skip-existing"], env);
+        let args: &[&str] = if by_parts {
+            &[
+                "--json",
+                "upload",
+                "--no-skip-existing",
+                "--bandwidth",
+                "40",
+            ]
+        } else {
+            &["--json", "upload", "--no-skip-existing"]
+        };
+        let mut child = spawn(&d, args, env);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let at = Duration::from_millis(seed % (full.as_millis() as u64 * 11 / 10).max(1));
-        if crash {
+        let recorded = 1 + seed % (parts / 2);
+        let when = if crash {
             let status = child.wait().unwrap();
             assert!(!status.success(), "the crash point stopped the run");
+            " (inside the archive commit)".to_owned()
+        } else if by_parts {
+            wait_for_parts(&d.demo.lib.database_path, recorded as i64);
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            format!(" once {recorded} parts were recorded")
         } else {
             std::thread::sleep(at);
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
-        }
+            format!(" at {:>5} ms", at.as_millis())
+        };
         let (code, summary) = finish(spawn(&d, &["--json", "upload", "--no-skip-existing"], &[]));
         assert_eq!(code, Some(0), "after kill {i}: {summary}");
         let s = &summary["sessions"][0];
         assert_eq!(s["outcome"], "uploaded", "{summary}");
         let resumed = s["resumed_parts"].as_u64().unwrap();
         report.push(format!(
-            "kill {i:>2} at {:>5} ms{}: the next run re-sent {} of {parts} parts",
-            at.as_millis(),
-            if crash {
-                " (inside the archive commit)"
-            } else {
-                ""
-            },
+            "kill {i:>2}{when}: the next run re-sent {} of {parts} parts",
             parts - resumed
         ));
+        if by_parts {
+            assert!(
+                resumed >= recorded,
+                "kill {i} after {recorded} recorded parts: the next run resumed {resumed}"
+            );
+        }
         assert_consistent(&d, &reference).await;
     }
     eprintln!("{}", report.join("\n"));
