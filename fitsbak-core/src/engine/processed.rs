@@ -399,9 +399,10 @@ impl Engine {
                         break 'files;
                     }
                     Err(e) => {
-                        let mut failed = item.outcome(self.item_key(&item).ok().as_ref());
+                        let key = self.item_key(&item).ok();
+                        let mut failed = item.outcome(key.as_ref());
                         failed.reason = Some(self.describe(&e));
-                        self.log_processed_failure(&item, &e).await;
+                        self.log_processed_failure(&item, key.as_ref(), &e).await;
                         failed
                     }
                 };
@@ -451,11 +452,11 @@ impl Engine {
             .map_err(|e| Error::unusable(format!("{}: {e}", item.source.display())))
     }
 
-    async fn log_processed_failure(&self, item: &Item<'_>, error: &Error) {
+    async fn log_processed_failure(&self, item: &Item<'_>, key: Option<&ObjectKey>, error: &Error) {
         let log = LogEntry {
             session_id: Some(item.file.session_id.clone()),
             bucket: Some(self.store.bucket()),
-            key: self.item_key(item).ok().map(|k| k.to_string()),
+            key: key.map(ToString::to_string),
             error_message: Some(self.describe(error)),
             notes: Some(format!("processed file {}", item.source.display())),
             ..LogEntry::new(Operation::Upload, OperationStatus::Failed)

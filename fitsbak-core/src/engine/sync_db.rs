@@ -187,10 +187,13 @@ impl Engine {
             }
         }
         // Their metadata: `archive_concurrency` HEADs at once, taken in order.
-        let keys: Vec<ObjectKey> = missing.iter().map(|(_, _, key)| key.clone()).collect();
+        let (rows, keys): (Vec<_>, Vec<ObjectKey>) = missing
+            .into_iter()
+            .map(|(session, year, key)| ((session, year), key))
+            .unzip();
         let heads = self.head_all(&keys).await;
         let mut added = Vec::new();
-        for ((session, year, key), head) in missing.into_iter().zip(heads) {
+        for (((session, year), key), head) in rows.into_iter().zip(&keys).zip(heads) {
             let Some(head) = head? else {
                 continue;
             };
