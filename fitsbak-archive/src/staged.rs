@@ -37,8 +37,11 @@ struct Held {
 }
 
 impl Held {
-    fn new(mut buf: Vec<u8>) -> Self {
-        buf.resize(SPAN + ALIGN, 0);
+    /// Holds bytes in `buf`, a spare one or, when there is none, a new one:
+    /// allocated zeroed, so that its pages come straight from the kernel (already
+    /// zero) instead of being set to zero one by one first.
+    fn new(buf: Option<Vec<u8>>) -> Self {
+        let buf = buf.unwrap_or_else(|| vec![0; SPAN + ALIGN]);
         let start = buf.as_ptr().align_offset(ALIGN);
         Self { buf, start, len: 0 }
     }
@@ -74,10 +77,9 @@ impl StagedFile {
             && size >= SPAN as u64
             && let Some(file) = open_direct(&options, path)?
         {
-            let buf = writes.spare.pop().unwrap_or_default();
             return Ok(Self {
                 file,
-                direct: Some(Held::new(buf)),
+                direct: Some(Held::new(writes.spare.pop())),
             });
         }
         Ok(Self {
@@ -297,7 +299,7 @@ mod tests {
         let Some(mut file) = open_direct(&options, &path).unwrap() else {
             return false;
         };
-        let held = Held::new(Vec::new());
+        let held = Held::new(None);
         let ok = file
             .write(&held.buf[held.start..held.start + ALIGN])
             .is_ok();
