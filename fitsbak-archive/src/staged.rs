@@ -142,14 +142,19 @@ impl StagedFile {
             }
         }
         if done < whole {
-            set_direct(&self.file, false)?;
-            return self.file.write_all(&held.bytes()[done..]);
+            return self.leave_direct(&held.bytes()[done..]);
         }
         held.buf
             .copy_within(held.start + whole..held.start + held.len, held.start);
         held.len -= whole;
         self.direct = Some(held);
         Ok(())
+    }
+
+    /// Writes `bytes` through the page cache, as the rest of the file will be.
+    fn leave_direct(&mut self, bytes: &[u8]) -> io::Result<()> {
+        clear_direct(&self.file)?;
+        self.file.write_all(bytes)
     }
 
     /// Writes what is held, gives the file `mtime` and syncs it; the buffer goes
@@ -160,8 +165,7 @@ impl StagedFile {
         }
         // The tail, shorter than a block, goes through the page cache.
         if let Some(held) = self.direct.take() {
-            set_direct(&self.file, false)?;
-            self.file.write_all(held.bytes())?;
+            self.leave_direct(held.bytes())?;
             writes.spare.push(held.buf);
         }
         self.file.set_modified(mtime)?;
@@ -210,16 +214,18 @@ fn open_direct(_options: &OpenOptions, _path: &Path) -> io::Result<Option<File>>
     Ok(None)
 }
 
+/// Turns `O_DIRECT` off for `file`'s later writes.
 #[cfg(target_os = "linux")]
-fn set_direct(file: &File, on: bool) -> io::Result<()> {
-    use rustix::fs::OFlags;
-    let mut flags = rustix::fs::fcntl_getfl(file)?;
-    flags.set(OFlags::DIRECT, on);
-    Ok(rustix::fs::fcntl_setfl(file, flags)?)
+fn clear_direct(file: &File) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    Ok(rustix::fs::fcntl_setfl(
+        file,
+        flags - rustix::fs::OFlags::DIRECT,
+    )?)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_direct(_file: &File, _on: bool) -> io::Result<()> {
+fn clear_direct(_file: &File) -> io::Result<()> {
     Ok(())
 }
 

@@ -86,18 +86,11 @@ async fn killed_at_random_points_a_normal_run_always_completes() {
         } else {
             &[]
         };
-        let args: &[&str] = if by_parts {
-            &[
-                "--json",
-                "upload",
-                "--no-skip-existing",
-                "--bandwidth",
-                "40",
-            ]
-        } else {
-            &["--json", "upload", "--no-skip-existing"]
-        };
-        let mut child = spawn(&d, args, env);
+        let mut args = vec!["--json", "upload", "--no-skip-existing"];
+        if by_parts {
+            args.extend(["--bandwidth", "40"]);
+        }
+        let mut child = spawn(&d, &args, env);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
