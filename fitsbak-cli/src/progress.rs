@@ -51,10 +51,16 @@ fn outcome_line(item: &str, outcome: &ItemOutcome, seconds: f64) -> String {
     }
 }
 
-/// The rate over the last seconds: bytes sent (not resumed) in a sliding window,
-/// so that a burst of parts acknowledged together does not read as the line rate.
-#[derive(Default)]
-struct Rate {
+/// The rate over the last seconds: bytes moved (not resumed) in a sliding window
+/// that opens when the work starts. Until the window has slid, the rate is what has
+/// moved over the time since the start, so that neither a burst of parts
+/// acknowledged together nor a slow first acknowledgement reads as more than the line
+/// rate (under `--bandwidth`, no part is sent before its share of the time, so the
+/// rate shown never exceeds the limit).
+#[derive(Debug, Clone)]
+pub(crate) struct Rate {
+    /// (when, bytes moved by then), oldest first: the start, (start, 0), until the
+    /// window slides past it.
     window: std::collections::VecDeque<(Instant, u64)>,
     total: u64,
 }
@@ -62,43 +68,61 @@ struct Rate {
 /// How far back the rate looks.
 const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
+impl Default for Rate {
+    /// A rate whose work starts now.
+    fn default() -> Self {
+        Self::since(Instant::now())
+    }
+}
+
 impl Rate {
-    fn add(&mut self, bytes: u64) {
-        let now = Instant::now();
+    /// A rate whose work started at `start`.
+    pub(crate) fn since(start: Instant) -> Self {
+        Self {
+            window: [(start, 0)].into(),
+            total: 0,
+        }
+    }
+
+    /// `bytes` more have moved.
+    pub(crate) fn add(&mut self, bytes: u64) {
+        self.add_at(Instant::now(), bytes);
+    }
+
+    fn add_at(&mut self, now: Instant, bytes: u64) {
         self.total += bytes;
         self.window.push_back((now, self.total));
+        // Keep the newest sample at or before the window's start as its origin.
         while self
             .window
-            .front()
-            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
-            && self.window.len() > 2
+            .get(1)
+            .is_some_and(|(t, _)| now.duration_since(*t) >= RATE_WINDOW)
         {
             self.window.pop_front();
         }
     }
 
-    /// Bytes per second, once there is something to go on.
-    fn per_second(&self, started: Instant) -> Option<f64> {
-        let (first_at, first) = match self.window.front() {
-            Some((t, b)) if self.window.len() > 1 => (*t, *b),
-            // One sample: since the start.
-            Some(_) => (started, 0),
-            None => return None,
-        };
-        let (last_at, last) = *self.window.back()?;
-        let seconds = last_at.duration_since(first_at).as_secs_f64();
-        (seconds > 0.2).then(|| (last - first) as f64 / seconds)
+    /// Bytes per second up to now, once there is something to go on.
+    pub(crate) fn per_second(&self) -> Option<f64> {
+        self.per_second_at(Instant::now())
+    }
+
+    fn per_second_at(&self, now: Instant) -> Option<f64> {
+        let (first_at, first) = *self.window.front()?;
+        let moved = self.total - first;
+        let seconds = now.duration_since(first_at).as_secs_f64();
+        (seconds > 0.2 && moved > 0).then(|| moved as f64 / seconds)
     }
 
     /// `4.8 MiB/s  ETA 3m 12s` for `remaining` bytes.
-    fn describe(&self, started: Instant, remaining: u64) -> String {
-        match self.per_second(started) {
-            Some(rate) if rate > 0.0 => format!(
+    fn describe(&self, remaining: u64) -> String {
+        match self.per_second() {
+            Some(rate) => format!(
                 "{}/s  ETA {}",
                 human_bytes(rate as u64),
                 human_duration(remaining as f64 / rate)
             ),
-            _ => "measuring...".to_owned(),
+            None => "measuring...".to_owned(),
         }
     }
 }
@@ -126,7 +150,7 @@ struct RunState {
 /// apart and do not count in the rates. Lines fit 80 columns.
 struct Bars {
     multi: MultiProgress,
-    run: Mutex<Option<(ProgressBar, Instant)>>,
+    run: Mutex<Option<ProgressBar>>,
     /// The items under way, by name (checks run several at once); bytes go to the
     /// newest.
     current: Mutex<Vec<(String, Item)>>,
@@ -155,13 +179,13 @@ impl Bars {
 
     /// The run bar's prefix and message from the state.
     fn refresh_run(&self, state: &RunState) {
-        if let Some((bar, started)) = &*self.run.lock().expect("not poisoned") {
+        if let Some(bar) = &*self.run.lock().expect("not poisoned") {
             bar.set_prefix(format!(
                 "{} {}/{}",
                 state.operation, state.done, state.items
             ));
             let remaining = bar.length().unwrap_or(0).saturating_sub(bar.position());
-            let mut msg = state.rate.describe(*started, remaining);
+            let mut msg = state.rate.describe(remaining);
             if state.resumed > 0 {
                 msg.push_str(&format!("  ({} resumed)", human_bytes(state.resumed)));
             }
@@ -174,10 +198,11 @@ impl Progress for Bars {
     fn run_started(&self, plan: &RunPlan) {
         let bar = self.multi.add(ProgressBar::new(plan.bytes));
         bar.set_style(bar_style(RUN_TEMPLATE));
-        *self.run.lock().expect("not poisoned") = Some((bar, Instant::now()));
+        *self.run.lock().expect("not poisoned") = Some(bar);
         let mut state = self.state.lock().expect("not poisoned");
         *state = RunState {
             operation: plan.operation,
+            rate: Rate::default(),
             items: plan.items,
             ..RunState::default()
         };
@@ -189,18 +214,19 @@ impl Progress for Bars {
         bar.set_style(bar_style(ITEM_TEMPLATE));
         bar.set_prefix(item.to_owned());
         bar.set_message("starting...");
+        let started = Instant::now();
         self.current.lock().expect("not poisoned").push((
             item.to_owned(),
             Item {
                 bar,
-                started: Instant::now(),
-                rate: Rate::default(),
+                started,
+                rate: Rate::since(started),
             },
         ));
     }
 
     fn advance(&self, bytes: u64) {
-        if let Some((bar, _)) = &*self.run.lock().expect("not poisoned") {
+        if let Some(bar) = &*self.run.lock().expect("not poisoned") {
             bar.inc(bytes);
         }
         if let Some((_, item)) = self.current.lock().expect("not poisoned").last_mut() {
@@ -211,8 +237,7 @@ impl Progress for Bars {
                 .length()
                 .unwrap_or(0)
                 .saturating_sub(item.bar.position());
-            item.bar
-                .set_message(item.rate.describe(item.started, remaining));
+            item.bar.set_message(item.rate.describe(remaining));
         }
         let mut state = self.state.lock().expect("not poisoned");
         state.rate.add(bytes);
@@ -220,7 +245,7 @@ impl Progress for Bars {
     }
 
     fn resumed(&self, bytes: u64) {
-        if let Some((bar, _)) = &*self.run.lock().expect("not poisoned") {
+        if let Some(bar) = &*self.run.lock().expect("not poisoned") {
             bar.inc(bytes);
         }
         if let Some((_, item)) = self.current.lock().expect("not poisoned").last() {
@@ -260,7 +285,7 @@ impl Progress for Bars {
     }
 
     fn run_finished(&self) {
-        if let Some((bar, _)) = self.run.lock().expect("not poisoned").take() {
+        if let Some(bar) = self.run.lock().expect("not poisoned").take() {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
@@ -308,5 +333,62 @@ impl Progress for Lines {
 
     fn note(&self, message: &str) {
         eprintln!("{}{message}", crate::output::stamp());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Parts sent 0.21 s apart (40 Mbit/s, 1 MiB parts) whose first answer came late:
+    /// three acknowledgements 0.29 s apart read as 6.9 MiB/s when the rate was
+    /// measured from the first of them, over the 4.77 the line allowed.
+    #[test]
+    fn a_late_first_acknowledgement_does_not_read_over_the_line_rate() {
+        let start = Instant::now();
+        let mut rate = Rate::since(start);
+        for at in [340, 500, 630] {
+            rate.add_at(start + ms(at), MIB);
+        }
+        let shown = rate.per_second_at(start + ms(630)).unwrap() / MIB as f64;
+        assert!((4.7..4.8).contains(&shown), "{shown} MiB/s");
+    }
+
+    #[test]
+    fn nothing_is_shown_before_there_is_something_to_go_on() {
+        let start = Instant::now();
+        let mut rate = Rate::since(start);
+        assert_eq!(rate.per_second_at(start + ms(500)), None, "nothing moved");
+        rate.add_at(start + ms(100), MIB);
+        assert_eq!(rate.per_second_at(start + ms(150)), None, "too soon");
+        assert!(rate.per_second_at(start + ms(300)).is_some());
+    }
+
+    /// After the window has slid, the rate is the last seconds', not the run's; and a
+    /// stalled transfer reads slower and slower.
+    #[test]
+    fn the_rate_follows_the_last_seconds() {
+        let start = Instant::now();
+        let mut rate = Rate::since(start);
+        // 1 MiB/s for 20 s, then 4 MiB/s for 10 s.
+        for s in 1..=20 {
+            rate.add_at(start + ms(s * 1000), MIB);
+        }
+        for s in 21..=30 {
+            rate.add_at(start + ms(s * 1000), 4 * MIB);
+        }
+        let at = start + ms(30_000);
+        let shown = rate.per_second_at(at).unwrap() / MIB as f64;
+        assert!((3.9..4.1).contains(&shown), "{shown} MiB/s");
+        let stalled = rate.per_second_at(at + ms(10_000)).unwrap() / MIB as f64;
+        assert!((1.9..2.1).contains(&stalled), "{stalled} MiB/s");
     }
 }

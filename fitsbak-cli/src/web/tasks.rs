@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{ApiError, WebApp};
+use crate::progress::Rate;
 
 /// Finished tasks kept for the page to show.
 const KEEP_FINISHED: usize = 50;
@@ -87,7 +88,8 @@ struct Counters {
     bytes_done: u64,
     bytes_resumed: u64,
     current: Option<String>,
-    first_byte: Option<Instant>,
+    /// The rate of the bytes moved, from the first run's start.
+    rate: Option<Rate>,
     rows: Vec<ResultRow>,
     rows_dropped: u64,
     notes: VecDeque<String>,
@@ -182,11 +184,7 @@ impl Task {
         let live = self.live.lock().expect("task state");
         let c = &live.counters;
         let elapsed = self.started.elapsed().as_secs_f64();
-        let moved = c.bytes_done.saturating_sub(c.bytes_resumed);
-        let rate = c.first_byte.and_then(|t| {
-            let secs = t.elapsed().as_secs_f64();
-            (secs > 0.2 && moved > 0).then(|| moved as f64 / secs)
-        });
+        let rate = c.rate.as_ref().and_then(Rate::per_second);
         let eta = rate
             .filter(|_| !live.state.finished())
             .map(|r| c.bytes_total.saturating_sub(c.bytes_done) as f64 / r);
@@ -319,6 +317,7 @@ struct TaskProgress(Arc<Task>);
 impl Progress for TaskProgress {
     fn run_started(&self, plan: &RunPlan) {
         self.0.update(|l| {
+            l.counters.rate.get_or_insert_with(Rate::default);
             l.counters.items_total += plan.items;
             l.counters.bytes_total += plan.bytes;
         });
@@ -331,7 +330,7 @@ impl Progress for TaskProgress {
 
     fn advance(&self, bytes: u64) {
         self.0.update(|l| {
-            l.counters.first_byte.get_or_insert_with(Instant::now);
+            l.counters.rate.get_or_insert_with(Rate::default).add(bytes);
             l.counters.bytes_done += bytes;
         });
     }

@@ -626,7 +626,10 @@ async fn the_bars_move_with_the_parts_and_fit_the_terminal() {
             "{width}: {}",
             during.last().unwrap()
         );
-        // The rate shown respects the cap: 40 Mbit/s is 4.77 MiB/s.
+        // The rate shown respects the cap: 40 Mbit/s is 4.77 MiB/s. No part goes before
+        // its share of the time and the rate is measured from the start, so it is at
+        // most that; once the 10 s window slides, the parts in flight at its edge can
+        // add up to 4 MiB over 10 s.
         for s in &screens {
             for l in s.lines().filter(|l| l.contains("MiB/s")) {
                 let rate: f64 = l
@@ -635,7 +638,7 @@ async fn the_bars_move_with_the_parts_and_fit_the_terminal() {
                     .and_then(|x| x.split_whitespace().last())
                     .and_then(|x| x.parse().ok())
                     .unwrap_or(0.0);
-                assert!(rate < 6.5, "a rate over the cap: {l}");
+                assert!(rate < 5.2, "a rate over the cap: {l}");
             }
         }
     }
