@@ -41,6 +41,20 @@ pub fn mtime_seconds(meta: &std::fs::Metadata) -> i64 {
     }
 }
 
+/// When a file's bytes or metadata last changed, to the nanosecond: its mtime and
+/// its ctime (which no program can set back), so that a rewrite within the same
+/// second as the last look, or one whose mtime was put back, is seen.
+pub fn change_stamp(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{}.{:09}:{}.{:09}",
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
+}
+
 /// The current time, truncated to microseconds (what the database keeps).
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();

@@ -316,6 +316,26 @@ impl Database {
         Ok(())
     }
 
+    /// Replaces the fingerprint of a processed file's row (blocking).
+    pub fn refresh_processed_fingerprint(
+        &self,
+        processed_file_id: i64,
+        part: Part,
+        fingerprint: &str,
+    ) -> Result<()> {
+        self.tx("refreshing a processed file's fingerprint", |tx| {
+            tx.execute(
+                &format!(
+                    "UPDATE {} SET fingerprint = ?2 WHERE processed_file_id = ?1",
+                    table(part)
+                ),
+                params![processed_file_id, fingerprint],
+            )?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     /// Records a check of a processed file's backup (blocking).
     pub fn record_processed_check(
         &self,
@@ -432,6 +452,17 @@ impl ProcessedTracker for Database {
     ) -> Result<()> {
         let (record, log) = (record.clone(), log.clone());
         self.run(move |db| db.record_processed(&record, catalogued, &log))
+            .await
+    }
+
+    async fn refresh_processed_fingerprint(
+        &self,
+        processed_file_id: i64,
+        part: Part,
+        fingerprint: &str,
+    ) -> Result<()> {
+        let fingerprint = fingerprint.to_owned();
+        self.run(move |db| db.refresh_processed_fingerprint(processed_file_id, part, &fingerprint))
             .await
     }
 

@@ -131,17 +131,26 @@ async fn processed_files_land_at_the_python_keys_and_go_again_only_when_changed(
     assert_eq!(code, Some(0), "{up}");
     assert!(actions(&up).values().all(|a| a == "unchanged"), "{up}");
 
-    // A file rewritten with other bytes of the same size, and a companion folder
-    // that gained a file: those two go again, nothing else.
+    // A file rewritten with other bytes of the same size and its mtime put back (as
+    // `cp -p` does, or a rewrite within the second of the last run: whole-second
+    // mtimes missed it), and a companion folder that gained a file: those two go
+    // again, nothing else.
     let p = &lib.processing[0];
     let master = p
         .files
         .iter()
         .find(|f| name(&f.path).contains("master"))
         .unwrap();
+    let mtime = std::fs::metadata(&master.path).unwrap().modified().unwrap();
     let mut bytes = std::fs::read(&master.path).unwrap();
     bytes[100] ^= 0xff;
     std::fs::write(&master.path, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&master.path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
     let project = p.files.iter().find(|f| f.companion.is_some()).unwrap();
     let companion = project.companion.clone().unwrap();
     std::fs::write(companion.join("history/step2.xisf"), b"another step").unwrap();
@@ -515,4 +524,91 @@ async fn a_file_changed_while_it_is_read_fails_and_goes_again_whole() {
     );
     assert_eq!(d.object(&key).await, std::fs::read(&big.path).unwrap());
     assert!(d.store.list_multipart_uploads("").await.unwrap().is_empty());
+}
+
+/// Every processed row's (table, processed_file_id, fingerprint).
+fn prints(d: &S3Demo) -> Vec<(String, i64, String)> {
+    let db = rusqlite::Connection::open(&d.demo.lib.database_path).unwrap();
+    let mut out = Vec::new();
+    for table in [
+        "s3_backup_processed_file_records",
+        "s3_backup_processed_companions",
+    ] {
+        let mut q = db
+            .prepare(&format!(
+                "SELECT processed_file_id, fingerprint FROM {table} ORDER BY processed_file_id"
+            ))
+            .unwrap();
+        let rows = q
+            .query_map([], |r| Ok((table.to_owned(), r.get(0)?, r.get(1)?)))
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+/// Rows an earlier version wrote (whole-second prints) and a file touched with its
+/// bytes kept: each is hashed once, found unchanged, not sent, and its row keeps
+/// what it is now, so that the run after hashes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn older_prints_and_touched_files_are_hashed_once_and_not_sent() {
+    let d = S3Demo::new("processed-prints", 1, 2, 100).await;
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    let first = prints(&d);
+    assert!(
+        first.iter().any(|(t, ..)| t.ends_with("companions")),
+        "the demo has a companion folder: {first:?}"
+    );
+    assert!(first.iter().all(|(.., p)| p.contains("@ns:")), "{first:?}");
+
+    // The rows as an earlier version left them.
+    let db = rusqlite::Connection::open(&d.demo.lib.database_path).unwrap();
+    for (table, id, print) in &first {
+        let old = match print.split_once("@ns:") {
+            Some(("file", rest)) => format!("file:{}:1700000000", rest.split(':').next().unwrap()),
+            _ => "tree:2:00000000000000000000000000000000".to_owned(),
+        };
+        db.execute(
+            &format!("UPDATE {table} SET fingerprint = ?2 WHERE processed_file_id = ?1"),
+            rusqlite::params![id, old],
+        )
+        .unwrap();
+    }
+    // And a final file touched: a new mtime, the same bytes.
+    let touched = &d.demo.lib.processing[0].files[0].path;
+    std::fs::File::options()
+        .write(true)
+        .open(touched)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    assert!(actions(&up).values().all(|a| a == "unchanged"), "{up}");
+    let second = prints(&d);
+    assert!(
+        second.iter().all(|(.., p)| p.contains("@ns:")),
+        "every row keeps what its file is now: {second:?}"
+    );
+    let row = |rows: &[(String, i64, String)], table: &str, id: i64| {
+        rows.iter()
+            .find(|(t, i, _)| t == table && *i == id)
+            .unwrap()
+            .2
+            .clone()
+    };
+    let touched_id = d.demo.lib.processing[0].files[0].id;
+    let files = "s3_backup_processed_file_records";
+    assert_ne!(
+        row(&first, files, touched_id),
+        row(&second, files, touched_id),
+        "the touched file's row has its new mtime"
+    );
+
+    let (code, up) = d.json_any(&["processed", "upload"]);
+    assert_eq!(code, Some(0), "{up}");
+    assert!(actions(&up).values().all(|a| a == "unchanged"), "{up}");
+    assert_eq!(prints(&d), second, "nothing to refresh the run after");
 }

@@ -4,11 +4,13 @@
 //! the tags and class of `backup_rules.final_outputs` (finals: readable at once) or
 //! `backup_rules.processing_sessions` (intermediates: cold).
 //!
-//! A file goes again only when it changed: its size and mtime are kept with its row
-//! (`fingerprint`), and when they differ its MD5 decides. A folder (a file's `.data`
-//! companion, or a catalogued folder) goes as one deterministic tar (the archive
-//! writer's: same files, same bytes), its row keeping the list of its files' paths,
-//! sizes and mtimes, so that a changed folder is seen without making its tar. A
+//! A file goes again only when it changed: its size and change stamp (mtime and
+//! ctime, to the nanosecond) are kept with its row (`fingerprint`), and when they
+//! differ its MD5 decides; found the same, the row takes the new stamp. A folder (a
+//! file's `.data` companion, or a catalogued folder) goes as one deterministic tar
+//! (the archive writer's: same files, same bytes), its row keeping the list of its
+//! files' paths, sizes and stamps, so that a changed folder is seen without making
+//! its tar. A
 //! file missing, unreadable, a link, or changed while read is its own failure:
 //! nothing of it is recorded as backed up, and the others go on.
 
@@ -169,9 +171,13 @@ fn items(file: &ProcessedFile) -> Vec<Item<'_>> {
     out
 }
 
+/// The members of a folder's tar, and the folder's fingerprint.
+type Tree = (Vec<(MemberPath, MemberSource)>, String);
+
 /// The files below `root`, in path order, as members of a tar whose paths start
-/// with the folder's name. A link or anything but files and folders is refused.
-fn tree(root: &Path, session: &SessionId) -> Result<Vec<(MemberPath, MemberSource)>> {
+/// with the folder's name, and the folder's fingerprint (see [`tree_print`]). A link
+/// or anything but files and folders is refused.
+fn tree(root: &Path, session: &SessionId) -> Result<Tree> {
     let top = root
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -195,6 +201,7 @@ fn tree(root: &Path, session: &SessionId) -> Result<Vec<(MemberPath, MemberSourc
                 let member = MemberPath::new(inner)
                     .map_err(|e| Error::unusable(format!("{}: {}", path.display(), e.reason)))?;
                 out.push((
+                    crate::time::change_stamp(&meta),
                     member,
                     MemberSource {
                         catalog: CatalogFile {
@@ -222,17 +229,42 @@ fn tree(root: &Path, session: &SessionId) -> Result<Vec<(MemberPath, MemberSourc
             }
         }
     }
-    out.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    Ok(out)
+    out.sort_by(|a, b| a.1.as_str().cmp(b.1.as_str()));
+    let print = tree_print(
+        out.iter()
+            .map(|(stamp, path, source)| (path, source.size, stamp)),
+    );
+    Ok((
+        out.into_iter()
+            .map(|(_, path, source)| (path, source))
+            .collect(),
+        print,
+    ))
 }
 
-/// What a folder's files were: their paths, sizes and mtimes.
-fn fingerprint(entries: &[(MemberPath, MemberSource)]) -> String {
+/// What a folder's files were: their paths, sizes and change stamps. Rows written
+/// before the stamps had nanoseconds and ctimes hold a `tree:` print of whole-second
+/// mtimes, which cannot tell a rewrite within the same second: for those the tar's
+/// MD5 decides (see [`is_whole_second_print`]).
+fn tree_print<'a>(
+    files: impl ExactSizeIterator<Item = (&'a MemberPath, u64, &'a String)>,
+) -> String {
+    let count = files.len();
     let mut md5 = md5::Md5::new();
-    for (path, source) in entries {
-        md5.update(format!("{}\t{}\t{}\n", path, source.size, source.mtime));
+    for (path, size, stamp) in files {
+        md5.update(format!("{path}\t{size}\t{stamp}\n"));
     }
-    format!("tree:{}:{}", entries.len(), hex::encode(md5.finalize()))
+    format!("tree@ns:{count}:{}", hex::encode(md5.finalize()))
+}
+
+/// What a file was: its size and change stamp.
+fn file_print(meta: &std::fs::Metadata) -> String {
+    format!("file@ns:{}:{}", meta.len(), crate::time::change_stamp(meta))
+}
+
+/// A fingerprint of whole-second mtimes, written by earlier versions.
+fn is_whole_second_print(print: &str) -> bool {
+    print.starts_with("tree:") || print.starts_with("file:")
 }
 
 /// Hashes what goes through it into the sink.
@@ -498,25 +530,25 @@ impl Engine {
         let folder = meta.is_dir();
         let same_key = record.filter(|r| r.key == key.as_str());
         let (entries, print) = if folder {
-            let entries = tree(&item.source, &file.session_id)?;
-            let print = fingerprint(&entries);
+            let (entries, print) = tree(&item.source, &file.session_id)?;
             (Some(entries), print)
         } else {
-            let print = format!("file:{}:{}", meta.len(), crate::time::mtime_seconds(&meta));
-            (None, print)
+            (None, file_print(&meta))
         };
         if !options.force
             && let Some(r) = same_key
         {
-            let unchanged = if let Some(entries) = entries.as_ref().filter(|_| folder) {
-                if r.fingerprint.as_deref() == Some(print.as_str()) {
-                    true
-                } else if r.fingerprint.is_none() {
-                    // A row rebuilt from the bucket knows the tar's MD5 only: the
-                    // tar is deterministic, so hashing it again tells.
+            let recorded = r.fingerprint.as_deref();
+            let (unchanged, hashed) = if let Some(entries) = entries.as_ref().filter(|_| folder) {
+                if recorded == Some(print.as_str()) {
+                    (true, false)
+                } else if recorded.is_none_or(is_whole_second_print) {
+                    // A row rebuilt from the bucket knows the tar's MD5 only, and an
+                    // older row's print cannot tell a rewrite within the same second:
+                    // the tar is deterministic, so hashing it again tells.
                     let plan = self.archiver.plan_tree(&file.session_id, entries.clone())?;
                     let archiver = self.archiver.clone();
-                    plan.total_size == r.size
+                    let same = plan.total_size == r.size
                         && Engine::blocking("hashing a folder's tar", move || {
                             let mut sink = Md5Sink {
                                 inner: &mut std::io::sink(),
@@ -526,22 +558,30 @@ impl Engine {
                             Ok(hex::encode(sink.md5.finalize()))
                         })
                         .await?
-                            == r.md5
+                            == r.md5;
+                    (same, true)
                 } else {
-                    false
+                    (false, false)
                 }
             } else if r.size != meta.len() {
-                false
-            } else if r.fingerprint.as_deref() == Some(print.as_str())
+                (false, false)
+            } else if recorded == Some(print.as_str())
                 && file.md5sum.as_deref().is_none_or(|m| m == r.md5)
             {
-                true
+                (true, false)
             } else {
                 let path = item.source.clone();
                 let md5 =
                     Engine::blocking("hashing a processed file", move || file_md5(&path)).await?;
-                md5 == r.md5
+                (md5 == r.md5, true)
             };
+            if unchanged && hashed && recorded != Some(print.as_str()) {
+                // The bytes are the ones backed up: keep what the file (or folder) is
+                // now, so that the next run need not hash it again.
+                self.tracker
+                    .refresh_processed_fingerprint(file.id, item.part, &print)
+                    .await?;
+            }
             if unchanged {
                 out.action = ProcessedAction::Unchanged;
                 return Ok(out);
@@ -582,7 +622,7 @@ impl Engine {
                     )
                     .await?;
                 // The folder must still be what its tar holds.
-                let again = fingerprint(&tree(&item.source, &file.session_id)?);
+                let (_, again) = tree(&item.source, &file.session_id)?;
                 if again != print {
                     return Err(Error::unusable(format!(
                         "{} changed while it was read: not recorded, it goes again next run",
@@ -608,11 +648,7 @@ impl Engine {
                 let (put, md5) = (sent.put, sent.output);
                 let after = std::fs::symlink_metadata(&item.source)
                     .map_err(|e| Error::io(&item.source, e))?;
-                let now = format!(
-                    "file:{}:{}",
-                    after.len(),
-                    crate::time::mtime_seconds(&after)
-                );
+                let now = file_print(&after);
                 if now != print {
                     return Err(Error::unusable(format!(
                         "{} changed while it was read: not recorded, it goes again next run",

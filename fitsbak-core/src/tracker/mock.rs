@@ -48,6 +48,12 @@ mockall::mock! {
             catalogued: u64,
             log: &LogEntry,
         ) -> Result<()>;
+        async fn refresh_processed_fingerprint(
+            &self,
+            processed_file_id: i64,
+            part: crate::processed::Part,
+            fingerprint: &str,
+        ) -> Result<()>;
         async fn record_processed_check(
             &self,
             processed_file_id: i64,

@@ -713,6 +713,15 @@ pub trait ProcessedTracker: Send + Sync {
         log: &LogEntry,
     ) -> Result<()>;
 
+    /// Replaces the fingerprint of a processed file's row (its bytes were found
+    /// unchanged by their MD5, so the next run need not hash them again).
+    async fn refresh_processed_fingerprint(
+        &self,
+        processed_file_id: i64,
+        part: crate::processed::Part,
+        fingerprint: &str,
+    ) -> Result<()>;
+
     /// Records a check of a processed file's backup (`verified`, `verified_at`,
     /// the summary's `last_verified_at`/`all_verified`) with its log entry.
     async fn record_processed_check(
