@@ -88,6 +88,10 @@ def main():
                 f"mkdir -p {dest} && curl -sSf -o {dest}/{sid}.tar {server.endpoint}/bench/{keys[sid]}"
                 for sid, _ in sessions)
 
+        def receive_all():
+            return " && ".join(
+                f"curl -sSf -o /dev/null {server.endpoint}/bench/{keys[sid]}" for sid, _ in sessions)
+
         def restore_files():
             picks = " ".join(f"--file {f}" for f in chosen)
             return f"{fitsbak} restore download --session-id {sessions[0][0]} --to {dest} {picks}"
@@ -97,6 +101,7 @@ def main():
             ("fitsbak restore download", restore_all, sizes),
             ("aws s3 cp - | tar -x", peer_all, sizes),
             ("floor: curl -o, no check", floor_all, sizes),
+            ("floor: curl -o /dev/null", receive_all, sizes),
             (f"fitsbak restore --file x{len(chosen)}", restore_files, chosen_bytes),
         ]
         if before:
