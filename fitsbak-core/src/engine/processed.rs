@@ -539,16 +539,16 @@ impl Engine {
             && let Some(r) = same_key
         {
             let recorded = r.fingerprint.as_deref();
-            let (unchanged, hashed) = if let Some(entries) = entries.as_ref().filter(|_| folder) {
+            let unchanged = if let Some(entries) = entries.as_ref().filter(|_| folder) {
                 if recorded == Some(print.as_str()) {
-                    (true, false)
+                    true
                 } else if recorded.is_none_or(is_whole_second_print) {
                     // A row rebuilt from the bucket knows the tar's MD5 only, and an
                     // older row's print cannot tell a rewrite within the same second:
                     // the tar is deterministic, so hashing it again tells.
                     let plan = self.archiver.plan_tree(&file.session_id, entries.clone())?;
                     let archiver = self.archiver.clone();
-                    let same = plan.total_size == r.size
+                    plan.total_size == r.size
                         && Engine::blocking("hashing a folder's tar", move || {
                             let mut sink = Md5Sink {
                                 inner: &mut std::io::sink(),
@@ -558,26 +558,25 @@ impl Engine {
                             Ok(hex::encode(sink.md5.finalize()))
                         })
                         .await?
-                            == r.md5;
-                    (same, true)
+                            == r.md5
                 } else {
-                    (false, false)
+                    false
                 }
             } else if r.size != meta.len() {
-                (false, false)
+                false
             } else if recorded == Some(print.as_str())
                 && file.md5sum.as_deref().is_none_or(|m| m == r.md5)
             {
-                (true, false)
+                true
             } else {
                 let path = item.source.clone();
                 let md5 =
                     Engine::blocking("hashing a processed file", move || file_md5(&path)).await?;
-                (md5 == r.md5, true)
+                md5 == r.md5
             };
-            if unchanged && hashed && recorded != Some(print.as_str()) {
-                // The bytes are the ones backed up: keep what the file (or folder) is
-                // now, so that the next run need not hash it again.
+            if unchanged && recorded != Some(print.as_str()) {
+                // Found the same by their MD5 (an equal print needs no hashing): keep
+                // what the file (or folder) is now, so the next run need not hash it.
                 self.tracker
                     .refresh_processed_fingerprint(file.id, item.part, &print)
                     .await?;
